@@ -1,0 +1,440 @@
+"""Chip configuration: a typed, nested, frozen description of a ReRAM accelerator.
+
+A chip is described by groups of parameters — the ReRAM cell, the crossbar, its DACs and ADCs, the
+operation unit (OU, the rows x columns activated together), the processing element (PE, ISAAC's
+"IMA"), the tile, the network-on-chip, the chip itself, the numeric precision and the training
+settings. Each group is a frozen dataclass; every field carries its meaning, unit and constraint in
+its metadata, from which ``docs/config.md`` is generated (a test keeps the two equal).
+
+Configurations are read from and written to YAML (``yaml.safe_load`` only). A YAML file may name a
+shipped preset with ``base: NAME`` and override only some keys. Every invalid key, type or value
+raises :class:`~rram_sim.errors.ConfigError` whose message names the key path, the value and the rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rram_sim.errors import ConfigError
+
+SIGNED_SCHEMES = ("offset", "differential")
+ADC_RANGE_POLICIES = ("lossless", "full_scale", "calibrated")
+NOC_TOPOLOGIES = ("mesh", "cmesh")
+WRITE_SCHEMES = ("single_pulse", "write_verify")
+GRADIENT_UNITS = ("digital", "crossbar")
+
+
+def _f(default: Any, doc: str, unit: str = "", lo: float | None = None, hi: float | None = None,
+       choices: tuple[str, ...] | None = None, lo_open: bool = False) -> Any:
+    """A dataclass field with its documentation and constraint in the metadata."""
+    meta = {"doc": doc, "unit": unit, "min": lo, "max": hi, "choices": choices, "min_open": lo_open}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    """The ReRAM cell: levels, conductance range, read and write characteristics."""
+
+    bits: int = _f(2, "bits stored per cell (2**bits conductance levels)", "bit", 1, 8)
+    g_on_us: float = _f(100.0, "conductance of the lowest-resistance state", "uS", 0, lo_open=True)
+    g_off_us: float = _f(1.0, "conductance of the highest-resistance state", "uS", 0, lo_open=True)
+    read_voltage_v: float = _f(0.2, "read voltage applied by a DAC at its full code", "V", 0,
+                               lo_open=True)
+    write_energy_pj: float = _f(10.0, "energy of one write (SET/RESET) pulse on one cell", "pJ", 0)
+    write_latency_ns: float = _f(50.0, "duration of one write pulse", "ns", 0)
+    pulses_per_level: int = _f(1, "write pulses needed to move a cell by one conductance level",
+                               "pulse", 1)
+    endurance_writes: float = _f(1.0e8, "write pulses a cell survives before it wears out", "pulse",
+                                 1)
+
+
+@dataclass(frozen=True)
+class CrossbarConfig:
+    """One crossbar array and how signed weights are stored in it."""
+
+    rows: int = _f(128, "wordlines (inputs) of one crossbar", "row", 1, 4096)
+    cols: int = _f(128, "bitlines (physical columns) of one crossbar", "column", 1, 4096)
+    signed_scheme: str = _f(
+        "offset", "signed weights: 'offset' stores w + 2**(weight_bits-1) and subtracts the bias "
+        "digitally from the input sum (ISAAC); 'differential' stores w+ and w- in a column pair",
+        choices=SIGNED_SCHEMES)
+    read_latency_ns: float = _f(100.0, "time of one crossbar read (one input chunk on all active "
+                                "rows, column currents sampled)", "ns", 0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class DacConfig:
+    """Digital-to-analog converters driving the wordlines."""
+
+    bits: int = _f(1, "input bits applied per crossbar read", "bit", 1, 8)
+
+
+@dataclass(frozen=True)
+class AdcConfig:
+    """Analog-to-digital converters reading the bitlines."""
+
+    bits: int = _f(8, "ADC resolution", "bit", 1, 16)
+    sample_rate_gsps: float = _f(1.28, "conversions per second of one ADC", "GS/s", 0,
+                                 lo_open=True)
+    range_policy: str = _f(
+        "lossless", "'lossless' converts every column sum exactly; 'full_scale' spans the largest "
+        "possible column sum with 2**bits codes; 'calibrated' spans calibration_fraction of it",
+        choices=ADC_RANGE_POLICIES)
+    calibration_fraction: float = _f(0.25, "for 'calibrated': fraction of the largest possible "
+                                     "column sum covered by the ADC range (larger sums clip)", "",
+                                     0, 1, lo_open=True)
+    columns_per_adc: int = _f(128, "bitlines multiplexed onto one ADC", "column", 1)
+
+
+@dataclass(frozen=True)
+class OuConfig:
+    """Operation unit: the block of rows x columns of a crossbar activated in one read."""
+
+    rows: int = _f(128, "wordlines activated together (must divide crossbar.rows)", "row", 1)
+    cols: int = _f(128, "bitlines read together (must divide crossbar.cols)", "column", 1)
+
+
+@dataclass(frozen=True)
+class PeConfig:
+    """Processing element (ISAAC's in-situ multiply-accumulate unit, IMA)."""
+
+    crossbars: int = _f(8, "crossbars per PE", "crossbar", 1)
+    shift_add_units: int = _f(4, "shift-and-add units per PE", "unit", 1)
+    input_register_bytes: int = _f(2048, "input register per PE", "B", 1)
+    output_register_bytes: int = _f(256, "output register per PE", "B", 1)
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """A tile: PEs sharing an eDRAM buffer, a bus and digital units."""
+
+    pes: int = _f(12, "PEs per tile", "PE", 1)
+    edram_kb: int = _f(64, "eDRAM buffer per tile", "KiB", 1)
+    edram_bus_bits: int = _f(256, "width of one eDRAM access and of the tile bus", "bit", 8)
+    output_register_kb: int = _f(3, "tile output register", "KiB", 0)
+    sigmoid_units: int = _f(2, "activation-function units per tile", "unit", 1)
+    shift_add_units: int = _f(1, "tile-level shift-and-add units (row-block partial sums)", "unit",
+                              1)
+    maxpool_units: int = _f(1, "max-pool units per tile", "unit", 1)
+
+
+@dataclass(frozen=True)
+class NocConfig:
+    """The on-chip network joining the tiles."""
+
+    topology: str = _f("cmesh", "'mesh' (a router per tile) or 'cmesh' (a router per "
+                       "`concentration` tiles)", choices=NOC_TOPOLOGIES)
+    concentration: int = _f(4, "tiles sharing one router in a 'cmesh' (1 for 'mesh')", "tile", 1)
+    flit_bits: int = _f(32, "bits of one flit; one flit crosses a link per cycle", "bit", 8)
+    hop_latency_cycles: int = _f(4, "router pipeline plus link traversal per hop", "cycle", 1)
+
+
+@dataclass(frozen=True)
+class ChipConfig:
+    """The chip as a whole."""
+
+    tiles: int = _f(168, "tiles on the chip", "tile", 1)
+    clock_ghz: float = _f(1.2, "digital clock (NoC, buffers, shift-add)", "GHz", 0, lo_open=True)
+    technology_nm: int = _f(32, "process node the cost constants refer to", "nm", 1)
+    offchip_links: int = _f(4, "chip-to-chip links", "link", 0)
+    offchip_link_gbps: float = _f(6.4, "bandwidth of one chip-to-chip link", "GB/s", 0,
+                                  lo_open=True)
+
+
+@dataclass(frozen=True)
+class PrecisionConfig:
+    """Fixed-point precision of weights and layer inputs."""
+
+    weight_bits: int = _f(16, "bits of a quantized weight (signed)", "bit", 2, 32)
+    input_bits: int = _f(16, "bits of a quantized layer input (signed, two's complement)", "bit",
+                         1, 32)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """On-chip training (PipeLayer-style forward, back-propagation, gradient and update phases)."""
+
+    enabled: bool = _f(False, "the chip supports training passes (transposed reads, updates)")
+    batch_size: int = _f(16, "images per weight update", "image", 1)
+    replication: int = _f(1, "copies of each layer's crossbars, processing images in parallel",
+                          "copy", 1)
+    write_scheme: str = _f("single_pulse", "'single_pulse' writes each level change open-loop; "
+                           "'write_verify' follows every pulse with a verify read",
+                           choices=WRITE_SCHEMES)
+    gradient_unit: str = _f("digital", "where weight gradients (outer products) are computed",
+                            choices=GRADIENT_UNITS)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole chip: every parameter group plus a name and a one-line description."""
+
+    name: str = _f("custom", "name of the configuration (preset name for shipped ones)")
+    description: str = _f("", "one-line description")
+    cell: CellConfig = field(default_factory=CellConfig)
+    crossbar: CrossbarConfig = field(default_factory=CrossbarConfig)
+    dac: DacConfig = field(default_factory=DacConfig)
+    adc: AdcConfig = field(default_factory=AdcConfig)
+    ou: OuConfig = field(default_factory=OuConfig)
+    pe: PeConfig = field(default_factory=PeConfig)
+    tile: TileConfig = field(default_factory=TileConfig)
+    noc: NocConfig = field(default_factory=NocConfig)
+    chip: ChipConfig = field(default_factory=ChipConfig)
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # Derived quantities used everywhere; kept here so there is one definition of each.
+    @property
+    def slices_per_weight(self) -> int:
+        """Cells (physical columns) holding one weight magnitude: ceil(weight_bits / cell.bits)."""
+        return math.ceil(self.precision.weight_bits / self.cell.bits)
+
+    @property
+    def columns_per_weight(self) -> int:
+        """Physical columns per logical column: slices, doubled for a differential pair."""
+        pair = 2 if self.crossbar.signed_scheme == "differential" else 1
+        return self.slices_per_weight * pair
+
+    @property
+    def logical_cols_per_crossbar(self) -> int:
+        """Logical columns (outputs) one crossbar holds."""
+        return self.crossbar.cols // self.columns_per_weight
+
+    @property
+    def input_cycles(self) -> int:
+        """Crossbar reads per input vector: ceil(input_bits / dac.bits)."""
+        return math.ceil(self.precision.input_bits / self.dac.bits)
+
+    @property
+    def adcs_per_crossbar(self) -> int:
+        return math.ceil(self.crossbar.cols / self.adc.columns_per_adc)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def config_hash(self) -> str:
+        """A short stable hash of every parameter (name and description excluded)."""
+        d = self.to_dict()
+        d.pop("name")
+        d.pop("description")
+        blob = json.dumps(d, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with dotted-path changes, e.g. ``cfg.replace(**{"adc.bits": 6})``."""
+        return from_dict(_set_paths(self.to_dict(), changes))
+
+
+GROUPS: dict[str, type] = {
+    "cell": CellConfig, "crossbar": CrossbarConfig, "dac": DacConfig, "adc": AdcConfig,
+    "ou": OuConfig, "pe": PeConfig, "tile": TileConfig, "noc": NocConfig, "chip": ChipConfig,
+    "precision": PrecisionConfig, "training": TrainingConfig,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+def _check_field(path: str, value: Any, f: dataclasses.Field) -> None:
+    typ = f.type if isinstance(f.type, str) else f.type.__name__
+    meta = f.metadata
+    if typ == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}={value!r}: must be an integer")
+    elif typ == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}={value!r}: must be a number")
+        if not math.isfinite(value):
+            raise ConfigError(f"{path}={value!r}: must be finite")
+    elif typ == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}={value!r}: must be true or false")
+    elif typ == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}={value!r}: must be a string")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{path}={value!r}: must be one of {', '.join(meta['choices'])}")
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None:
+        if meta.get("min_open") and not value > lo:
+            raise ConfigError(f"{path}={value!r}: must be > {lo}")
+        if not meta.get("min_open") and not value >= lo:
+            raise ConfigError(f"{path}={value!r}: must be >= {lo}")
+    if hi is not None and not value <= hi:
+        raise ConfigError(f"{path}={value!r}: must be <= {hi}")
+
+
+def _rule(ok: bool, path: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"{path}={value!r}: {rule}")
+
+
+def validate(cfg: Config) -> None:
+    """Check every field's type and range, then the rules that relate fields to each other."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.name in GROUPS:
+            if not isinstance(value, GROUPS[f.name]):
+                raise ConfigError(f"{f.name}: must be a mapping of {GROUPS[f.name].__name__} fields")
+            for g in dataclasses.fields(value):
+                _check_field(f"{f.name}.{g.name}", getattr(value, g.name), g)
+        else:
+            _check_field(f.name, value, f)
+
+    xb, ou = cfg.crossbar, cfg.ou
+    _rule(cfg.cell.g_on_us > cfg.cell.g_off_us, "cell.g_on_us", cfg.cell.g_on_us,
+          f"must exceed cell.g_off_us={cfg.cell.g_off_us}")
+    _rule(cfg.columns_per_weight <= xb.cols, "crossbar.cols", xb.cols,
+          f"must hold one weight's {cfg.columns_per_weight} physical columns "
+          f"(ceil(weight_bits/cell.bits), x2 for 'differential')")
+    _rule(xb.cols % cfg.columns_per_weight == 0 or cfg.columns_per_weight == 1, "crossbar.cols",
+          xb.cols, f"must be a multiple of the {cfg.columns_per_weight} physical columns per weight")
+    _rule(ou.rows <= xb.rows and xb.rows % ou.rows == 0, "ou.rows", ou.rows,
+          f"must divide crossbar.rows={xb.rows}")
+    _rule(ou.cols <= xb.cols and xb.cols % ou.cols == 0, "ou.cols", ou.cols,
+          f"must divide crossbar.cols={xb.cols}")
+    _rule(cfg.adc.columns_per_adc <= xb.cols, "adc.columns_per_adc", cfg.adc.columns_per_adc,
+          f"an ADC cannot be shared by more columns than the crossbar has ({xb.cols})")
+    _rule(cfg.dac.bits <= cfg.precision.input_bits, "dac.bits", cfg.dac.bits,
+          f"must not exceed precision.input_bits={cfg.precision.input_bits}")
+    _rule(cfg.noc.topology == "cmesh" or cfg.noc.concentration == 1, "noc.concentration",
+          cfg.noc.concentration, "must be 1 for a 'mesh' (one router per tile)")
+    _rule(cfg.noc.concentration <= cfg.chip.tiles, "noc.concentration", cfg.noc.concentration,
+          f"must not exceed chip.tiles={cfg.chip.tiles}")
+    # Column sums go through float32 GEMM in the kernels; keep them exactly representable.
+    max_sum = ou.rows * (2 ** cfg.dac.bits - 1) * (2 ** cfg.cell.bits - 1)
+    _rule(max_sum < 2 ** 24, "ou.rows", ou.rows,
+          f"largest column sum {max_sum} must stay below 2**24 (exact in float32)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dict / YAML input and output
+# ---------------------------------------------------------------------------------------------
+
+def _set_paths(d: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(d))
+    for path, value in changes.items():
+        node = out
+        keys = path.split(".")
+        for k in keys[:-1]:
+            if not isinstance(node.get(k), dict):
+                raise ConfigError(f"{path}: unknown key '{k}'")
+            node = node[k]
+        if keys[-1] not in node:
+            raise ConfigError(f"{path}: unknown key '{keys[-1]}'")
+        node[keys[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], path: str = "") -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        p = f"{path}{k}"
+        if k not in base:
+            known = ", ".join(sorted(base))
+            raise ConfigError(f"{p}: unknown key (known keys here: {known})")
+        if isinstance(base[k], dict):
+            if not isinstance(v, dict):
+                raise ConfigError(f"{p}={v!r}: must be a mapping of keys")
+            out[k] = _merge(base[k], v, p + ".")
+        else:
+            out[k] = v
+    return out
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build and validate a config from a nested dict; missing keys take the dataclass defaults,
+    or the named preset's values when the dict has ``base: NAME``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: must be a mapping of keys, got {type(data).__name__}")
+    data = dict(data)
+    base_name = data.pop("base", None)
+    if base_name is not None:
+        if not isinstance(base_name, str):
+            raise ConfigError(f"base={base_name!r}: must be a preset name")
+        base = preset(base_name).to_dict()
+        base["name"] = "custom"
+        base["description"] = f"based on preset '{base_name}'"
+    else:
+        base = _defaults()
+    merged = _merge(base, data)
+    groups = {}
+    for name, cls in GROUPS.items():
+        groups[name] = cls(**merged[name])
+    return Config(name=merged["name"], description=merged["description"], **groups)
+
+
+def _defaults() -> dict[str, Any]:
+    return {"name": "custom", "description": "",
+            **{name: dataclasses.asdict(cls()) for name, cls in GROUPS.items()}}
+
+
+def load_yaml_text(text: str, source: str = "<string>") -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML ({exc.__class__.__name__}: "
+                          f"{str(exc).splitlines()[0]})") from None
+    if data is None:
+        data = {}
+    return from_dict(data)
+
+
+def load(path_or_name: str | os.PathLike) -> Config:
+    """A preset by name, or a YAML file by path."""
+    s = str(path_or_name)
+    if s in preset_names():
+        return preset(s)
+    p = Path(s)
+    if not p.exists():
+        raise ConfigError(f"chip '{s}': neither a preset ({', '.join(preset_names())}) "
+                          f"nor an existing YAML file")
+    return load_yaml_text(p.read_text(), source=str(p))
+
+
+def save(cfg: Config, path: str | os.PathLike) -> None:
+    """Write the full resolved config as YAML, atomically."""
+    from rram_sim.fileio import atomic_write_text
+
+    atomic_write_text(path, cfg.to_yaml())
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets (YAML files shipped in rram_sim/presets)
+# ---------------------------------------------------------------------------------------------
+
+def preset_names() -> list[str]:
+    files = resources.files("rram_sim") / "presets"
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml"))
+
+
+def preset(name: str) -> Config:
+    if name not in preset_names():
+        raise ConfigError(f"preset '{name}': unknown (known: {', '.join(preset_names())})")
+    text = (resources.files("rram_sim") / "presets" / f"{name}.yaml").read_text()
+    return load_yaml_text(text, source=f"preset {name}")
+
+
+DEFAULT_PRESET = "edge"
+
+
+def default() -> Config:
+    """The default chip used everywhere a chip is not named: the small on-device training chip."""
+    return preset(DEFAULT_PRESET)
