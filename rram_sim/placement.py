@@ -104,19 +104,21 @@ def place(n_crossbars: Sequence[int], cfg: Config, names: Sequence[str] | None =
             f"{per_pe} crossbars, {pes} PEs per tile) but chip '{cfg.name}' has chip.tiles={tiles} "
             f"(layer '{first_over}' is the first that does not fit); allow multiple chips to spill "
             f"over")
-    figures = {
-        "crossbars_placed": int(sum(n * r for n, r in zip(n_crossbars, reps))),
-        "pes_occupied": _distinct(locations, 3),
-        "tiles_occupied": _distinct(locations, 2),
-        "chips_used": int(-(-tiles_needed // tiles)),
-        "crossbar_slots_available": int(-(-tiles_needed // tiles) * tiles * pes * per_pe),
-    }
     return Placement(layer_names=names, replication=reps, location=locations,
                      tiles_used=tiles_used, fresh_tile=fresh_tile,
-                     allow_multi_chip=allow_multi_chip, figures=figures)
+                     allow_multi_chip=allow_multi_chip, figures=placement_figures(locations, cfg))
 
 
-def _distinct(locations: list[np.ndarray], depth: int) -> int:
-    """Distinct (chip, tile) pairs (depth 2) or (chip, tile, pe) triples (depth 3) occupied."""
+def placement_figures(locations: list[np.ndarray], cfg: Config) -> dict[str, int]:
+    """Crossbars placed (replicas included), PEs, tiles and chips occupied, and the crossbar
+    slots of the chips used."""
     allloc = np.concatenate([loc.reshape(-1, 4) for loc in locations] + [np.zeros((0, 4), int)])
-    return int(np.unique(allloc[:, :depth], axis=0).shape[0])
+    chips = int(allloc[:, 0].max()) + 1 if len(allloc) else 0
+    return {
+        "crossbars_placed": int(len(allloc)),
+        "pes_occupied": int(np.unique(allloc[:, :3], axis=0).shape[0]),
+        "tiles_occupied": int(np.unique(allloc[:, :2], axis=0).shape[0]),
+        "chips_used": chips,
+        "crossbar_slots_available": chips * cfg.chip.tiles * cfg.tile.pes * cfg.pe.crossbars,
+    }
+
