@@ -10,7 +10,13 @@ from torch import nn
 
 from pruning.errors import PruningError
 from pruning.groups import (
-    GRANULARITIES, group_scores, layer_groups, make_groups, prune_lowest, spec_for)
+    GRANULARITIES,
+    group_scores,
+    layer_groups,
+    make_groups,
+    prune_lowest,
+    spec_for,
+)
 from pruning.masks import Masks
 from rram_sim import config
 from rram_sim.layout import LayerSpec
