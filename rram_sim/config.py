@@ -8,7 +8,8 @@ its metadata, from which ``docs/config.md`` is generated (a test keeps the two e
 
 Configurations are read from and written to YAML (``yaml.safe_load`` only). A YAML file may name a
 shipped preset with ``base: NAME`` and override only some keys. Every invalid key, type or value
-raises :class:`~rram_sim.errors.ConfigError` whose message names the key path, the value and the rule.
+raises :class:`~rram_sim.errors.ConfigError` whose message names the key path, the value and the
+rule.
 """
 
 from __future__ import annotations
@@ -236,7 +237,7 @@ class Config:
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A copy with dotted-path changes, e.g. ``cfg.replace(**{"adc.bits": 6})``."""
         return from_dict(_set_paths(self.to_dict(), changes))
 
@@ -292,7 +293,8 @@ def validate(cfg: Config) -> None:
         value = getattr(cfg, f.name)
         if f.name in GROUPS:
             if not isinstance(value, GROUPS[f.name]):
-                raise ConfigError(f"{f.name}: must be a mapping of {GROUPS[f.name].__name__} fields")
+                raise ConfigError(
+                    f"{f.name}: must be a mapping of {GROUPS[f.name].__name__} fields")
             for g in dataclasses.fields(value):
                 _check_field(f"{f.name}.{g.name}", getattr(value, g.name), g)
         else:
@@ -305,7 +307,8 @@ def validate(cfg: Config) -> None:
           f"must hold one weight's {cfg.columns_per_weight} physical columns "
           f"(ceil(weight_bits/cell.bits), x2 for 'differential')")
     _rule(xb.cols % cfg.columns_per_weight == 0 or cfg.columns_per_weight == 1, "crossbar.cols",
-          xb.cols, f"must be a multiple of the {cfg.columns_per_weight} physical columns per weight")
+          xb.cols,
+          f"must be a multiple of the {cfg.columns_per_weight} physical columns per weight")
     _rule(ou.rows <= xb.rows and xb.rows % ou.rows == 0, "ou.rows", ou.rows,
           f"must divide crossbar.rows={xb.rows}")
     _rule(ou.cols <= xb.cols and xb.cols % ou.cols == 0, "ou.cols", ou.cols,
@@ -403,10 +406,14 @@ def load(path_or_name: str | os.PathLike) -> Config:
     if s in preset_names():
         return preset(s)
     p = Path(s)
-    if not p.exists():
+    if not p.is_file():
         raise ConfigError(f"chip '{s}': neither a preset ({', '.join(preset_names())}) "
                           f"nor an existing YAML file")
-    return load_yaml_text(p.read_text(), source=str(p))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
+    return load_yaml_text(text, source=str(p))
 
 
 def save(cfg: Config, path: str | os.PathLike) -> None:
