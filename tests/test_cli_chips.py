@@ -1,0 +1,116 @@
+"""Tests of ``rram-sim chips`` and ``rram-sim chip``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from rram_sim import config, costs
+from rram_sim.cli import main
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_chips_lists_presets(capsys):
+    rc, out, err = run_cli(capsys, "chips")
+    assert rc == 0 and err == ""
+    lines = out.strip().splitlines()
+    assert len(lines) == len(config.preset_names())
+    for name, line in zip(config.preset_names(), lines):
+        assert line.startswith(name)
+        assert config.preset(name).description in line
+
+
+def test_chip_table(capsys):
+    rc, out, err = run_cli(capsys, "chip", "isaac")
+    assert rc == 0 and err == ""
+    for word in ("per PE", "per tile", "per chip", "adc", "edram", "router", "offchip_link"):
+        assert word in out
+    r = costs.rollup(config.preset("isaac"))
+    assert f"{r.tile_power_mw:.2f} mW" in out
+    assert f"{r.chip_area_mm2:.2f} mm^2" in out
+    assert f"{r.chip_power_w:.3f} W" in out
+
+
+def test_chip_json(capsys):
+    rc, out, _ = run_cli(capsys, "chip", "isaac", "--json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["chip"]["area_mm2"] == pytest.approx(85.4, rel=0.01)
+    assert d["chip"]["power_w"] == pytest.approx(65.8, rel=0.01)
+    assert d["tile"]["area_mm2"] == pytest.approx(0.372, rel=0.01)
+    assert d["tile"]["power_mw"] == pytest.approx(330, rel=0.01)
+    comps = {(c["level"], c["component"]): c for c in d["components"]}
+    assert comps[("pe", "adc")]["power_mw"] == pytest.approx(16.0)
+    assert d["config_hash"] == config.preset("isaac").config_hash()
+    assert d["indexed"] is False
+
+
+def test_chip_json_indexed(capsys):
+    _, out, _ = run_cli(capsys, "chip", "edge", "--json", "--indexed")
+    d = json.loads(out)
+    names = {c["component"] for c in d["components"]}
+    assert "index_unit" in names and d["indexed"] is True
+    _, plain, _ = run_cli(capsys, "chip", "edge", "--json")
+    assert json.loads(plain)["chip"]["area_mm2"] < d["chip"]["area_mm2"]
+
+
+def test_chip_yaml_round_trips(capsys):
+    rc, out, _ = run_cli(capsys, "chip", "pipelayer", "--yaml")
+    assert rc == 0
+    assert config.load_yaml_text(out) == config.preset("pipelayer")
+
+
+def test_chip_from_partial_yaml_file(capsys, tmp_path):
+    p = tmp_path / "small.yaml"
+    p.write_text("base: isaac\nchip: {tiles: 8}\nadc: {bits: 6}\n")
+    rc, out, _ = run_cli(capsys, "chip", str(p), "--json")
+    assert rc == 0
+    d = json.loads(out)
+    want = costs.rollup(config.load(p))
+    assert d["chip"]["area_mm2"] == pytest.approx(want.chip_area_mm2)
+    assert d["chip"]["area_mm2"] < 30.0  # 8 small tiles + the 22.88 mm^2 of links
+    _, y, _ = run_cli(capsys, "chip", str(p), "--yaml")
+    assert yaml.safe_load(y)["adc"]["bits"] == 6
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "neither a preset"),
+    ("adc: {bits: 99}\n", "adc.bits=99"),
+    ("chip: {tiles: [\n", "not valid YAML"),
+    ("base: isaac\nou: {rows: 48}\n", "ou.rows=48"),
+])
+def test_chip_bad_input_one_line_exit_2(capsys, tmp_path, content, needle):
+    p = tmp_path / "bad.yaml"
+    if content is not None:
+        p.write_text(content)
+    rc, out, err = run_cli(capsys, "chip", str(p))
+    assert rc == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert needle in err and err.startswith("rram-sim chip: error:")
+
+
+def test_chip_json_and_yaml_exclusive(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["chip", "isaac", "--json", "--yaml"])
+    assert exc.value.code == 2
+
+
+def test_python_dash_m_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "rram_sim", "chip", "edge", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["name"] == "edge"
+    bad = subprocess.run([sys.executable, "-m", "rram_sim", "chip", "no-such-chip"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "no-such-chip" in bad.stderr
