@@ -221,6 +221,7 @@ class Config:
 
     @property
     def adcs_per_crossbar(self) -> int:
+        """ADCs serving one crossbar: ceil(crossbar.cols / adc.columns_per_adc)."""
         return math.ceil(self.crossbar.cols / self.adc.columns_per_adc)
 
     def to_dict(self) -> dict[str, Any]:

@@ -228,3 +228,47 @@ def test_every_field_documented():
     for cls in config.GROUPS.values():
         for f in dataclasses.fields(cls):
             assert f.metadata.get("doc"), f"{cls.__name__}.{f.name}"
+
+
+def test_docs_config_md_is_current():
+    from rram_sim import docgen
+
+    text = docgen.config_reference_markdown()
+    assert docgen.DOC_PATH.read_text(encoding="utf-8") == text, (
+        "docs/config.md is out of date: run python -m rram_sim.docgen")
+
+
+def test_config_reference_covers_every_field_and_preset():
+    from rram_sim import docgen
+
+    text = docgen.config_reference_markdown()
+    for group, cls in config.GROUPS.items():
+        assert f"## `{group}`" in text
+        for f in dataclasses.fields(cls):
+            assert f"| `{group}.{f.name}` |" in text
+            assert f.metadata["doc"].replace("|", "\\|") in text
+    for name in preset_names():
+        assert f"### `{name}`" in text and preset(name).description in text
+    assert "- `tile.pes`: 4" in text  # a value the edge preset sets
+    assert "| `adc.bits` | int | bit | 8 | >= 1, <= 16 |" in text
+
+
+@pytest.mark.parametrize("index", range(10))
+def test_documented_cross_field_rules_are_enforced(index):
+    from rram_sim import docgen
+
+    assert len(docgen.CROSS_FIELD_RULES) == 10
+    _, breaking = docgen.CROSS_FIELD_RULES[index]
+    with pytest.raises(ConfigError):
+        preset("isaac").replace(**breaking)
+
+
+def test_docgen_check_and_write(tmp_path, capsys):
+    from rram_sim import docgen
+
+    p = tmp_path / "config.md"
+    assert docgen.main(["--check", "--path", str(p)]) == 1
+    assert docgen.main(["--path", str(p)]) == 0
+    assert docgen.main(["--check", "--path", str(p)]) == 0
+    assert p.read_text() == docgen.config_reference_markdown()
+    capsys.readouterr()
