@@ -1,0 +1,282 @@
+"""Reports: what a simulated run did, in files that plots and sweeps read without the simulator.
+
+A :class:`Report` holds, for each run (``inference`` and/or ``training``):
+
+- *records*: one row per (run, layer, pass, component) with the event ``count``, the dynamic
+  ``energy_pj`` and the ``busy_time_ns`` of the hardware the component belongs to; leakage appears
+  as layer ``(chip)``, pass ``leakage``;
+- a *summary* per run: latency, throughput, energy per inference or per training step, average
+  power, utilization of crossbars, ADCs and NoC links, events simulated;
+- energy by component category (``costs.CATEGORIES``), per-layer time intervals (``start_ns``,
+  ``end_ns`` per layer, pass and tile) for a pipeline timeline, and for training the wear of every
+  layer (writes per cell per step, steps until ``cell.endurance_writes`` is spent);
+- the chip's area and peak power (``costs.rollup``), the config and its hash, the layout figures.
+
+``Report.save(dir)`` writes ``report.json`` (self-contained), ``records.csv`` and
+``intervals.csv`` atomically; ``Report.load(dir)`` reads them back (JSON only, no pickle). Cycles
+become nanoseconds here and nowhere earlier.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rram_sim.config import Config, from_dict
+from rram_sim.errors import LayoutError
+from rram_sim.fileio import atomic_write_json, atomic_write_text
+
+REPORT_VERSION = 1
+RECORD_FIELDS = ("run", "layer", "pass", "component", "category", "count", "energy_pj",
+                 "busy_time_ns")
+INTERVAL_FIELDS = ("run", "layer", "op", "pass", "tile", "start_ns", "end_ns")
+# Which hardware's busy time a component category reports.
+_BUSY_OF_CATEGORY = {
+    "adc": ("crossbar",), "dac": ("crossbar",), "crossbar": ("crossbar",),
+    "sample_hold": ("crossbar",), "index_datapath": ("crossbar",),
+    "shift_add_digital": ("bus", "digital"), "buffers": ("edram", "bus"),
+    "interconnect": ("noc", "offchip"), "writes": ("write",),
+}
+
+
+@dataclass
+class Report:
+    """A simulation report (see the module docstring). Plain JSON-able data only."""
+
+    config: dict[str, Any]
+    config_hash: str
+    scheme: str
+    runs: dict[str, dict[str, Any]]
+    records: list[dict[str, Any]]
+    intervals: list[dict[str, Any]]
+    energy_by_category_pj: dict[str, dict[str, float]]
+    layers: list[dict[str, Any]]
+    wear: list[dict[str, Any]]
+    area: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+    version: int = REPORT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Report:
+        if not isinstance(d, dict) or d.get("version") != REPORT_VERSION:
+            raise LayoutError(f"report: version {d.get('version') if isinstance(d, dict) else d!r}"
+                              f" is not {REPORT_VERSION}")
+        names = {f for f in cls.__dataclass_fields__}
+        missing = sorted(names - set(d))
+        if missing:
+            raise LayoutError(f"report: missing key(s) {', '.join(missing)}")
+        return cls(**{k: d[k] for k in names})
+
+    @property
+    def chip(self) -> Config:
+        return from_dict(self.config)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write report.json, records.csv and intervals.csv into ``directory``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(d / "report.json", self.to_dict())
+        atomic_write_text(d / "records.csv", _csv(self.records, RECORD_FIELDS))
+        atomic_write_text(d / "intervals.csv", _csv(self.intervals, INTERVAL_FIELDS))
+        return d
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Report:
+        p = Path(directory) / "report.json"
+        if not p.exists():
+            raise LayoutError(f"report '{directory}': no report.json in it")
+        try:
+            data = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise LayoutError(f"report '{p}': not valid JSON ({exc.msg})") from None
+        return cls.from_dict(data)
+
+    def summary_table(self) -> str:
+        """A plain-text table of the per-run summaries."""
+        keys = ("latency_ns", "throughput_per_s", "energy_per_item_uj", "average_power_w",
+                "crossbar_utilization", "adc_utilization", "link_utilization", "events")
+        runs = list(self.runs)
+        lines = [f"{'':28s}" + "".join(f"{r:>16s}" for r in runs)]
+        for k in keys:
+            cells = []
+            for r in runs:
+                v = self.runs[r].get(k)
+                cells.append(f"{v:>16.4g}" if isinstance(v, (int, float)) else f"{'-':>16s}")
+            lines.append(f"{k:28s}" + "".join(cells))
+        return "\n".join(lines)
+
+
+def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in fields})
+    return buf.getvalue()
+
+
+def _busy_ns(busy_cycles: dict[str, int], category: str, cfg: Config) -> float:
+    from rram_sim.engine.timing import cycles_to_ns
+
+    return cycles_to_ns(sum(busy_cycles.get(k, 0) for k in _BUSY_OF_CATEGORY.get(category, ())),
+                        cfg)
+
+
+def _leakage(cfg: Config, time_ns: float, stages) -> dict[str, float]:
+    """Leakage of the tiles in use, chip by chip (each chip's routers and links included)."""
+    from rram_sim import costs
+
+    per_chip: dict[int, set[int]] = {}
+    for st in stages:
+        for t in st.tiles:
+            per_chip.setdefault(t // cfg.chip.tiles, set()).add(t)
+    out: dict[str, float] = {}
+    for tiles in per_chip.values():
+        for k, v in costs.leakage_energy_pj(cfg, time_ns, len(tiles)).items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
+                 scheme: str = "") -> Report:
+    """A Report from ``[(SimResult, stages), ...]`` (one per run)."""
+    from rram_sim import costs
+    from rram_sim.engine import record_counts
+    from rram_sim.engine import timing as T
+
+    lib = costs.component_library(cfg)
+    records, intervals, layers, wear = [], [], [], []
+    run_summaries, by_cat = {}, {}
+    for result, stages in runs:
+        run = result.mode
+        by_name = {s.name: s for s in stages}
+        makespan_ns = T.cycles_to_ns(result.makespan_cycles, cfg)
+        dyn_total: dict[str, float] = dict.fromkeys(lib, 0.0)
+        phase_energy: dict[str, float] = {}
+        phase_span: dict[str, list[float]] = {}
+        xbar_busy_cells = 0.0
+        for rec in result.records:
+            st = by_name.get(rec.name)
+            counts = record_counts(rec, st, result.n_images, cfg)
+            dyn = costs.dynamic_energy_pj(counts, cfg)
+            pass_name = "inference" if run == "inference" else rec.pass_name
+            for comp, e in dyn.items():
+                n = getattr(counts, lib[comp].event) if lib[comp].event else 0
+                if n == 0 and e == 0.0:
+                    continue
+                dyn_total[comp] += e
+                records.append({"run": run, "layer": rec.name, "pass": pass_name,
+                                "component": comp, "category": lib[comp].category,
+                                "count": int(n), "energy_pj": float(e),
+                                "busy_time_ns": _busy_ns(rec.busy_cycles, lib[comp].category,
+                                                         cfg)})
+            e_rec = float(sum(dyn.values()))
+            phase_energy[pass_name] = phase_energy.get(pass_name, 0.0) + e_rec
+            if rec.start_cycles >= 0:
+                s_ns = T.cycles_to_ns(rec.start_cycles, cfg)
+                e_ns = T.cycles_to_ns(rec.end_cycles, cfg)
+                span = phase_span.setdefault(pass_name, [s_ns, e_ns])
+                span[0], span[1] = min(span[0], s_ns), max(span[1], e_ns)
+                for tile in rec.tiles:
+                    intervals.append({"run": run, "layer": rec.name, "op": rec.op,
+                                      "pass": pass_name, "tile": int(tile), "start_ns": s_ns,
+                                      "end_ns": e_ns})
+            else:
+                s_ns = e_ns = 0.0
+            if st is not None and st.geom is not None:
+                xbar_busy_cells += rec.busy_cycles["crossbar"] * st.geom.n_crossbars * st.copies
+            layers.append({"run": run, "layer": rec.name, "op": rec.op, "pass": pass_name,
+                           "start_ns": s_ns, "end_ns": e_ns, "energy_pj": e_rec,
+                           "busy_time_ns": {k: T.cycles_to_ns(v, cfg)
+                                            for k, v in rec.busy_cycles.items()},
+                           "counts": counts.to_dict()})
+        leak = _leakage(cfg, makespan_ns, stages)
+        for comp, e in leak.items():
+            if e > 0:
+                records.append({"run": run, "layer": "(chip)", "pass": "leakage",
+                                "component": comp, "category": lib[comp].category, "count": 0,
+                                "energy_pj": float(e), "busy_time_ns": makespan_ns})
+        total_dyn = sum(dyn_total.values())
+        total_leak = sum(leak.values())
+        total = total_dyn + total_leak
+        cat = costs.energy_by_category(dyn_total, cfg)
+        cat_leak = costs.energy_by_category(leak, cfg)
+        by_cat[run] = {c: cat[c] + cat_leak[c] for c in costs.CATEGORIES}
+        placed = sum(s.geom.n_crossbars * s.copies for s in stages if s.geom is not None)
+        xbar_util = (xbar_busy_cells / (placed * result.makespan_cycles)
+                     if placed and result.makespan_cycles else 0.0)
+        tr, ta = T.read_cycles(cfg), T.adc_cycles(cfg)
+        items = result.n_images if run == "inference" else 1
+        makespan_s = makespan_ns * 1e-9
+        summary = {
+            "n_images": result.n_images,
+            "latency_ns": (T.cycles_to_ns(result.image_done_cycles[0], cfg)
+                           if run == "inference" and result.image_done_cycles else makespan_ns),
+            "makespan_ns": makespan_ns,
+            "throughput_per_s": items / makespan_s if makespan_s > 0 else 0.0,
+            "throughput_unit": "inferences/s" if run == "inference" else "training steps/s",
+            "images_per_s": result.n_images / makespan_s if makespan_s > 0 else 0.0,
+            "energy_pj": total, "dynamic_energy_pj": total_dyn, "leakage_energy_pj": total_leak,
+            "energy_per_item_pj": total / items, "energy_per_item_uj": total / items * 1e-6,
+            "energy_item": "inference" if run == "inference" else "training step",
+            "average_power_w": total / makespan_ns * 1e-3 if makespan_ns > 0 else 0.0,
+            "crossbar_utilization": xbar_util,
+            "adc_utilization": xbar_util * ta / max(tr, ta),
+            "link_utilization": (result.link_busy_cycles / (result.n_links * result.makespan_cycles)
+                                 if result.makespan_cycles else 0.0),
+            "events": result.events,
+            "tiles_used": len({t for s in stages for t in s.tiles}),
+            "phases": {p: {"start_ns": phase_span.get(p, [0.0, 0.0])[0],
+                           "end_ns": phase_span.get(p, [0.0, 0.0])[1],
+                           "dynamic_energy_pj": phase_energy[p]} for p in phase_energy},
+        }
+        if run == "training":
+            summary["drain_ns"] = T.cycles_to_ns(result.drain_cycles, cfg)
+            summary["cell_write_pulses"] = int(sum(result.pulses_per_layer.values()))
+            wear += _wear(stages, result, cfg)
+        run_summaries[run] = summary
+    roll = costs.rollup(cfg)
+    area = {"chip_area_mm2": roll.chip_area_mm2, "tile_area_mm2": roll.tile_area_mm2,
+            "pe_area_um2": roll.pe_area_um2, "chip_peak_power_w": roll.chip_power_w,
+            "tile_peak_power_mw": roll.tile_power_mw}
+    return Report(config=cfg.to_dict(), config_hash=cfg.config_hash(), scheme=scheme,
+                  runs=run_summaries, records=records, intervals=intervals,
+                  energy_by_category_pj=by_cat, layers=layers, wear=wear, area=area,
+                  figures=json.loads(json.dumps(figures or {}, default=_jsonable)))
+
+
+def _jsonable(o: Any) -> Any:
+    try:
+        return o.item()
+    except AttributeError:
+        return str(o)
+
+
+def _wear(stages, result, cfg: Config) -> list[dict[str, Any]]:
+    """Writes per cell per training step and steps until the endurance budget is spent."""
+    out = []
+    for st in stages:
+        if st.geom is None:
+            continue
+        g = st.geom
+        pulses = result.pulses_per_layer.get(st.name, 0)
+        per_cell = pulses / (g.written_cells * st.copies) if g.written_cells else 0.0
+        # Every copy is written with the same update.
+        per_xb = [int(round(c * per_cell)) for c in g.cells_per_crossbar]
+        worst = math.ceil(per_cell - 1e-9) if per_cell > 0 else 0
+        out.append({
+            "layer": st.name, "written_cells": g.written_cells * st.copies,
+            "write_pulses_per_step": pulses,
+            "writes_per_cell_per_step": per_cell, "max_writes_per_cell_per_step": worst,
+            "steps_to_endurance": (cfg.cell.endurance_writes / worst) if worst else None,
+            "write_pulses_per_crossbar": per_xb})
+    return out
