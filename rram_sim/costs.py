@@ -141,7 +141,7 @@ def _build(cfg: Config) -> dict[str, Component]:
     dac_levels = 2 ** cfg.dac.bits - 1
     bus_scale = (tile.edram_bus_bits / EDRAM_REF_BUS_BITS) * (tile.pes / BUS_REF_PES)
     router_scale = (noc.flit_bits / ROUTER_REF_FLIT_BITS) * (ports / ROUTER_REF_PORTS)
-    index_entry_bits = (xb.rows + xb.cols) * INDEX_BITS
+    index_entry_bits = (xb.rows + cfg.logical_cols_per_crossbar) * INDEX_BITS
 
     comps = [
         Component(
@@ -197,7 +197,8 @@ def _build(cfg: Config) -> dict[str, Component]:
             1.0, 2 * index_entry_bits * _dig_leak(IR_POWER_MW) / _IR_BITS,
             2 * index_entry_bits * IR_AREA_UM2 / _IR_BITS, 1.0 / clock,
             f"derived from {ISAAC} IR per bit (0.128 um^2, 3.63 fJ per access): AUTO-PRUNE index "
-            f"unit per crossbar = index registers of (rows + cols) x {INDEX_BITS}-bit entries plus "
+            f"unit per crossbar = index registers of (rows + logical columns) x {INDEX_BITS}-bit "
+            "entries plus "
             "a gather mux assumed equal in size ((N-1) x w 2:1 mux cells ~ N x w register cells): "
             f"area and leakage 2 x bits x per-bit; one lookup reads {INDEX_BITS} bits and crosses "
             "the mux (2 x 16 x per-bit energy)"),
