@@ -25,6 +25,27 @@ __all__ = ["MODES", "ChipModel", "SimResult", "Stage", "StageRecord", "record_co
            "simulate"]
 
 
+# What the cells hold depends on these: a bundle only runs on a chip that agrees on them.
+_MAPPING_KEYS = ("crossbar.rows", "crossbar.cols", "crossbar.signed_scheme", "cell.bits",
+                 "precision.weight_bits", "ou.rows", "ou.cols")
+# Where the crossbars sit depends on these: a chip that differs gets a fresh placement.
+_PLACEMENT_KEYS = ("pe.crossbars", "tile.pes", "chip.tiles")
+
+
+def _get(cfg: Config, key: str):
+    group, name = key.split(".")
+    return getattr(getattr(cfg, group), name)
+
+
+def check_compatible(mapped_for: Config, chip: Config) -> None:
+    """Raise ConfigError when ``chip`` cannot hold layouts mapped for ``mapped_for``."""
+    for k in _MAPPING_KEYS:
+        a, b = _get(mapped_for, k), _get(chip, k)
+        if a != b:
+            raise ConfigError(f"{k}={b!r}: chip '{chip.name}' differs from the bundle's chip "
+                              f"'{mapped_for.name}' ({k}={a!r}); re-map the network for it")
+
+
 def record_counts(rec: StageRecord, st: Stage | None, n_images: int, cfg: Config) -> Counts:
     """All event counts of one stage record: the kernels' closed-form crossbar counts for its
     pass plus the DES's own counts."""
@@ -74,9 +95,11 @@ def simulate(bundle, cfg: Config | None = None, mode: str = "inference",
     from rram_sim.report import build_report
 
     cfg = cfg or bundle.config
+    check_compatible(bundle.config, cfg)
     if batch is None:
         batch = cfg.training.batch_size if mode == "training" else 1
-    stages = plan_from_bundle(bundle, cfg, max_groups=max_groups)
+    same_place = all(_get(bundle.config, k) == _get(cfg, k) for k in _PLACEMENT_KEYS)
+    stages = plan_from_bundle(bundle, cfg, max_groups=max_groups, replace_placement=not same_place)
     result = run_plan(stages, cfg, mode, batch, measured_pulses, progress)
     return build_report([(result, stages)], cfg, figures=getattr(bundle, "figures", {}),
                         scheme=getattr(bundle, "scheme", ""))

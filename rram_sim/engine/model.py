@@ -1,11 +1,11 @@
-"""The discrete-event chip model: SimPy processes for pipeline stages, resources for shared hardware.
+"""The discrete-event chip model: SimPy processes for stages, resources for shared hardware.
 
 One SimPy process runs each stage of the plan (:mod:`rram_sim.engine.plan`). For every image and
 every row group of its output it (1) takes from its input ``Store``s the producer groups its window
 needs, waiting for their NoC transfers to land, (2) spends the group's step time on the hardware it
 uses, and (3) puts one token per consumer into the consumer's input ``Store`` and starts the
-transfer of the group's data. The stores have a capacity (the rows the consumer's eDRAM buffer holds, at
-least one window), so a slow consumer back-pressures its producer.
+transfer of the group's data. The stores have a capacity (the rows the consumer's eDRAM buffer
+holds, at least one window), so a slow consumer back-pressures its producer.
 
 Shared, contended hardware is a ``simpy.Resource``:
 

@@ -251,11 +251,13 @@ def tiles_from_placement(placement, cfg: Config) -> tuple[dict[str, tuple[int, .
     return tiles, copies
 
 
-def plan_from_bundle(bundle, cfg: Config, max_groups: int = DEFAULT_MAX_GROUPS) -> list[Stage]:
-    """Stages of a mapped network (a :class:`rram_sim.bundle.Bundle`)."""
+def plan_from_bundle(bundle, cfg: Config, max_groups: int = DEFAULT_MAX_GROUPS,
+                     replace_placement: bool = False) -> list[Stage]:
+    """Stages of a mapped network (a :class:`rram_sim.bundle.Bundle`); ``replace_placement``
+    places the crossbars afresh on ``cfg`` (a chip of another size than the bundle's)."""
     layouts = {lay.spec.name: lay for lay in bundle.layers}
     placement = getattr(bundle, "placement", None)
-    if placement is None:
+    if placement is None or replace_placement:
         from rram_sim.placement import place
 
         placement = place([lay.n_crossbars for lay in bundle.layers], cfg,
