@@ -1,0 +1,298 @@
+"""Export: a PyTorch model -> the layer list, network graph and layout bundle the simulator reads.
+
+:func:`extract_network` traces the model with ``torch.fx`` (in eval mode) and propagates the shapes
+of one input through it. It keeps what a crossbar accelerator computes:
+
+- ``nn.Conv2d`` (no groups, no dilation, zero padding) -> a ``conv`` layer, and ``nn.Linear`` -> a
+  ``linear`` layer, each named after its module path (``features.0``);
+- an ``nn.BatchNorm2d`` right after a conv whose output nothing else reads is *folded* into that
+  conv: ``W' = W * g / sqrt(var + eps)`` per filter,
+  ``b' = (b - mean) * g / sqrt(var + eps) + beta``;
+- ``nn.ReLU`` / ``F.relu`` -> ``relu``; ``nn.MaxPool2d`` / ``nn.AvgPool2d`` -> ``maxpool`` /
+  ``avgpool`` with ``kernel``, ``stride``, ``padding``; ``nn.AdaptiveAvgPool2d(1)`` -> a global
+  ``avgpool``; ``nn.Flatten`` / ``torch.flatten(x, 1)`` -> ``flatten``; ``+`` / ``torch.add`` ->
+  ``add`` (residual connections); ``nn.Dropout`` and ``nn.Identity`` vanish (inference).
+
+Anything else — grouped or dilated convs, a BatchNorm not after a conv, any other module or
+function — raises :class:`~pruning.errors.ExportError` naming the node and the reason.
+
+:func:`export_bundle` maps every layer with :func:`rram_sim.bundle.map_network` (masks applied) and
+stores golden vectors per layer from a real input: ``input`` is the layer's actual input in the
+float model, ``output`` the layer's torch output (after a folded BatchNorm), and
+``output_quantized`` the exact product of the quantized input and the quantized unrolled weights
+(:func:`rram_sim.bundle.golden_from_numpy`, the :mod:`rram_sim.quant` rules).
+"""
+
+from __future__ import annotations
+
+import copy
+import operator
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from pruning.errors import ExportError
+from pruning.masks import Masks
+from rram_sim.bundle import Bundle, GraphNode, golden_from_numpy, map_network, save_bundle
+from rram_sim.config import Config
+from rram_sim.layout import LayerSpec
+
+_ADD = (operator.add, torch.add, operator.iadd)
+_RELU_FN = (F.relu, torch.relu, torch.nn.functional.relu)
+_PASS_MODULES = (nn.Dropout, nn.Identity)
+
+
+@dataclass
+class Network:
+    """What :func:`extract_network` found, plus the bookkeeping the golden run needs."""
+
+    specs: list[LayerSpec]
+    weights: dict[str, np.ndarray]          # by layer name, BN folded, float64
+    biases: dict[str, np.ndarray | None]
+    graph: list[GraphNode]
+    module: fx.GraphModule                  # the traced model
+    layer_input: dict[str, str]             # layer -> fx node whose value is the layer's input
+    layer_output: dict[str, str]            # layer -> fx node whose value is its (BN'd) output
+
+
+def _pair(v: Any, what: str, where: str) -> int:
+    if isinstance(v, (tuple, list)):
+        if len(set(v)) != 1:
+            raise ExportError(f"{where}: non-square {what} {tuple(v)} is not supported")
+        v = v[0]
+    return int(v)
+
+
+def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> fx.GraphModule:
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as exc:
+        raise ExportError(f"model {type(model).__name__}: torch.fx cannot trace it "
+                          f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+    gm.eval()
+    with torch.no_grad():
+        ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
+    return gm
+
+
+def _shape(node: fx.Node) -> tuple[int, ...]:
+    return tuple(int(s) for s in node.meta["tensor_meta"].shape[1:])
+
+
+def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
+    """Trace ``model`` for inputs of shape ``input_shape`` (no batch) and return the crossbar
+    layers (``specs``, ``weights``, ``biases``, BN folded) and the graph. Unpack as
+    ``specs, weights, biases, graph = extract_network(...)[:4]`` or use the attributes."""
+    input_shape = tuple(int(s) for s in input_shape)
+    was_training = model.training
+    model.eval()
+    try:
+        gm = _trace(model, input_shape)
+    finally:
+        model.train(was_training)
+    mods = dict(gm.named_modules())
+    specs: list[LayerSpec] = []
+    weights: dict[str, np.ndarray] = {}
+    biases: dict[str, np.ndarray | None] = {}
+    graph: list[GraphNode] = []
+    env: dict[str, str] = {}           # fx node name -> graph node name carrying its value
+    layer_in: dict[str, str] = {}
+    layer_out: dict[str, str] = {}
+    kinds: dict[str, str] = {}
+
+    def src(node: fx.Node, i: int = 0) -> fx.Node:
+        a = node.args[i]
+        if not isinstance(a, fx.Node):
+            raise ExportError(f"node '{node.name}': argument {i} is not a tensor")
+        return a
+
+    def emit(node: fx.Node, op: str, inputs: list[fx.Node], params: dict | None = None,
+             name: str | None = None) -> None:
+        gname = name or node.name
+        if any(g.name == gname for g in graph):
+            raise ExportError(f"node '{node.name}': name '{gname}' is used twice in the graph")
+        graph.append(GraphNode(gname, op, [env[i.name] for i in inputs], params or {}))
+        env[node.name] = gname
+
+    for node in gm.graph.nodes:
+        where = f"node '{node.name}'"
+        if node.op == "placeholder":
+            emit(node, "input", [], {"shape": list(input_shape)}, name="input")
+        elif node.op == "output":
+            continue
+        elif node.op == "call_module":
+            mod = mods[node.target]
+            where = f"module '{node.target}' ({type(mod).__name__})"
+            if isinstance(mod, nn.Conv2d):
+                if mod.groups != 1:
+                    raise ExportError(f"{where}: grouped convolution (groups={mod.groups}) does "
+                                      "not map to one crossbar matrix")
+                if tuple(mod.dilation) != (1, 1):
+                    raise ExportError(f"{where}: dilation {tuple(mod.dilation)} is not supported")
+                if isinstance(mod.padding, str) or mod.padding_mode != "zeros":
+                    raise ExportError(f"{where}: only numeric zero padding is supported")
+                x = src(node)
+                spec = LayerSpec(node.target, "conv", tuple(int(s) for s in mod.weight.shape),
+                                 _shape(x), tuple(int(s) for s in mod.stride),
+                                 tuple(int(p) for p in mod.padding))
+                b = mod.bias.detach().double().numpy().copy() if mod.bias is not None else None
+                _add_layer(specs, weights, biases, spec, mod.weight, b)
+                emit(node, "conv", [x], name=node.target)
+                layer_in[node.target], layer_out[node.target] = x.name, node.name
+                kinds[node.name] = "conv"
+            elif isinstance(mod, nn.Linear):
+                x = src(node)
+                spec = LayerSpec(node.target, "linear", tuple(int(s) for s in mod.weight.shape),
+                                 _shape(x))
+                if len(spec.input_shape) != 1:
+                    raise ExportError(f"{where}: input of shape {spec.input_shape}; a linear "
+                                      "layer needs a flattened [B, features] input")
+                b = mod.bias.detach().double().numpy().copy() if mod.bias is not None else None
+                _add_layer(specs, weights, biases, spec, mod.weight, b)
+                emit(node, "linear", [x], name=node.target)
+                layer_in[node.target], layer_out[node.target] = x.name, node.name
+            elif isinstance(mod, nn.BatchNorm2d):
+                x = src(node)
+                if kinds.get(x.name) != "conv" or len(x.users) != 1:
+                    raise ExportError(f"{where}: a BatchNorm must directly follow a conv whose "
+                                      "output nothing else reads (it is folded into the conv)")
+                layer = env[x.name]
+                _fold_bn(mod, layer, weights, biases)
+                env[node.name] = layer
+                layer_out[layer] = node.name
+            elif isinstance(mod, nn.ReLU):
+                emit(node, "relu", [src(node)])
+            elif isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)):
+                if getattr(mod, "ceil_mode", False):
+                    raise ExportError(f"{where}: ceil_mode=True is not supported")
+                if _pair(getattr(mod, "dilation", 1), "dilation", where) != 1:
+                    raise ExportError(f"{where}: pooling dilation is not supported")
+                k = _pair(mod.kernel_size, "kernel", where)
+                s = _pair(mod.stride if mod.stride is not None else k, "stride", where)
+                p = _pair(mod.padding, "padding", where)
+                if isinstance(mod, nn.AvgPool2d) and p and mod.count_include_pad is False:
+                    raise ExportError(f"{where}: count_include_pad=False is not supported")
+                op = "maxpool" if isinstance(mod, nn.MaxPool2d) else "avgpool"
+                emit(node, op, [src(node)], {"kernel": k, "stride": s, "padding": p})
+            elif isinstance(mod, nn.AdaptiveAvgPool2d):
+                if _pair(mod.output_size, "output size", where) != 1:
+                    raise ExportError(f"{where}: only a global average pool (output size 1) "
+                                      "is supported")
+                _, h, w = _shape(src(node))
+                if h != w:
+                    raise ExportError(f"{where}: global pool over a non-square {h}x{w} map")
+                emit(node, "avgpool", [src(node)], {"kernel": h, "stride": h, "padding": 0,
+                                                    "global": True})
+            elif isinstance(mod, nn.Flatten):
+                if mod.start_dim != 1 or mod.end_dim != -1:
+                    raise ExportError(f"{where}: only Flatten(start_dim=1) is supported")
+                emit(node, "flatten", [src(node)])
+            elif isinstance(mod, _PASS_MODULES):
+                env[node.name] = env[src(node).name]
+            else:
+                raise ExportError(f"{where}: not supported by the crossbar export (supported: "
+                                  "Conv2d, Linear, BatchNorm2d after a conv, ReLU, MaxPool2d, "
+                                  "AvgPool2d, AdaptiveAvgPool2d(1), Flatten, Dropout, add)")
+        elif node.op == "call_function" and node.target in _ADD:
+            a, b = src(node, 0), src(node, 1)
+            emit(node, "add", [a, b])
+        elif node.op == "call_function" and node.target in _RELU_FN:
+            emit(node, "relu", [src(node)])
+        elif node.op == "call_function" and node.target is torch.flatten:
+            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+            if start != 1:
+                raise ExportError(f"{where}: only torch.flatten(x, 1) is supported")
+            emit(node, "flatten", [src(node)])
+        elif node.op == "call_method" and node.target in ("relu", "relu_"):
+            emit(node, "relu", [src(node)])
+        else:
+            what = getattr(node.target, "__name__", node.target)
+            raise ExportError(f"{where}: {node.op} '{what}' is not supported by the crossbar "
+                              "export")
+    if not specs:
+        raise ExportError(f"model {type(model).__name__}: no Conv2d or Linear layer to map")
+    return Network(specs, weights, biases, graph, gm, layer_in, layer_out)
+
+
+def _add_layer(specs, weights, biases, spec, w: torch.Tensor, b) -> None:
+    specs.append(spec)
+    weights[spec.name] = w.detach().double().numpy().copy()
+    biases[spec.name] = b
+
+
+def _fold_bn(bn: nn.BatchNorm2d, layer: str, weights: dict, biases: dict) -> None:
+    g = bn.weight.detach().double().numpy() if bn.weight is not None else 1.0
+    beta = bn.bias.detach().double().numpy() if bn.bias is not None else 0.0
+    scale = g / np.sqrt(bn.running_var.double().numpy() + bn.eps)
+    b = biases[layer] if biases[layer] is not None else 0.0
+    weights[layer] = weights[layer] * np.broadcast_to(scale, (weights[layer].shape[0],)
+                                                      )[:, None, None, None]
+    biases[layer] = (b - bn.running_mean.double().numpy()) * scale + beta
+
+
+def layer_masks(net: Network, masks: Masks | None) -> dict[str, np.ndarray]:
+    """Masks by layer name (``features.0``) from masks by parameter name (``features.0.weight``)."""
+    out = {}
+    for s in net.specs:
+        m = masks.get(f"{s.name}.weight") if masks is not None else None
+        if m is not None:
+            out[s.name] = m
+    return out
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, gm: fx.GraphModule, keep: set[str]) -> None:
+        super().__init__(gm)
+        self.keep, self.values = keep, {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        out = super().run_node(n)
+        if n.name in self.keep:
+            self.values[n.name] = out.detach().double().numpy().copy()
+        return out
+
+
+def layer_activations(net: Network, x: torch.Tensor) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each layer's ``(input, output)`` in the float model for the batch ``x`` (eval mode)."""
+    keep = set(net.layer_input.values()) | set(net.layer_output.values())
+    rec = _Recorder(net.module, keep)
+    with torch.no_grad():
+        rec.run(x.float())
+    return {s.name: (rec.values[net.layer_input[s.name]], rec.values[net.layer_output[s.name]])
+            for s in net.specs}
+
+
+def export_bundle(model: nn.Module, masks: Masks | None, cfg: Config, scheme: str,
+                  sample_input: torch.Tensor, path: str | os.PathLike | None = None,
+                  golden: bool = True, **map_kwargs: Any) -> Bundle:
+    """Map ``model`` (with ``masks`` applied) onto chip ``cfg`` under ``scheme``, add golden
+    vectors from ``sample_input`` ``[B, C, H, W]``, and save the bundle to ``path`` if given.
+    Extra keyword arguments go to :func:`rram_sim.bundle.map_network` (``replication``,
+    ``allow_multi_chip``, ``fresh_tile``)."""
+    model = copy.deepcopy(model).eval()
+    if masks is not None:
+        masks.validate(model).apply(model)
+    sample_input = torch.as_tensor(sample_input).float()
+    net = extract_network(model, tuple(sample_input.shape[1:]))
+    lm = layer_masks(net, masks)
+    bundle = map_network(net.specs, net.weights, cfg, scheme, masks=lm, biases=net.biases,
+                         graph=net.graph, **map_kwargs)
+    if golden:
+        acts = layer_activations(net, sample_input)
+        for s in net.specs:
+            x_in, y_out = acts[s.name]
+            g = golden_from_numpy(s, net.weights[s.name], net.biases[s.name], x_in, cfg,
+                                  lm.get(s.name))
+            g.output = y_out
+            bundle.golden[s.name] = g
+    bundle.meta["producer"] = "pruning.export.export_bundle"
+    bundle.meta["model"] = type(model).__name__
+    if path is not None:
+        save_bundle(bundle, path)
+    return bundle

@@ -1,0 +1,143 @@
+"""Export: every registered model becomes a bundle whose graph, folded weights and golden vectors
+reproduce the torch model; unsupported modules are refused with a clear error."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from pruning.errors import ExportError
+from pruning.export import export_bundle, extract_network
+from pruning.masks import Masks
+from pruning.models import build_model, model_names
+from rram_sim import config
+from rram_sim.bundle import load_bundle
+from rram_sim.mapping import im2col, unmap, unroll_weight
+
+CFG = config.default()
+
+
+def _pool(x, k, s, p, op):
+    b, c, h, w = x.shape
+    pad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)),
+                 constant_values=-np.inf if op == "maxpool" else 0.0)
+    win = np.lib.stride_tricks.sliding_window_view(pad, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    return win.max((-1, -2)) if op == "maxpool" else win.mean((-1, -2))
+
+
+def run_graph(net, x):
+    """Execute the exported graph in numpy (the simulator's view of the network)."""
+    specs = {s.name: s for s in net.specs}
+    vals = {}
+    for node in net.graph:
+        ins = [vals[i] for i in node.inputs]
+        if node.op == "input":
+            v = x
+        elif node.op in ("conv", "linear"):
+            s = specs[node.name]
+            out = im2col(ins[0], s) @ unroll_weight(net.weights[s.name], s)
+            if net.biases[s.name] is not None:
+                out = out + net.biases[s.name]
+            if s.kind == "conv":
+                n, oh, ow = s.output_shape
+                out = out.reshape(len(x), oh, ow, n).transpose(0, 3, 1, 2)
+            v = out
+        elif node.op == "relu":
+            v = np.maximum(ins[0], 0)
+        elif node.op in ("maxpool", "avgpool"):
+            p = node.params
+            v = _pool(ins[0], p["kernel"], p["stride"], p["padding"], node.op)
+        elif node.op == "add":
+            v = ins[0] + ins[1]
+        elif node.op == "flatten":
+            v = ins[0].reshape(len(x), -1)
+        vals[node.name] = v
+    return v
+
+
+def _small(name, seed=0):
+    torch.manual_seed(seed)
+    size = 16 if name in ("vgg11", "vgg16", "vgg19", "lenet5") else 8
+    m = build_model(name, 10, 3, 0.125, size)
+    # non-trivial BatchNorm statistics, so folding is really tested
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.2, 0.2)
+    return m.eval(), torch.randn(2, 3, size, size)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_graph_reproduces_model(name):
+    m, x = _small(name)
+    net = extract_network(m, tuple(x.shape[1:]))
+    with torch.no_grad():
+        ref = m(x).double().numpy()
+    np.testing.assert_allclose(run_graph(net, x.double().numpy()), ref, rtol=1e-4, atol=1e-4)
+    assert not any(isinstance(b, nn.BatchNorm2d) for b in net.specs)
+    n_weighted = sum(isinstance(mod, (nn.Conv2d, nn.Linear)) for mod in m.modules())
+    assert len(net.specs) == n_weighted
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_model_exports_and_roundtrips(name, tmp_path):
+    m, x = _small(name)
+    b = export_bundle(m, None, CFG, "compact", x, tmp_path / "b")
+    back = load_bundle(tmp_path / "b")
+    assert [lay.spec for lay in back.layers] == [lay.spec for lay in b.layers]
+    assert [g.name for g in back.graph] == [g.name for g in b.graph]
+    assert set(back.golden) == {lay.spec.name for lay in b.layers}
+    for lay in back.layers:
+        g = back.golden[lay.spec.name]
+        assert g.input.shape[1:] == tuple(lay.spec.input_shape)
+        assert g.output.shape[1:] == tuple(lay.spec.output_shape)
+        # float and quantized references agree to quantization error
+        err = np.abs(g.output - g.output_quantized).max()
+        assert err <= 0.05 * max(1.0, np.abs(g.output).max())
+
+
+def test_masks_are_applied_and_mapped(tmp_path):
+    m, x = _small("digits_cnn")
+    rng = np.random.default_rng(0)
+    masks = Masks({n: rng.random(v.shape) > 0.5 for n, v in Masks.ones_like(m).items()})
+    dense = export_bundle(m, None, CFG, "compact", x, golden=False)
+    b = export_bundle(m, masks, CFG, "compact", x)
+    for lay in b.layers:
+        q = unmap(lay, CFG)
+        mk = unroll_weight(masks[f"{lay.spec.name}.weight"], lay.spec)
+        assert np.all(q[~mk] == 0)
+    assert b.figures["weights_nonzero"] < dense.figures["weights_nonzero"]
+    # the original model is untouched
+    assert all(torch.count_nonzero(p) == p.numel() for n, p in m.named_parameters()
+               if n.endswith("weight") and p.dim() > 1)
+
+
+def test_verify_bundle_accepts_export():
+    datapath = pytest.importorskip("rram_sim.datapath")
+    pytest.importorskip("rram_sim.kernels")
+    m, x = _small("resnet20")
+    b = export_bundle(m, None, CFG.replace(**{"adc.range_policy": "lossless"}), "ou", x)
+    assert datapath.verify_bundle(b).passed
+
+
+class _Grouped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, groups=2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("module,match", [
+    (_Grouped(), "grouped"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3, dilation=2)), "dilation"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sigmoid()), "Sigmoid"),
+    (nn.Sequential(nn.BatchNorm2d(3), nn.Conv2d(3, 4, 3)), "BatchNorm must directly follow"),
+    (nn.Sequential(nn.ReLU()), "no Conv2d or Linear"),
+])
+def test_unsupported_modules(module, match):
+    with pytest.raises(ExportError, match=match):
+        extract_network(module, (4 if isinstance(module, _Grouped) else 3, 8, 8))
