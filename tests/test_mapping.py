@@ -382,3 +382,15 @@ def test_layer_figures_recomputed_from_arrays_match():
 
 def test_index_bits():
     assert [index_bits(c) for c in (1, 2, 3, 4, 5, 128, 129)] == [1, 1, 2, 2, 3, 7, 8]
+
+
+def test_dense_crossbar_numbering_is_column_block_major():
+    cfg = make_cfg(rows=4, cols=2, cell_bits=8, weight_bits=8)     # R = 4, Lc = 2
+    spec = LayerSpec("fc", "linear", (3, 6), (6,))                  # K = 6, N = 3
+    lay = map_layer(spec, np.ones((3, 6)), cfg, "dense")
+    assert lay.n_crossbars == 4
+    # crossbar j*ceil(K/R) + i holds row block i, column block j
+    assert lay.row_index[:, 0].tolist() == [0, 4, 0, 4]
+    assert lay.col_index[:, 0].tolist() == [0, 0, 2, 2]
+    assert lay.row_index[1].tolist() == [4, 5, -1, -1]
+    assert lay.col_index[3].tolist() == [2, -1]
