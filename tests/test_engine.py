@@ -1,0 +1,211 @@
+"""The discrete-event model against closed-form pipeline estimates, contention, energy accounting,
+training writes, and small VGG-like / ResNet-like networks."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rram_sim import config, costs, kernels
+from rram_sim.bundle import GraphNode, map_network
+from rram_sim.counts import Counts
+from rram_sim.engine import run_plan, simulate
+from rram_sim.engine import timing as T
+from rram_sim.engine.noc import message_cycles
+from rram_sim.engine.plan import NodeSpec, build_plan
+from rram_sim.errors import ConfigError
+from rram_sim.layout import LayerSpec
+from rram_sim.mapping import map_layer
+
+FAST = {"crossbar.read_latency_ns": 1.0, "adc.sample_rate_gsps": 16.0, "noc.topology": "mesh",
+        "noc.concentration": 1}
+
+
+def _chain(cfg, widths, h=6, w=4, tiles=None):
+    """1x1 convs, one crossbar each, layer i on tile i (adjacent on the mesh)."""
+    rng = np.random.default_rng(1)
+    layouts, prev = {}, "input"
+    graph = [NodeSpec("input", "input", (), {"shape": (widths[0], h, w)})]
+    for i in range(1, len(widths)):
+        spec = LayerSpec(f"c{i}", "conv", (widths[i], widths[i - 1], 1, 1), (widths[i - 1], h, w))
+        layouts[spec.name] = map_layer(spec, rng.standard_normal(spec.weight_shape), cfg)
+        graph.append(NodeSpec(spec.name, "conv", (prev,)))
+        prev = spec.name
+    tiles = tiles or {f"c{i}": (i - 1,) for i in range(1, len(widths))}
+    return build_plan(graph, layouts, cfg, tiles, max_groups=64)
+
+
+def _flow_shop(cfg, stages, h):
+    """Closed form: all stage times once (fill) + (rows - 1) x the bottleneck stage."""
+    bits = cfg.precision.input_bits
+    times = [T.offchip_cycles(stages[0].group_values(0) * bits, cfg)]
+    for prev, st in zip(stages, stages[1:]):
+        if prev.op != "input":
+            hops = 1 if prev.home != st.home else 0
+            times.append(message_cycles(prev.group_values(0) * bits, hops, cfg)
+                         if prev.home != st.home else 0)
+        times.append(st.group_positions(0) * T.forward_step(st.geom, cfg).total)
+    return sum(times) + (h - 1) * max(times), times
+
+
+@pytest.mark.parametrize("flit_bits", [8, 64])
+@pytest.mark.parametrize("widths", [(8, 8, 8, 8), (4, 16, 8, 32)])
+def test_chain_matches_closed_form_pipeline(widths, flit_bits):
+    cfg = config.preset("edge").replace(**FAST, **{"noc.flit_bits": flit_bits})
+    stages = _chain(cfg, widths)
+    res = run_plan(stages, cfg, "inference", 1)
+    expect, times = _flow_shop(cfg, stages, 6)
+    assert res.makespan_cycles == expect
+    assert res.image_done_cycles == [expect]
+
+
+def test_narrow_link_is_the_bottleneck_by_the_predicted_amount():
+    wide = config.preset("edge").replace(**FAST, **{"noc.flit_bits": 64})
+    narrow = wide.replace(**{"noc.flit_bits": 8})
+    st_w, st_n = _chain(wide, (8, 256, 4)), _chain(narrow, (8, 256, 4))
+    r_w = run_plan(st_w, wide, "inference", 1)
+    r_n = run_plan(st_n, narrow, "inference", 1)
+    e_w, t_w = _flow_shop(wide, st_w, 6)
+    e_n, t_n = _flow_shop(narrow, st_n, 6)
+    bits = 256 * 4 * narrow.precision.input_bits          # one output row of c1
+    m_n = message_cycles(bits, 1, narrow)
+    assert m_n in t_n and m_n > max(t_w)               # the narrow link now bounds the pipeline
+    assert (r_w.makespan_cycles, r_n.makespan_cycles) == (e_w, e_n)
+    assert r_n.makespan_cycles - r_w.makespan_cycles == e_n - e_w > 0
+
+
+def test_slow_shared_adc_slows_by_the_predicted_amount():
+    base = config.preset("edge")
+    slow = base.replace(**{"adc.sample_rate_gsps": 0.08})  # 16 columns per ADC: 200 ns per read
+    assert T.adc_cycles(slow) == 2 * T.read_cycles(slow)
+    r0 = run_plan(_chain(base, (8, 8)), base, "inference", 1)
+    r1 = run_plan(_chain(slow, (8, 8)), slow, "inference", 1)
+    lay = _chain(base, (8, 8))[1]
+    n_reads = base.input_cycles * lay.geom.reads_per_chunk
+    tr, ta0, ta1 = T.read_cycles(base), T.adc_cycles(base), T.adc_cycles(slow)
+    assert ta0 < tr < ta1
+    # read-bound before (n x read + adc tail), conversion-bound after (n x adc + read tail)
+    per_position = (n_reads * ta1 + tr) - (n_reads * tr + ta0)
+    assert r1.makespan_cycles - r0.makespan_cycles == 6 * 4 * per_position
+
+
+def test_shared_tile_serializes_on_edram_and_bus():
+    cfg = config.preset("edge").replace(**FAST)
+    apart = run_plan(_chain(cfg, (8, 8, 8)), cfg, "inference", 2)
+    shared = run_plan(_chain(cfg, (8, 8, 8), tiles={"c1": (0,), "c2": (0,)}), cfg, "inference", 2)
+    assert shared.makespan_cycles != apart.makespan_cycles
+    assert shared.link_busy_cycles == 0 < apart.link_busy_cycles
+
+
+def _net(kind, cfg, scheme, seed=0, density=0.5):
+    rng = np.random.default_rng(seed)
+    if kind == "vgg":
+        specs = [LayerSpec("c1", "conv", (8, 3, 3, 3), (3, 8, 8), padding=(1, 1)),
+                 LayerSpec("c2", "conv", (16, 8, 3, 3), (8, 4, 4), padding=(1, 1)),
+                 LayerSpec("fc", "linear", (10, 64), (64,))]
+        g = [GraphNode("input", "input", [], {"shape": [3, 8, 8]}),
+             GraphNode("c1", "conv", ["input"]),
+             GraphNode("r1", "relu", ["c1"]), GraphNode("p1", "maxpool", ["r1"], {"kernel": 2}),
+             GraphNode("c2", "conv", ["p1"]), GraphNode("r2", "relu", ["c2"]),
+             GraphNode("p2", "maxpool", ["r2"], {"kernel": 2}), GraphNode("f", "flatten", ["p2"]),
+             GraphNode("fc", "linear", ["f"]), GraphNode("sm", "softmax", ["fc"])]
+    else:
+        specs = [LayerSpec("c1", "conv", (8, 3, 3, 3), (3, 8, 8), padding=(1, 1)),
+                 LayerSpec("c2", "conv", (8, 8, 3, 3), (8, 8, 8), padding=(1, 1)),
+                 LayerSpec("c3", "conv", (8, 8, 3, 3), (8, 8, 8), padding=(1, 1)),
+                 LayerSpec("fc", "linear", (10, 8), (8,))]
+        g = [GraphNode("input", "input", [], {"shape": [3, 8, 8]}),
+             GraphNode("c1", "conv", ["input"]),
+             GraphNode("r1", "relu", ["c1"]), GraphNode("c2", "conv", ["r1"]),
+             GraphNode("r2", "relu", ["c2"]), GraphNode("c3", "conv", ["r2"]),
+             GraphNode("add", "add", ["c3", "r1"]), GraphNode("r3", "relu", ["add"]),
+             GraphNode("gap", "avgpool", ["r3"], {"kernel": 8}), GraphNode("f", "flatten", ["gap"]),
+             GraphNode("fc", "linear", ["f"])]
+    ws = [rng.standard_normal(s.weight_shape) for s in specs]
+    masks = None if scheme == "dense" else [rng.random(s.weight_shape) < density for s in specs]
+    return map_network(specs, ws, cfg, scheme=scheme, masks=masks, graph=g)
+
+
+@pytest.mark.parametrize("kind", ["vgg", "resnet"])
+@pytest.mark.parametrize("scheme", ["dense", "compact", "ou"])
+def test_small_networks_inference_and_training(kind, scheme):
+    cfg = config.preset("edge")
+    b = _net(kind, cfg, scheme)
+    inf = simulate(b, cfg, "inference", batch=2)
+    tr = simulate(b, cfg, "training", batch=3)
+    s = inf.runs["inference"]
+    assert s["latency_ns"] > 0 and s["makespan_ns"] >= s["latency_ns"]
+    assert s["energy_pj"] > 0 and 0 < s["crossbar_utilization"] <= 1
+    t = tr.runs["training"]
+    assert t["makespan_ns"] > t["drain_ns"] > 0
+    assert {"forward", "backward", "update"} <= set(t["phases"])
+    written = sum(w["written_cells"] for w in tr.wear)
+    assert t["cell_write_pulses"] == written * cfg.cell.pulses_per_level
+
+
+def test_pruned_compact_writes_fewer_pulses_than_dense():
+    cfg = config.preset("edge")
+    dense = simulate(_net("vgg", cfg, "dense"), cfg, "training", batch=2)
+    comp = simulate(_net("vgg", cfg, "compact", density=0.2), cfg, "training", batch=2)
+    assert comp.runs["training"]["cell_write_pulses"] < dense.runs["training"]["cell_write_pulses"]
+    # Only the stored (unpruned) positions are written: the mapping's own figure.
+    b = _net("vgg", cfg, "compact", density=0.2)
+    assert comp.runs["training"]["cell_write_pulses"] == sum(
+        lay.figures["weights_stored"] for lay in b.layers) * cfg.slices_per_weight
+
+
+def test_measured_pulses_and_write_verify():
+    cfg = config.preset("edge").replace(**{"training.write_scheme": "write_verify"})
+    b = _net("vgg", cfg, "dense")
+    rep = simulate(b, cfg, "training", batch=1, measured_pulses={"c1": 3 * 216 * 4})
+    w = {x["layer"]: x for x in rep.wear}
+    assert w["c1"]["write_pulses_per_step"] == 2592 and w["c1"]["writes_per_cell_per_step"] == 3
+    assert w["c1"]["steps_to_endurance"] == pytest.approx(cfg.cell.endurance_writes / 3)
+    verify = [r for r in rep.records if r["component"] and r["pass"] == "update"
+              and r["category"] == "writes"]
+    assert verify and all(r["count"] > 0 for r in verify)
+
+
+def test_energy_is_counts_times_costs_plus_leakage():
+    cfg = config.preset("edge")
+    b = _net("vgg", cfg, "dense")
+    rep = simulate(b, cfg, "inference", batch=1)
+    total = Counts()
+    for lay in b.layers:
+        total += kernels.forward_counts(lay, cfg, lay.spec.output_positions)
+    des = [layer for layer in rep.layers if layer["run"] == "inference"]
+    for f in ("noc_flits", "noc_flit_hops", "offchip_bytes", "activation_ops", "pool_ops"):
+        setattr(total, f, sum(x["counts"][f] for x in des))
+    dyn = sum(costs.dynamic_energy_pj(total, cfg).values())
+    s = rep.runs["inference"]
+    assert s["dynamic_energy_pj"] == pytest.approx(dyn, rel=1e-12)
+    leak = sum(costs.leakage_energy_pj(cfg, s["makespan_ns"], s["tiles_used"]).values())
+    assert s["leakage_energy_pj"] == pytest.approx(leak, rel=1e-12)
+    assert s["energy_pj"] == pytest.approx(dyn + leak, rel=1e-12)
+    assert sum(rep.energy_by_category_pj["inference"].values()) == pytest.approx(dyn + leak)
+
+
+def test_deterministic_and_rejects_bad_requests():
+    cfg = config.preset("edge")
+    b = _net("resnet", cfg, "dense")
+    a1 = simulate(b, cfg, "training", batch=2).to_dict()
+    a2 = simulate(b, cfg, "training", batch=2).to_dict()
+    assert a1 == a2
+    with pytest.raises(ConfigError, match="batch"):
+        simulate(b, cfg, "inference", batch=0)
+    with pytest.raises(ConfigError, match="training.enabled"):
+        simulate(b, cfg.replace(**{"training.enabled": False}), "training")
+    with pytest.raises(ConfigError, match="weight_bits"):
+        simulate(b, config.preset("isaac"))
+
+
+def test_replication_divides_step_work():
+    cfg = config.preset("edge").replace(**FAST)
+    st1 = _chain(cfg, (8, 8))
+    st2 = _chain(cfg, (8, 8))
+    st2[1].copies = 2
+    r1 = run_plan(st1, cfg, "inference", 1)
+    r2 = run_plan(st2, cfg, "inference", 1)
+    g1 = st1[1].group_positions(0) * T.forward_step(st1[1].geom, cfg).total
+    g2 = math.ceil(st1[1].group_positions(0) / 2) * T.forward_step(st1[1].geom, cfg).total
+    assert r1.makespan_cycles - r2.makespan_cycles == 6 * (g1 - g2)

@@ -1,0 +1,63 @@
+"""Report files: JSON/CSV round trip, contents, and the ``rram-sim simulate`` command."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from rram_sim import config, costs
+from rram_sim.bundle import map_network, save_bundle
+from rram_sim.cli import main
+from rram_sim.engine import simulate
+from rram_sim.errors import LayoutError
+from rram_sim.layout import LayerSpec
+from rram_sim.report import RECORD_FIELDS, Report
+
+
+def _bundle(cfg):
+    rng = np.random.default_rng(3)
+    specs = [LayerSpec("c1", "conv", (8, 3, 3, 3), (3, 6, 6), padding=(1, 1)),
+             LayerSpec("fc", "linear", (4, 288), (288,))]
+    return map_network(specs, [rng.standard_normal(s.weight_shape) for s in specs], cfg)
+
+
+def test_round_trip_and_contents(tmp_path):
+    cfg = config.preset("edge")
+    rep = simulate(_bundle(cfg), cfg, "training", batch=2)
+    rep.save(tmp_path)
+    back = Report.load(tmp_path)
+    assert back.to_dict() == json.loads(json.dumps(rep.to_dict()))
+    assert back.config_hash == cfg.config_hash() and back.chip == cfg
+    assert set(back.energy_by_category_pj["training"]) == set(costs.CATEGORIES)
+    assert {"forward", "backward", "update", "leakage"} <= {r["pass"] for r in back.records}
+    assert all(iv["end_ns"] >= iv["start_ns"] for iv in back.intervals)
+    assert back.wear and back.area["chip_area_mm2"] > 0
+    rows = list(csv.DictReader(open(tmp_path / "records.csv")))
+    assert tuple(rows[0]) == RECORD_FIELDS and len(rows) == len(rep.records)
+    assert "latency_ns" in rep.summary_table()
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(LayoutError, match="no report.json"):
+        Report.load(tmp_path)
+    (tmp_path / "report.json").write_text("{")
+    with pytest.raises(LayoutError, match="not valid JSON"):
+        Report.load(tmp_path)
+    (tmp_path / "report.json").write_text('{"version": 99}')
+    with pytest.raises(LayoutError, match="version"):
+        Report.load(tmp_path)
+
+
+def test_cli_simulate(tmp_path, capsys):
+    cfg = config.preset("edge")
+    save_bundle(_bundle(cfg), tmp_path / "b")
+    out = tmp_path / "r"
+    assert main(["simulate", str(tmp_path / "b"), "--pass", "both", "--batch", "2",
+                 "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "inference" in text and "training" in text
+    assert set(Report.load(out).runs) == {"inference", "training"}
+    assert main(["simulate", str(tmp_path / "b"), "--chip", "isaac", "-o", str(out)]) == 2
+    assert "re-map" in capsys.readouterr().err
+    assert main(["simulate", str(tmp_path / "b"), "--batch", "0", "-o", str(out)]) == 2
