@@ -222,3 +222,26 @@ def prune_lowest(scores: Mapping[str, np.ndarray], groups: Mapping[str, LayerGro
         raise PruningError(f"scope '{scope}': must be 'layer' or 'global'")
     out = masks_from_removed(groups, removed)
     return out & masks if masks is not None else out
+
+
+def couple_batchnorm(model: nn.Module, masks: Masks) -> Masks:
+    """Masks with every BatchNorm that follows a conv masked with its filters.
+
+    A filter whose weights are all removed still outputs ``beta - mean * gamma / std`` through its
+    BatchNorm; masking that channel's ``gamma`` and ``beta`` too makes the channel exactly zero
+    (and the folded conv bias zero), so the filter is really gone. Other masks are kept as given.
+    """
+    from pruning.xbar_layers import conv_bn_pairs
+
+    params = dict(model.named_parameters())
+    out = {k: v.copy() for k, v in masks.items()}
+    for conv, bn in conv_bn_pairs(model).items():
+        m = masks.get(f"{conv}.weight")
+        if m is None:
+            continue
+        alive = m.reshape(m.shape[0], -1).any(axis=1)
+        for p in ("weight", "bias"):
+            key = f"{bn}.{p}"
+            if key in params:
+                out[key] = out[key] & alive if key in out else alive.copy()
+    return Masks(out).validate(model)
