@@ -9,9 +9,9 @@ One *episode* prunes every layer once:
    occupies when mapped dense, the crossbars saved so far, the dense crossbars still to come, and
    the previous action — and answers a ratio in ``[lower, upper]``;
 2. the layer loses that fraction of its groups (:mod:`pruning.groups`, lowest L1 norm first; the
-   default granularity ``ou`` removes whole operation-unit blocks, the unit the ``ou`` mapping can
-   skip) and is mapped with the ``ou`` scheme (:func:`rram_sim.mapping.map_layer`), which gives the
-   crossbars it now occupies;
+   default granularity ``ou_column`` removes OU-aligned column vectors, ``ou.rows`` rows of one
+   logical column; ``ou`` removes whole operation-unit blocks) and is mapped with the ``ou``
+   scheme (:func:`rram_sim.mapping.map_layer`), which gives the crossbars it now occupies;
 3. after the last layer the masked network is evaluated on the held-out validation split (after an
    optional short fine-tune) and the episode's reward is computed (:func:`reward`).
 
@@ -93,7 +93,7 @@ class AutoPruneSettings:
     episodes: int = 8                    # search episodes (each prunes every layer once)
     lower: float = 0.0                   # smallest per-layer pruning ratio
     upper: float = 0.9                   # largest per-layer pruning ratio
-    granularity: str = "ou"              # a pruning.groups granularity, or "ou_column"
+    granularity: str = "ou_column"       # "ou_column" or a pruning.groups granularity
     norm: str = "l1"                     # group ranking norm (l1, l2)
     exclude: tuple[str, ...] = ()        # parameter names never pruned
     reward_metrics: tuple[str, ...] = ("crossbars",)   # hardware gains in the reward
@@ -488,6 +488,28 @@ def finalize(env: PruningEnv, result: SearchResult) -> AutoPruneResult:
     raise AssertionError("unreachable: the unpruned model always meets the constraint")
 
 
+def simulate_ou(model: nn.Module, masks: Masks, cfg: Config, sample_input: torch.Tensor,
+                bundle: Any = None) -> dict[str, float]:
+    """Inference figures of the masked model mapped ``ou`` on ``cfg``, from the rram_sim engine:
+    ``energy`` (pJ per inference), ``latency`` (ns), ``throughput`` (inferences/s), ``area_mm2``
+    (tiles used x tile area, index datapath included as the engine counts it)."""
+    from pruning.export import export_bundle
+    from rram_sim.engine import simulate
+
+    if bundle is None:
+        bundle = export_bundle(model, masks, cfg, "ou", sample_input[:1], golden=False)
+    rep = simulate(bundle, cfg, "inference", batch=1)
+    run = rep.runs["inference"]
+    return {"energy": float(run["energy_per_item_pj"]), "latency": float(run["latency_ns"]),
+            "throughput": float(run["throughput_per_s"]),
+            "area_mm2": float(run["tiles_used"] * rep.area["tile_area_mm2"])}
+
+
+def engine_cost(model: nn.Module, cfg: Config, sample_input: torch.Tensor) -> HardwareCost:
+    """A :data:`HardwareCost` for the ``energy`` / ``latency`` reward metrics."""
+    return lambda masks: simulate_ou(model, masks, cfg, sample_input)
+
+
 def _export_ou(model: nn.Module, masks: Masks, cfg: Config, data: DataSplits,
                path: Path) -> Any:
     from pruning.export import export_bundle
@@ -556,4 +578,5 @@ def load_policy(path: str | os.PathLike) -> dict[str, float]:
 
 __all__ = ["AutoPruneResult", "AutoPruneSettings", "Episode", "PruningEnv", "REWARD_METRICS",
            "SearchResult", "autoprune", "best_episode", "build_groups", "finalize",
-           "load_policy", "ou_column_groups", "reward", "search", "write_learning_curve"]
+           "engine_cost", "load_policy", "ou_column_groups", "simulate_ou", "reward", "search",
+           "write_learning_curve"]

@@ -1,0 +1,162 @@
+"""Tests of AUTO-PRUNE: reward, state, groups, a CI-sized search on digits, resume, determinism,
+the constraint, the ``ou`` bundle on the indexed datapath, and the output files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from pruning.autoprune import (
+    AutoPruneSettings,
+    PruningEnv,
+    autoprune,
+    load_policy,
+    ou_column_groups,
+    reward,
+    search,
+)
+from pruning.ddpg import DdpgConfig
+from pruning.errors import CheckpointError, PruningError
+from pruning.models import build_model
+from pruning.train import seed_everything, train
+from rram_sim.config import preset
+from rram_sim.layout import LayerSpec
+
+SPEC = {"name": "digits_cnn", "num_classes": 10, "in_channels": 1, "width": 1.0, "image_size": 8}
+FAST = AutoPruneSettings(episodes=4, upper=0.8, finetune_epochs=1, seed=3,
+                         ddpg=DdpgConfig(hidden=32, batch_size=8, replay_size=64,
+                                         warmup_episodes=2, delta_decay=0.9))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from pruning.data import get_data
+
+    data = get_data("digits", batch_size=128, seed=0)
+    seed_everything(0)
+    model = build_model("digits_cnn", 10, 1, 1.0, 8)
+    train(model, data, 3, lr=0.05, progress=False)
+    return model, data, preset("edge")
+
+
+def test_reward_formula():
+    s = AutoPruneSettings(accuracy_loss=0.01, penalty=100.0, accuracy_weight=1.0)
+    # within the allowance: log2 of the gain plus the (small) accuracy term
+    assert reward(0.95, 0.955, {"crossbars": 2.0}, s) == pytest.approx(1.0 - 0.005)
+    # 3 points beyond the allowance cost 3 units
+    assert reward(0.915, 0.955, {"crossbars": 2.0}, s) == pytest.approx(1.0 - 0.04 - 3.0)
+    # several metrics multiply their gains
+    assert reward(0.9, 0.9, {"crossbars": 2.0, "energy": 4.0}, s) == pytest.approx(3.0)
+
+
+def test_settings_are_validated():
+    for bad in (dict(accuracy_loss=-0.1), dict(episodes=0), dict(lower=0.5, upper=0.4),
+                dict(granularity="rows"), dict(reward_metrics=("area",)),
+                dict(ddpg=DdpgConfig(tau=2.0))):
+        with pytest.raises(PruningError, match="autoprune"):
+            AutoPruneSettings(**bad).validate()
+
+
+def test_ou_column_groups_are_ou_high_column_vectors():
+    cfg = preset("edge")                      # ou.rows = 16
+    spec = LayerSpec("c", "conv", (6, 4, 3, 3), (4, 5, 5), (1, 1), (1, 1))   # K = 36, N = 6
+    g = ou_column_groups(spec, cfg, "c.weight")
+    assert g.n_groups == math.ceil(36 / 16) * 6
+    from rram_sim.mapping import unroll_weight
+
+    mat = unroll_weight(g.group_id, spec)     # [K, N] group ids
+    for gid in range(g.n_groups):
+        rows, cols = np.nonzero(mat == gid)
+        assert len(set(cols)) == 1                            # one logical column
+        assert len(set(rows // 16)) == 1 and len(rows) <= 16  # inside one OU row band
+
+
+def test_env_state_features(trained):
+    model, data, cfg = trained
+    env = PruningEnv(model, data, cfg, FAST)
+    assert env.n_layers == 4 and env.total_dense == int(env.dense_xb.sum())
+    states = [env.reset()]
+    done = False
+    while not done:
+        s, done = env.step(0.6)
+        states.append(s)
+    states = np.array(states)
+    assert states.shape == (5, 11)
+    assert states.min() >= 0.0 and states.max() <= 1.0
+    assert states[1, -1] == pytest.approx(0.6)               # previous action
+    assert np.all(np.diff(states[:4, -2]) <= 0)               # crossbars left only decrease
+    # pruning never needs more crossbars than none at all
+    assert all(env.layer_crossbars(i, 0.8) <= env.layer_crossbars(i, 0.0)
+               for i in range(env.n_layers))
+
+
+def test_search_resume_and_determinism(trained, tmp_path):
+    model, data, cfg = trained
+    straight = search(PruningEnv(model, data, cfg, FAST))
+    env = PruningEnv(model, data, cfg, FAST)
+    first = search(env, tmp_path, stop_after=2)             # "killed" after 2 episodes
+    assert len(first.history) == 2
+    resumed = search(PruningEnv(model, data, cfg, FAST), tmp_path)
+    assert resumed.resumed_from == 2
+    assert [e.to_dict() for e in resumed.history] == [e.to_dict() for e in straight.history]
+    assert (resumed.best is None) == (straight.best is None)
+    if straight.best is not None:
+        assert resumed.best.ratios == straight.best.ratios
+    assert len(list((tmp_path / "search").glob("replay-*.npz"))) == 1
+    # the explored policies differ between episodes (random warm-up, noisy actions afterwards)
+    assert len({tuple(e.ratios) for e in straight.history}) == len(straight.history)
+    other = AutoPruneSettings(**{**FAST.__dict__, "accuracy_loss": 0.05})
+    with pytest.raises(CheckpointError, match="other settings"):
+        search(PruningEnv(model, data, cfg, other), tmp_path)
+
+
+def test_autoprune_meets_constraint_and_writes_outputs(trained, tmp_path):
+    from rram_sim.bundle import load_bundle
+    from rram_sim.datapath import verify_bundle
+
+    model, data, cfg = trained
+    res = autoprune(model, data, cfg, FAST, tmp_path / "run", model_spec=SPEC)
+    assert res.base_accuracy - res.accuracy <= FAST.accuracy_loss + 1e-12
+    assert res.crossbars <= res.dense_crossbars
+    assert res.compression_rate == pytest.approx(res.dense_crossbars / res.crossbars)
+    run = tmp_path / "run"
+    for name in ("best_policy.json", "learning_curve.csv", "learning_curve.png", "masks.npz",
+                 "model/checkpoint.pt", "bundle/manifest.json", "search/checkpoint.pt"):
+        assert (run / name).is_file(), name
+    policy = json.loads((run / "best_policy.json").read_text())
+    assert policy["accuracy_drop"] <= FAST.accuracy_loss + 1e-12
+    assert load_policy(run) == res.ratios
+    rows = (run / "learning_curve.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + FAST.episodes
+    assert (run / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+    from pruning.checkpoint import model_from_checkpoint
+
+    m2, masks2, _ = model_from_checkpoint(run / "model")
+    assert masks2 == res.masks
+    for name, mask in masks2.items():
+        assert not dict(m2.named_parameters())[name].detach().numpy()[~mask].any()
+
+    bundle = load_bundle(run / "bundle")
+    assert bundle.scheme == "ou"
+    assert verify_bundle(bundle, index_unit=True).passed
+
+
+def test_policy_bundle_needs_the_index_unit(trained, tmp_path):
+    """A policy pruned to OU column vectors, mapped ``ou``: exact with the index tables, dislocated
+    (wrong outputs) when rows and columns are fed by base address alone."""
+    from pruning.export import export_bundle
+    from rram_sim.datapath import verify_bundle
+
+    model, data, cfg = trained
+    env = PruningEnv(model, data, cfg, FAST)
+    masks = env.masks_for([0.6] * env.n_layers)
+    x, _ = next(iter(data.val))
+    bundle = export_bundle(env.masked_model(masks, 0, 0), masks, cfg, "ou", x[:2])
+    assert verify_bundle(bundle, index_unit=True).passed
+    naive = verify_bundle(bundle, index_unit=False)
+    assert not naive.passed
+    assert max(c.wrong_fraction for c in naive.layers) > 0.05
