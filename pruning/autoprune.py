@@ -77,6 +77,7 @@ from rram_sim.mapping import dense_crossbars, map_layer, unroll_weight
 
 REWARD_METRICS = ("crossbars", "energy", "latency")
 EXTRA_GRANULARITIES = ("ou_column",)
+GRANULARITY_CHOICES = EXTRA_GRANULARITIES + GRANULARITIES
 SEARCH_DIR = "search"
 CHECKPOINT = "checkpoint.pt"
 FORMAT_VERSION = 1
@@ -576,7 +577,8 @@ def load_policy(path: str | os.PathLike) -> dict[str, float]:
     return {lay["name"]: float(lay["ratio"]) for lay in d["layers"]}
 
 
-__all__ = ["AutoPruneResult", "AutoPruneSettings", "Episode", "PruningEnv", "REWARD_METRICS",
+__all__ = ["GRANULARITY_CHOICES", "AutoPruneResult", "AutoPruneSettings", "Episode", "PruningEnv",
+           "REWARD_METRICS",
            "SearchResult", "autoprune", "best_episode", "build_groups", "finalize",
            "engine_cost", "load_policy", "ou_column_groups", "simulate_ou", "reward", "search",
            "write_learning_curve"]

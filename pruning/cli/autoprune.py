@@ -1,0 +1,111 @@
+"""``rram-prune autoprune``: search per-layer pruning ratios with AUTO-PRUNE's RL agent.
+
+The base model is trained first (``RUN/base``, resumable) unless ``--checkpoint`` names a trained
+one. The search writes ``RUN/search`` after every episode, so running the same command again
+resumes after the last finished episode. At the end ``RUN`` holds ``best_policy.json``,
+``model/checkpoint.pt``, ``masks.npz``, the ``ou`` bundle ``bundle/`` and ``learning_curve.csv`` /
+``.png`` (see :func:`pruning.autoprune.autoprune`), and one summary line is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pruning.autoprune import GRANULARITY_CHOICES, REWARD_METRICS, AutoPruneSettings
+from pruning.ddpg import DdpgConfig
+from pruning.errors import PruningError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "autoprune", help="RL per-layer pruning with a hardware reward (AUTO-PRUNE)",
+        description="A DDPG agent picks each layer's pruning ratio under an accuracy-loss "
+        "constraint, rewarded by the compression rate of occupied crossbars (or the engine's "
+        "energy / latency); the best policy is fine-tuned and exported as an 'ou' bundle with "
+        "index tables. Rerunning with the same -o resumes the search.")
+    p.add_argument("--model", default="digits_cnn", help="model name (default: digits_cnn)")
+    p.add_argument("--data", default="digits", help="dataset (default: digits)")
+    p.add_argument("--data-root", default=None, help="folder holding file-based datasets")
+    p.add_argument("--chip", default="edge", help="preset name or YAML file (default: edge)")
+    p.add_argument("--checkpoint", default=None,
+                   help="a trained model checkpoint (default: train one into RUN/base)")
+    p.add_argument("--train-epochs", type=int, default=8,
+                   help="epochs of the base model when no --checkpoint (default: 8)")
+    p.add_argument("--accuracy-loss", type=float, default=0.01,
+                   help="allowed drop of validation accuracy, e.g. 0.01 = 1 point (default: 0.01)")
+    p.add_argument("--episodes", type=int, default=8, help="search episodes (default: 8)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="episodes of random actions before the agent learns (default: 2)")
+    p.add_argument("--lower", type=float, default=0.0, help="smallest layer ratio (default: 0)")
+    p.add_argument("--upper", type=float, default=0.9, help="largest layer ratio (default: 0.9)")
+    p.add_argument("--granularity", default="ou_column", choices=GRANULARITY_CHOICES,
+                   help="pruning groups (default: ou_column, OU-aligned column vectors)")
+    p.add_argument("--reward", default="crossbars",
+                   help=f"comma-separated hardware metrics of the reward: "
+                   f"{', '.join(REWARD_METRICS)} (default: crossbars)")
+    p.add_argument("--penalty", type=float, default=100.0,
+                   help="reward lost per unit of accuracy drop beyond the allowance (default: 100)")
+    p.add_argument("--episode-finetune", type=int, default=0,
+                   help="fine-tune epochs inside each episode (default: 0)")
+    p.add_argument("--finetune", type=int, default=3,
+                   help="fine-tune epochs of the best policy (default: 3)")
+    p.add_argument("--finetune-lr", type=float, default=0.01, help="fine-tune SGD learning rate")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("-o", "--output", required=True, help="run folder (created or resumed)")
+    p.add_argument("--quiet", action="store_true", help="no per-episode progress on stderr")
+    p.set_defaults(func=run)
+
+
+def settings_from_args(args: argparse.Namespace) -> AutoPruneSettings:
+    metrics = tuple(m.strip() for m in args.reward.split(",") if m.strip())
+    s = AutoPruneSettings(
+        accuracy_loss=args.accuracy_loss, episodes=args.episodes, lower=args.lower,
+        upper=args.upper, granularity=args.granularity, reward_metrics=metrics,
+        penalty=args.penalty, episode_finetune_epochs=args.episode_finetune,
+        finetune_epochs=args.finetune, finetune_lr=args.finetune_lr, seed=args.seed,
+        ddpg=DdpgConfig(hidden=64, batch_size=32, replay_size=1000, warmup_episodes=args.warmup,
+                        delta_decay=0.9))
+    s.validate()
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    from pruning.autoprune import autoprune, engine_cost
+    from pruning.checkpoint import model_from_checkpoint
+    from pruning.data import get_data
+    from pruning.models import build_model
+    from pruning.train import seed_everything, train
+    from rram_sim.config import load
+
+    settings = settings_from_args(args)
+    cfg = load(args.chip)
+    out = Path(args.output)
+    data = get_data(args.data, args.data_root, args.batch_size, args.seed)
+    if args.checkpoint:
+        model, _, ck = model_from_checkpoint(args.checkpoint)
+        spec = ck["model"]
+    else:
+        if args.train_epochs < 1:
+            raise PruningError(f"--train-epochs={args.train_epochs}: must be >= 1 without "
+                               "--checkpoint")
+        seed_everything(args.seed)
+        spec = {"name": args.model, "num_classes": data.num_classes,
+                "in_channels": data.in_channels, "width": 1.0, "image_size": data.image_size}
+        model = build_model(args.model, data.num_classes, data.in_channels, 1.0, data.image_size)
+        train(model, data, args.train_epochs, seed=args.seed, checkpoint_dir=out / "base",
+              progress=not args.quiet, model_spec=spec)
+    model.eval()
+    hw = None
+    if any(m != "crossbars" for m in settings.reward_metrics):
+        x, _ = next(iter(data.val))
+        hw = engine_cost(model, cfg, x[:1])
+    res = autoprune(model, data, cfg, settings, out, model_spec=spec, hardware_cost=hw,
+                    progress=not args.quiet)
+    print(f"autoprune: {len(res.search.history)} episodes, accuracy {res.base_accuracy:.4f} -> "
+          f"{res.accuracy:.4f} (test {res.test_accuracy:.4f}), crossbars {res.dense_crossbars} -> "
+          f"{res.crossbars} (compression {res.compression_rate:.2f}x); policy in "
+          f"{out / 'best_policy.json'}")
+    return 0
