@@ -263,7 +263,8 @@ def _plan(layout: LayerLayout, cfg: Config, index_unit: bool, transposed: bool) 
         nphys = used_phys.shape[1]
         pad = (-nphys) % cfg.ou.cols
         used_phys = np.pad(used_phys, ((0, 0), (0, pad)))
-        ou_pg = used_phys.reshape(len(rows), -1, cfg.ou.cols).any(2).sum(1).astype(np.int64)
+        n_grp = used_phys.shape[1] // cfg.ou.cols
+        ou_pg = used_phys.reshape(len(rows), n_grp, cfg.ou.cols).any(2).sum(1).astype(np.int64)
         return _Plan(rows, cols, xbar, cells, gl, 1, ou_pg, adc_model(cfg, gl), spv, bias, k, n)
     gl = min(layout.unit_cols, max(1, cfg.ou.cols // p_n))
     ou_pg = np.full(len(rows), p_n, dtype=np.int64)
@@ -337,12 +338,14 @@ def _acc_bytes(cfg: Config, lines: int) -> int:
 def _plan_counts(plan: _Plan, cfg: Config, layout: LayerLayout, n_vectors: int,
                  index_unit: bool) -> Counts:
     """Closed-form counts of ``n_vectors`` vectors through ``plan`` (no skipping)."""
+    if len(plan.in_index) == 0:
+        return Counts()   # nothing stored: nothing is read
     p_n = plan.cells_o.shape[3]
     gl = plan.group_lines
     i_n = plan.in_index.shape[1]
     i_pad = -(-i_n // gl) * gl
     used_in = plan.in_index >= 0
-    lines = np.pad(used_in, ((0, 0), (0, i_pad - i_n))).reshape(len(used_in), -1, gl)
+    lines = np.pad(used_in, ((0, 0), (0, i_pad - i_n))).reshape(len(used_in), i_pad // gl, gl)
     n_ag = lines.any(2).sum(1).astype(np.int64)            # active input groups per unit
     n_in = used_in.sum(1).astype(np.int64)
     n_out = (plan.out_index >= 0).sum(1).astype(np.int64)
@@ -448,7 +451,7 @@ def _run(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, layout: LayerLayou
                             plan.spv, adc.exact, lo, adc.step, adc.max_code, acc, clipped)
             if skip:
                 live = nz * grp.gact[:, :, None]
-                reads += live.sum(2)
+                reads += live.sum(2, dtype=np.int64)
                 unit_read = live.any(1).T[:, grp.ug_of].astype(np.float32)   # [b, U]
                 xb_reads += int(((unit_read @ onehot) > 0).sum())
         _scatter(acc, insum, grp.ug_of, float(plan.bias), plan.out_index, b0, out)
@@ -606,7 +609,7 @@ def update(layout: LayerLayout, delta_q: np.ndarray, cfg: Config) -> UpdateResul
                            f"[{k}, {n}], got {d.dtype} {list(d.shape)}")
     _check(layout, cfg)
     wb, cb = cfg.precision.weight_bits, cfg.cell.bits
-    new = np.empty_like(layout.cells)
+    new = layout.cells.copy()  # positions never written keep their levels
     pulses = np.zeros(layout.n_units, dtype=np.int64)
     sat = np.zeros(layout.n_units, dtype=np.int64)
     _update_cells(layout.cells, layout.row_index.astype(np.int64),
