@@ -141,3 +141,27 @@ class _Grouped(nn.Module):
 def test_unsupported_modules(module, match):
     with pytest.raises(ExportError, match=match):
         extract_network(module, (4 if isinstance(module, _Grouped) else 3, 8, 8))
+
+
+def test_cli_train_export_evaluate(tmp_path, capsys):
+    import json
+
+    from pruning.cli import main
+    from rram_sim.bundle import load_bundle as load
+
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--width", "0.25", "-o", str(run),
+                 "--no-progress"]) == 0
+    assert (run / "checkpoint.pt").is_file()
+    capsys.readouterr()
+    assert main(["export", str(run), "--scheme", "compact", "--golden", "2",
+                 "-o", str(tmp_path / "b")]) == 0
+    b = load(tmp_path / "b")
+    assert len(b.layers) == 4 and len(b.golden) == 4 and b.scheme == "compact"
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--on-crossbar", "--limit", "16"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"float_acc", "quantized_acc", "crossbar_acc"} <= set(out)
+    assert main(["export", str(tmp_path / "none"), "-o", str(tmp_path / "x")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+    assert main(["export", str(run), "--chip", "nochip", "-o", str(tmp_path / "x")]) == 2
