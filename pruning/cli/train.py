@@ -1,4 +1,4 @@
-"""``rram-prune train``: train a registered model on a dataset; resumable checkpoints in a folder."""
+"""``rram-prune train``: train a registered model on a dataset, with resumable checkpoints."""
 
 from __future__ import annotations
 
