@@ -139,7 +139,10 @@ class PruneSettings:
     ``floor`` the minimum fraction of each layer's groups that is always kept; ``exclude`` the
     parameter names never pruned (``None``: the first conv, when the method's ``exclude_first``
     says so); ``rewind_epochs`` 0 rewinds to the initial weights, ``k`` to the weights after ``k``
-    epochs; ``tolerance`` the largest validation-accuracy drop (fraction) from the dense model.
+    epochs; ``tolerance`` the largest validation-accuracy drop (fraction) from the dense model;
+    ``threads`` the torch CPU threads (1 by default: on a shared 2-core machine more threads spin
+    against other processes and a small CNN trains several times slower; the thread count can
+    change float summation order, so it is part of a run's identity).
     """
 
     model: str = "digits_cnn"
@@ -163,6 +166,7 @@ class PruneSettings:
     lr: float = 0.05
     batch_size: int = 64
     seed: int = 0
+    threads: int = 1
     progress: bool = False
 
     def resolved(self) -> PruneSettings:
@@ -183,6 +187,7 @@ class PruneSettings:
         _check(s.rewind_epochs >= 0, "rewind_epochs", s.rewind_epochs, "must be >= 0")
         _check(s.tolerance >= 0, "tolerance", s.tolerance, "must be >= 0")
         _check(s.width > 0, "width", s.width, "must be > 0")
+        _check(s.threads >= 1, "threads", s.threads, "must be >= 1")
         return s
 
     def identity(self) -> dict[str, Any]:
@@ -298,8 +303,9 @@ def prune_step(model: nn.Module, masks: Masks, settings: PruneSettings, cfg: Con
     The model's weights must already be masked. With several granularities (ReaLPrune's row and
     column segments) the kinds take turns, each removing ``1 - (1 - fraction) ** (1 / kinds)`` of
     its remaining groups, scored on the weights the previous kind left, so about ``fraction`` of
-    the weights go in all. A layer always keeps ``floor`` of its groups. With ``scope="global"``
-    the groups of all layers are ranked together by their mean weight magnitude (norm / size).
+    the weights go in all. A layer always keeps ``floor`` of its groups. Groups are ranked by
+    their norm divided by their size (groups at a matrix edge are smaller), per layer or, with
+    ``scope="global"``, all layers together.
     """
     from pruning.groups import group_scores, make_groups, prune_lowest
 
@@ -311,7 +317,9 @@ def prune_step(model: nn.Module, masks: Masks, settings: PruneSettings, cfg: Con
     rng = np.random.default_rng(seed)
     for kind in kinds:
         groups = make_groups(model, kind, cfg, exclude=tuple(settings.exclude or ()))
-        scores = group_scores(model, groups, settings.norm, per_weight=settings.scope == "global")
+        # per weight: partial blocks at a matrix edge make smaller groups, whose plain norm would
+        # send them first whatever their weights
+        scores = group_scores(model, groups, settings.norm, per_weight=True)
         dead = {n: _dead_groups(g, masks[n]) for n, g in groups.items()}
         if method.random_scores:  # the control: same groups and counts, random choice
             scores = {n: rng.random(g.n_groups) + 1e-6 for n, g in groups.items()}
@@ -375,7 +383,7 @@ def run(settings: PruneSettings, out: str | os.PathLike,
     spec = {"name": s.model, "num_classes": data.num_classes, "in_channels": data.in_channels,
             "width": s.width, "image_size": data.image_size}
 
-    seed_everything(s.seed)
+    seed_everything(s.seed, threads=s.threads)
     model = build_model(**spec)
     if s.exclude is None:
         s.exclude = default_exclude(model) if method.exclude_first else ()
