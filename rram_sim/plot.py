@@ -1,0 +1,326 @@
+"""Plots: figures drawn from report files (and bundle files), never from live simulator objects.
+
+Every figure here reads what :meth:`rram_sim.report.Report.save` (and, for the crossbar figures,
+:func:`rram_sim.bundle.save_bundle`) wrote, so a plot can be redrawn later, on another machine,
+without re-running anything. Each function draws one PNG with matplotlib's Agg backend, writes it
+atomically and **returns the numbers it plotted**, so a test can check them against the report.
+
+- :func:`energy_breakdown`: stacked bars, one per design point (dense, each pruning method), one
+  segment per component category in the fixed order and colour of :data:`CATEGORY_COLORS`
+  (``costs.CATEGORIES``); absolute, or normalised to the first (reference, usually dense) point.
+- :func:`energy_by_layer` / :func:`energy_by_pass`: the same categories stacked per layer, or per
+  pass (forward, backward, gradient, update, leakage) of one report.
+- :func:`crossbar_occupancy`: crossbars per layer, dense mapping vs the bundle's own mapping.
+- :func:`crossbar_map`: one layer's crossbars as cell maps: freed rows and columns in white, stored
+  zero weights in grey, stored non-zero weights coloured.
+- :func:`timeline`: the pipeline of a simulated pass: one line per (layer, tile), a bar from the
+  layer's start to its end, coloured by pass.
+- :func:`pareto`: a sweep's points, energy against latency, marker area by chip area, the Pareto
+  front (no other point is at least as good in both and better in one) marked.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rram_sim.costs import CATEGORIES  # noqa: E402
+from rram_sim.errors import LayoutError  # noqa: E402
+from rram_sim.fileio import atomic_write_bytes  # noqa: E402
+
+# One colour per category, the same in every figure (tab10 order, then a grey for writes).
+CATEGORY_COLORS = dict(zip(CATEGORIES, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                        "#8c564b", "#e377c2", "#bcbd22", "#7f7f7f")))
+CATEGORY_LABELS = {"adc": "ADC", "dac": "DAC", "crossbar": "crossbar", "sample_hold": "S+H",
+                   "shift_add_digital": "shift-add and digital", "buffers": "buffers",
+                   "interconnect": "interconnect", "index_datapath": "index datapath",
+                   "writes": "writes"}
+PASS_ORDER = ("inference", "forward", "backward", "gradient", "update", "leakage")
+PASS_COLORS = {"inference": "#1f77b4", "forward": "#1f77b4", "backward": "#d62728",
+               "gradient": "#2ca02c", "update": "#ff7f0e", "leakage": "#7f7f7f"}
+DPI = 100
+
+
+def _save(fig: Any, path: str | os.PathLike) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _run_of(report: Any, run: str | None) -> str:
+    if run is None:
+        return next(iter(report.runs))
+    if run not in report.runs:
+        raise LayoutError(f"report: no '{run}' run in it (runs: {', '.join(report.runs)})")
+    return run
+
+
+def _stacked(ax: Any, labels: Sequence[str], values: Mapping[str, Mapping[str, float]],
+             scale: float = 1.0) -> None:
+    """Stacked bars, one per label, categories bottom-up in CATEGORIES order."""
+    x = np.arange(len(labels))
+    bottom = np.zeros(len(labels))
+    for cat in CATEGORIES:
+        h = np.array([values[lab].get(cat, 0.0) for lab in labels]) * scale
+        if not np.any(h):
+            continue
+        ax.bar(x, h, bottom=bottom, color=CATEGORY_COLORS[cat], label=CATEGORY_LABELS[cat],
+               width=0.6)
+        bottom += h
+    ax.set_xticks(x, labels, rotation=30 if len(labels) > 4 else 0, ha="right"
+                  if len(labels) > 4 else "center")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Energy
+# ---------------------------------------------------------------------------------------------
+
+def energy_breakdown(reports: Mapping[str, Any], path: str | os.PathLike,
+                     run: str = "inference", normalise: bool = False
+                     ) -> dict[str, dict[str, float]]:
+    """Stacked energy per category, one bar per design point (``{label: Report}``, the first is
+    the reference). Returns ``{label: {category: value}}``: pJ of one run (the whole batch), or
+    fractions of the reference point's total when ``normalise``."""
+    if not reports:
+        raise LayoutError("energy breakdown: no reports given")
+    labels = list(reports)
+    vals = {lab: {c: float(reports[lab].energy_by_category_pj[_run_of(reports[lab], run)][c])
+                  for c in CATEGORIES} for lab in labels}
+    if normalise:
+        ref = sum(vals[labels[0]].values())
+        if ref <= 0:
+            raise LayoutError(f"energy breakdown: reference '{labels[0]}' has no energy")
+        vals = {lab: {c: v / ref for c, v in d.items()} for lab, d in vals.items()}
+    fig, ax = plt.subplots(figsize=(3.4 + 1.2 * len(labels), 4.2))
+    _stacked(ax, labels, vals, 1.0 if normalise else 1e-6)
+    ax.set_ylabel(f"energy / {labels[0]} energy" if normalise else "energy (uJ)")
+    ax.set_title(f"{run}: energy by component" + (" (normalised)" if normalise else ""))
+    fig.tight_layout()
+    _save(fig, path)
+    return vals
+
+
+def _records_by(report: Any, run: str, key: str) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for r in report.records:
+        if r["run"] != run:
+            continue
+        d = out.setdefault(str(r[key]), dict.fromkeys(CATEGORIES, 0.0))
+        d[r["category"]] += float(r["energy_pj"])
+    return out
+
+
+def energy_by_layer(report: Any, path: str | os.PathLike, run: str | None = None
+                    ) -> dict[str, dict[str, float]]:
+    """Energy per layer (all passes; leakage as layer ``(chip)``), stacked by category.
+    Returns ``{layer: {category: pJ}}``."""
+    run = _run_of(report, run)
+    vals = _records_by(report, run, "layer")
+    labels = list(vals)
+    fig, ax = plt.subplots(figsize=(3.8 + 0.7 * len(labels), 4.2))
+    _stacked(ax, labels, vals, 1e-6)
+    ax.set_ylabel("energy (uJ)")
+    ax.set_title(f"{run}: energy per layer")
+    fig.tight_layout()
+    _save(fig, path)
+    return vals
+
+
+def energy_by_pass(report: Any, path: str | os.PathLike, run: str | None = None
+                   ) -> dict[str, dict[str, float]]:
+    """Energy per pass (``inference``; or ``forward``, ``backward``, ``gradient``, ``update`` of
+    a training step) plus ``leakage``, stacked by category. Returns ``{pass: {category: pJ}}``."""
+    run = _run_of(report, run)
+    vals = _records_by(report, run, "pass")
+    labels = sorted(vals, key=lambda p: PASS_ORDER.index(p) if p in PASS_ORDER else len(PASS_ORDER))
+    vals = {p: vals[p] for p in labels}
+    fig, ax = plt.subplots(figsize=(4.3 + 0.9 * len(labels), 4.2))
+    _stacked(ax, labels, vals, 1e-6)
+    ax.set_ylabel("energy (uJ)")
+    ax.set_title(f"{run}: energy per pass")
+    fig.tight_layout()
+    _save(fig, path)
+    return vals
+
+
+# ---------------------------------------------------------------------------------------------
+# Crossbars
+# ---------------------------------------------------------------------------------------------
+
+def crossbar_occupancy(bundles: Mapping[str, Any], path: str | os.PathLike
+                       ) -> dict[str, dict[str, dict[str, int]]]:
+    """Crossbars per layer: the dense mapping's count (grey) beside each bundle's own.
+    Returns ``{label: {layer: {"dense": n, "mapped": n}}}``."""
+    if not bundles:
+        raise LayoutError("crossbar occupancy: no bundles given")
+    vals = {lab: {lay.spec.name: {"dense": int(lay.figures["dense_crossbars"]),
+                                  "mapped": int(lay.figures["n_crossbars"])}
+                  for lay in b.layers} for lab, b in bundles.items()}
+    layers = list(next(iter(vals.values())))
+    labels = list(vals)
+    fig, ax = plt.subplots(figsize=(2.5 + 0.8 * len(layers) * (1 + len(labels)) / 2, 4.0))
+    width = 0.8 / (1 + len(labels))
+    x = np.arange(len(layers))
+    ax.bar(x, [vals[labels[0]][n]["dense"] if n in vals[labels[0]] else 0 for n in layers],
+           width, color="#cccccc", label="dense mapping")
+    for i, lab in enumerate(labels):
+        ax.bar(x + (i + 1) * width, [vals[lab].get(n, {"mapped": 0})["mapped"] for n in layers],
+               width, label=f"{lab} ({bundles[lab].scheme})")
+    ax.set_xticks(x + width * len(labels) / 2, layers)
+    ax.set_ylabel("crossbars")
+    ax.set_title("crossbars per layer")
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    _save(fig, path)
+    return vals
+
+
+def cell_states(layout: Any, cfg: Any) -> np.ndarray:
+    """``uint8 [n_crossbars, rows, logical cols]``: 0 free, 1 stored zero weight, 2 stored
+    non-zero weight (a logical column stands for its ``columns_per_weight`` physical ones)."""
+    from rram_sim.mapping import used_positions
+    from rram_sim.quant import encode_cells
+
+    lw = cfg.columns_per_weight
+    grid = np.zeros((layout.n_crossbars, cfg.crossbar.rows, cfg.crossbar.cols // lw), np.uint8)
+    valid = used_positions(layout.row_index, layout.col_index)
+    zero = encode_cells(np.zeros(1, np.int64), cfg.precision.weight_bits, cfg.cell.bits,
+                        cfg.crossbar.signed_scheme)[0]
+    state = np.where(valid, 1 + (layout.cells != zero).any(axis=-1), 0).astype(np.uint8)
+    u, r, c = np.nonzero(valid)
+    grid[layout.crossbar[u], layout.row_offset[u] + r, layout.col_offset[u] // lw + c] = state[
+        u, r, c]
+    return grid
+
+
+def crossbar_map(bundle: Any, path: str | os.PathLike, layer: str | None = None
+                 ) -> dict[str, Any]:
+    """The crossbars of one layer (default: the one with the most crossbars) as cell maps.
+    Returns the layer name and, per crossbar, its used rows, used logical columns, stored and
+    non-zero weights."""
+    from matplotlib.colors import ListedColormap
+
+    lay = (bundle.layer(layer) if layer is not None
+           else max(bundle.layers, key=lambda lay_: lay_.n_crossbars))
+    cfg = bundle.config
+    grid = cell_states(lay, cfg)
+    n = max(grid.shape[0], 1)
+    fig, axes = plt.subplots(1, n, figsize=(max(5.0, 0.6 + 2.4 * min(n, 8)), 3.0), squeeze=False)
+    cmap = ListedColormap(["#ffffff", "#bbbbbb", "#1f77b4"])
+    for i, ax in enumerate(axes[0]):
+        if i < grid.shape[0]:
+            ax.imshow(grid[i], cmap=cmap, vmin=0, vmax=2, interpolation="nearest",
+                      aspect="auto")
+            ax.set_title(f"crossbar {i}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][0].set_ylabel(f"rows (of {cfg.crossbar.rows})")
+    fig.suptitle(f"{lay.spec.name} ({lay.scheme}): white = freed, grey = zero, blue = weight",
+                 fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+    used = grid > 0
+    return {"layer": lay.spec.name, "scheme": lay.scheme,
+            "crossbars": [{"rows_used": int(used[i].any(axis=1).sum()),
+                           "cols_used": int(used[i].any(axis=0).sum()),
+                           "weights_stored": int(used[i].sum()),
+                           "weights_nonzero": int((grid[i] == 2).sum())}
+                          for i in range(grid.shape[0])]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipeline timeline
+# ---------------------------------------------------------------------------------------------
+
+def timeline(report: Any, path: str | os.PathLike, run: str | None = None
+             ) -> list[dict[str, Any]]:
+    """Which layer is busy when, per tile: one line per (layer, tile), one bar per interval,
+    coloured by pass. Returns the intervals drawn (the report's intervals of ``run``)."""
+    run = _run_of(report, run)
+    ivs = [iv for iv in report.intervals if iv["run"] == run]
+    lanes: list[tuple[str, int]] = []
+    for iv in ivs:
+        key = (iv["layer"], int(iv["tile"]))
+        if key not in lanes:
+            lanes.append(key)
+    fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.28 * len(lanes)))
+    seen: set[str] = set()
+    # Passes of one lane overlap in time (pipelining), so each pass gets its own band of the lane.
+    passes = sorted({iv["pass"] for iv in ivs},
+                    key=lambda p: PASS_ORDER.index(p) if p in PASS_ORDER else len(PASS_ORDER))
+    band = 0.8 / max(len(passes), 1)
+    for iv in ivs:
+        p = iv["pass"]
+        y = lanes.index((iv["layer"], int(iv["tile"]))) - 0.4 + band * (passes.index(p) + 0.5)
+        ax.barh(y, (iv["end_ns"] - iv["start_ns"]) * 1e-3, left=iv["start_ns"] * 1e-3,
+                height=band * 0.9, color=PASS_COLORS.get(p, "#17becf"),
+                label=p if p not in seen else None)
+        seen.add(p)
+    ax.set_yticks(range(len(lanes)), [f"{name} @tile {t}" for name, t in lanes], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (us)")
+    ax.set_title(f"{run}: pipeline timeline")
+    if seen:
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+    return ivs
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps
+# ---------------------------------------------------------------------------------------------
+
+def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
+    """Indices of the points no other point dominates (lower or equal in both, lower in one)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    le = (x[None, :] <= x[:, None]) & (y[None, :] <= y[:, None])
+    lt = (x[None, :] < x[:, None]) | (y[None, :] < y[:, None])
+    dominated = (le & lt).any(axis=1)
+    return np.flatnonzero(~dominated)
+
+
+def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
+           x: str = "inference_latency_ns", y: str = "inference_energy_pj",
+           size: str = "chip_area_mm2") -> dict[str, Any]:
+    """Scatter of a sweep's finished points, ``y`` against ``x``, marker area proportional to
+    ``size``; the Pareto front joined and ringed. Returns the points and the front's keys."""
+    pts = [r for r in rows if r.get("status") == "ok" and r.get(x) is not None
+           and r.get(y) is not None]
+    fig, ax = plt.subplots(figsize=(6.0, 4.5))
+    front: list[int] = []
+    if pts:
+        xs = np.array([float(r[x]) for r in pts])
+        ys = np.array([float(r[y]) for r in pts])
+        ss = np.array([float(r.get(size) or 0.0) for r in pts])
+        area = 20 + 200 * ss / ss.max() if ss.max() > 0 else np.full(len(pts), 40.0)
+        ax.scatter(xs * 1e-3, ys * 1e-6, s=area, alpha=0.5, color="#1f77b4",
+                   label=f"points (marker area ~ {size})")
+        front = [int(i) for i in pareto_front(xs, ys)]
+        order = sorted(front, key=lambda i: xs[i])
+        ax.plot(xs[order] * 1e-3, ys[order] * 1e-6, "-o", color="#d62728", mfc="none", ms=10,
+                label="Pareto front")
+        ax.legend(fontsize=8, frameon=False)
+    ax.set_xlabel(f"{x.replace('_ns', '')} (us)")
+    ax.set_ylabel(f"{y.replace('_pj', '')} (uJ)")
+    ax.set_title("design-space sweep")
+    fig.tight_layout()
+    _save(fig, path)
+    return {"points": [{"key": r["key"], x: float(r[x]), y: float(r[y]),
+                        size: r.get(size)} for r in pts],
+            "front": [pts[i]["key"] for i in front]}
+
+
+__all__ = ["CATEGORY_COLORS", "CATEGORY_LABELS", "cell_states", "crossbar_map",
+           "crossbar_occupancy", "energy_breakdown", "energy_by_layer", "energy_by_pass",
+           "pareto", "pareto_front", "timeline"]

@@ -1,0 +1,144 @@
+"""Plots: every figure returns the numbers it drew, and those equal the report's (or bundle's)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rram_sim import plot
+from rram_sim.bundle import load_bundle
+from rram_sim.cli import main
+from rram_sim.costs import CATEGORIES
+from rram_sim.errors import LayoutError
+from rram_sim.examples import EXAMPLES_DIR
+from rram_sim.report import Report
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    base = tmp_path_factory.mktemp("reports")
+    out = {}
+    for scheme in ("dense", "compact"):
+        assert main(["simulate", str(EXAMPLES_DIR / scheme), "--pass", "both", "-o",
+                     str(base / scheme)]) == 0
+        out[scheme] = Report.load(base / scheme)
+    return out
+
+
+def _total(d):
+    return sum(sum(v.values()) for v in d.values())
+
+
+def test_colors_fixed_for_every_category():
+    assert tuple(plot.CATEGORY_COLORS) == CATEGORIES
+    assert tuple(plot.CATEGORY_LABELS) == CATEGORIES
+    assert len(set(plot.CATEGORY_COLORS.values())) == len(CATEGORIES)
+
+
+@pytest.mark.parametrize("run", ["inference", "training"])
+def test_energy_breakdown_totals_equal_report(reports, tmp_path, run):
+    vals = plot.energy_breakdown(reports, tmp_path / "e.png", run)
+    assert (tmp_path / "e.png").stat().st_size > 1000
+    for label, rep in reports.items():
+        assert list(vals[label]) == list(CATEGORIES)
+        assert math.isclose(sum(vals[label].values()), rep.runs[run]["energy_pj"], rel_tol=1e-9)
+    norm = plot.energy_breakdown(reports, tmp_path / "n.png", run, normalise=True)
+    assert math.isclose(sum(norm["dense"].values()), 1.0, rel_tol=1e-12)
+    ratio = reports["compact"].runs[run]["energy_pj"] / reports["dense"].runs[run]["energy_pj"]
+    assert math.isclose(sum(norm["compact"].values()), ratio, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("fn", [plot.energy_by_layer, plot.energy_by_pass])
+def test_layer_and_pass_energy_sum_to_run_total(reports, tmp_path, fn):
+    rep = reports["compact"]
+    for run in ("inference", "training"):
+        vals = fn(rep, tmp_path / f"{run}.png", run)
+        assert math.isclose(_total(vals), rep.runs[run]["energy_pj"], rel_tol=1e-9)
+    passes = plot.energy_by_pass(rep, tmp_path / "p.png", "training")
+    assert {"forward", "backward", "update", "leakage"} <= set(passes)
+    layers = plot.energy_by_layer(rep, tmp_path / "l.png", "inference")
+    assert {"conv1", "conv2", "fc"} <= set(layers)
+
+
+def test_timeline_draws_every_interval(reports, tmp_path):
+    rep = reports["dense"]
+    for run in ("inference", "training"):
+        ivs = plot.timeline(rep, tmp_path / "t.png", run)
+        assert ivs == [iv for iv in rep.intervals if iv["run"] == run]
+        assert ivs
+    with pytest.raises(LayoutError, match="no 'nope' run"):
+        plot.timeline(rep, tmp_path / "t.png", "nope")
+
+
+def test_occupancy_and_crossbar_map_match_bundle(tmp_path):
+    bundles = {s: load_bundle(EXAMPLES_DIR / s) for s in ("dense", "compact", "ou")}
+    occ = plot.crossbar_occupancy(bundles, tmp_path / "occ.png")
+    for label, b in bundles.items():
+        assert sum(v["mapped"] for v in occ[label].values()) == b.figures["n_crossbars"]
+        assert sum(v["dense"] for v in occ[label].values()) == b.figures["dense_crossbars"]
+    for label, b in bundles.items():
+        for lay in b.layers:
+            m = plot.crossbar_map(b, tmp_path / f"{label}.png", lay.spec.name)
+            assert len(m["crossbars"]) == lay.n_crossbars
+            assert sum(c["weights_stored"] for c in m["crossbars"]) == \
+                lay.figures["weights_stored"]
+            assert sum(c["weights_nonzero"] for c in m["crossbars"]) == \
+                lay.figures["weights_nonzero"]
+    # Compacting frees rows: the compact layout of conv2 uses fewer rows than the dense one.
+    d = plot.crossbar_map(bundles["dense"], tmp_path / "d.png", "conv2")["crossbars"]
+    c = plot.crossbar_map(bundles["compact"], tmp_path / "c.png", "conv2")["crossbars"]
+    assert sum(x["rows_used"] for x in c) < sum(x["rows_used"] for x in d)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
+def test_pareto_front_is_the_non_dominated_set(pts):
+    x = np.array([p[0] for p in pts], float)
+    y = np.array([p[1] for p in pts], float)
+    front = set(plot.pareto_front(x, y).tolist())
+    assert front
+
+    def dominates(j, i):
+        return x[j] <= x[i] and y[j] <= y[i] and (x[j] < x[i] or y[j] < y[i])
+
+    for i in range(len(pts)):
+        dominated = any(dominates(j, i) for j in range(len(pts)))
+        assert (i in front) == (not dominated)
+
+
+def test_pareto_plot_returns_points_and_front(tmp_path):
+    rows = [{"key": "a", "status": "ok", "inference_latency_ns": 1.0, "inference_energy_pj": 5.0,
+             "chip_area_mm2": 1.0},
+            {"key": "b", "status": "ok", "inference_latency_ns": 2.0, "inference_energy_pj": 1.0,
+             "chip_area_mm2": 2.0},
+            {"key": "c", "status": "ok", "inference_latency_ns": 3.0, "inference_energy_pj": 6.0,
+             "chip_area_mm2": 0.5},
+            {"key": "d", "status": "skipped"}]
+    out = plot.pareto(rows, tmp_path / "p.png")
+    assert [p["key"] for p in out["points"]] == ["a", "b", "c"]
+    assert sorted(out["front"]) == ["a", "b"]
+
+
+def test_cli_plot_writes_figures_and_numbers(reports, tmp_path, capsys):
+    base = tmp_path / "r"
+    for label, rep in reports.items():
+        rep.save(base / label)
+    out = tmp_path / "plots"
+    assert main(["plot", f"ref={base / 'dense'}", str(base / "compact"), "-o", str(out),
+                 "--bundle", str(EXAMPLES_DIR / "compact")]) == 0
+    numbers = json.loads((out / "plots.json").read_text())
+    for name in ("energy_inference.png", "energy_training_normalised.png",
+                 "timeline_compact_training.png", "occupancy.png", "crossbar_map_compact.png"):
+        assert (out / name).stat().st_size > 1000
+        assert name in numbers
+    assert math.isclose(sum(numbers["energy_training.png"]["ref"].values()),
+                        reports["dense"].runs["training"]["energy_pj"], rel_tol=1e-9)
+    capsys.readouterr()
+    assert main(["plot", str(tmp_path / "missing"), "-o", str(out)]) == 2
+    assert "no report.json" in capsys.readouterr().err
+    assert main(["plot", f"bad label={base / 'dense'}", "-o", str(out)]) == 2
