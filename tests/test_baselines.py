@@ -1,0 +1,123 @@
+"""Baselines: the registry, each method end to end on digits, and the structure each one removes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pruning import baselines
+from pruning import realprune as rp
+from pruning.data import get_data
+from pruning.errors import PruningError
+from pruning.groups import make_groups
+from pruning.masks import Masks
+from rram_sim import config as rconfig
+
+CFG = rconfig.preset("edge")
+TINY = dict(rounds=2, epochs=1, rate=0.5, width=0.5, tolerance=1.0, batch_size=128)
+ALL = ("realprune", "lottery", "filter_l1", "filter_l1_iterative", "crossbar", "pim_prune",
+       "random")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return get_data("digits", batch_size=128, seed=0)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, data):
+    """Every registered method, 2 rounds of 1 epoch, in one folder each."""
+    root = tmp_path_factory.mktemp("baselines")
+    return {m: rp.run(rp.PruneSettings(method=m, **TINY), root / m, data=data) for m in ALL}
+
+
+def test_registry_holds_every_method_and_takes_a_new_one():
+    assert set(ALL) <= set(rp.method_names())
+    assert {m.name for m in baselines.BASELINES} == set(ALL) - {"realprune"}
+    with pytest.raises(PruningError, match="already registered"):
+        rp.register_method(rp.get_method("lottery"))
+    new = rp.Method("ou_test", "OU blocks by norm", granularity=("ou",))
+    try:
+        rp.register_method(new)
+        assert rp.get_method("ou_test") is new
+    finally:
+        rp.METHODS.pop("ou_test")
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_method_runs_end_to_end(runs, method):
+    res = runs[method]
+    m = rp.get_method(method)
+    expect = 2 if m.one_shot else 3
+    assert [r["round"] for r in res.rounds] == list(range(expect))
+    assert res.rounds[0]["sparsity"] == 0
+    assert res.rounds[-1]["sparsity"] > 0
+    for r in res.rounds:
+        assert r["method"] == method
+        assert 0 <= r["val_acc"] <= 1
+        assert r["crossbars_compact"] <= r["crossbars_dense"]
+        assert r["hardware_reduction"] == pytest.approx(
+            1 - r["crossbars_compact"] / r["crossbars_dense"])
+    if m.one_shot:  # straight to the target, with the whole training budget
+        assert res.rounds[1]["sparsity"] >= 0.9 - 0.02
+        assert res.rounds[1]["epochs"] == TINY["epochs"] * TINY["rounds"]
+
+
+def _masks(runs, method, r):
+    return Masks.load(runs[method].path / f"round_{r:02d}" / "mask.npz")
+
+
+def _whole_groups(runs, method, r, granularity):
+    """True when every group of ``granularity`` is kept whole or removed whole."""
+    model, masks, _ = rp.load_round_model(runs[method].path, r)
+    groups = make_groups(model, granularity, CFG, exclude=("features.0.weight",))
+    for name, g in groups.items():
+        m = masks[name].ravel().astype(float)
+        kept = np.bincount(g.group_id.ravel(), weights=m, minlength=g.n_groups)
+        if not np.all((kept == 0) | (kept == g.sizes())):
+            return False
+    return True
+
+
+def test_each_method_removes_its_own_structure(runs):
+    assert _whole_groups(runs, "filter_l1", 1, "filter")
+    assert _whole_groups(runs, "filter_l1_iterative", 2, "filter")
+    assert _whole_groups(runs, "crossbar", 2, "crossbar")
+    # unstructured pruning does not empty whole filters
+    assert not _whole_groups(runs, "lottery", 2, "filter")
+
+
+def test_lottery_ranks_globally(runs):
+    masks = _masks(runs, "lottery", 1)
+    names = [n for n in masks.names() if n != "features.0.weight"]
+    kept = sum(masks[n].sum() for n in names)
+    total = sum(masks[n].size for n in names)
+    assert (1 - kept / total) == pytest.approx(0.5, abs=0.01)
+    # a global ranking prunes the layers unevenly
+    per_layer = [1 - masks[n].mean() for n in names]
+    assert max(per_layer) - min(per_layer) > 0.01
+
+
+def test_random_control_uses_the_same_groups_and_counts_but_other_choices(runs):
+    a, b = _masks(runs, "realprune", 1), _masks(runs, "random", 1)
+    assert a != b
+    for n in a.names():
+        assert abs(int(a[n].sum()) - int(b[n].sum())) <= 0.1 * a[n].size
+
+
+def test_fine_tuning_methods_continue_from_the_trained_weights(tmp_path, data, monkeypatch):
+    starts = []
+    real_train = rp.train
+
+    def spy(model, *a, **kw):
+        starts.append({k: v.clone() for k, v in model.state_dict().items()})
+        return real_train(model, *a, **kw)
+
+    monkeypatch.setattr(rp, "train", spy)
+    res = rp.run(rp.PruneSettings(method="pim_prune", **{**TINY, "rounds": 1}), tmp_path / "p",
+                 data=data)
+    dense_trained = rp.RunFolder(res.path, {}).load(0).weights()
+    masks = _masks({"pim_prune": res}, "pim_prune", 1)
+    for name, m in masks.items():  # round 1 starts from round 0's trained weights (masked)
+        assert torch.equal(starts[1][name], dense_trained[name] * torch.from_numpy(m))
