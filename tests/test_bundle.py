@@ -320,3 +320,11 @@ def test_cli_layout_error_exits_2(tmp_path, capsys):
     assert main(["layout", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rram-sim layout: error: bundle") and err.count("\n") == 1
+
+
+def test_cli_layout_shipped_example_and_argument_rules(capsys):
+    assert main(["layout", "--example", "ou", "--json"]) == 0
+    fig = json.loads(capsys.readouterr().out)
+    assert fig["scheme"] == "ou" and fig["total"]["n_crossbars"] >= 1
+    assert main(["layout"]) == 2
+    assert "exactly one of BUNDLE or --example" in capsys.readouterr().err

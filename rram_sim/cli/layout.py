@@ -3,7 +3,7 @@
 Loads (and so validates) a layout bundle and prints, per layer, the unrolled matrix, crossbars
 against the dense mapping, units, stored and non-zero weights, cell utilization, index-table
 storage and tiles; then the totals with the compression rate and hardware reduction. ``--json``
-prints the same figures as one JSON object.
+prints the same figures as one JSON object; ``--example SCHEME`` reads a shipped example bundle.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 from rram_sim.bundle import Bundle, load_bundle
+from rram_sim.errors import LayoutError
+from rram_sim.layout import SCHEMES
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +23,9 @@ def register(subparsers: Any) -> None:
         description="Print per-layer and total crossbar figures of a layout bundle (directory "
                     "with manifest.json and arrays.npz): crossbars, units, weights stored, "
                     "utilization, index-table bits, tiles, compression rate.")
-    p.add_argument("bundle", metavar="BUNDLE", help="layout bundle directory")
+    p.add_argument("bundle", metavar="BUNDLE", nargs="?", help="layout bundle directory")
+    p.add_argument("--example", choices=SCHEMES,
+                   help="show the shipped example bundle of this mapping scheme instead")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run)
 
@@ -67,6 +71,14 @@ def _table(fig: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    fig = figures(load_bundle(args.bundle))
+    if (args.bundle is None) == (args.example is None):
+        raise LayoutError("layout: give exactly one of BUNDLE or --example SCHEME")
+    if args.example is not None:
+        from rram_sim.examples import example_path
+
+        path = example_path(args.example)
+    else:
+        path = args.bundle
+    fig = figures(load_bundle(path))
     print(json.dumps(fig, indent=2) if args.json else _table(fig))
     return 0
