@@ -54,6 +54,51 @@ def _row(method, scheme, model, masks, data, cfg, x) -> dict:
             "energy_eff": 1e12 / hw["energy"]}
 
 
+def write_comparison(rows: list[dict], out: Path, reference: str = "pim_prune") -> list[str]:
+    """Add the ratios to ``reference`` and write comparison.csv / .md / .png; returns the table."""
+    base = next(r for r in rows if r["method"] == reference)
+    for r in rows:
+        r["compression_x"] = r["compression_rate"] / base["compression_rate"]
+        r["area_eff_x"] = r["area_eff"] / base["area_eff"]
+        r["energy_eff_x"] = r["energy_eff"] / base["energy_eff"]
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(out / "comparison.csv", buf.getvalue())
+    md = ["| method | scheme | val acc | test acc | crossbars | compression | area eff "
+          "(inf/s/mm^2) | energy eff (inf/J) | vs PIM-Prune (comp / area / energy) |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['method']} | {r['scheme']} | {r['accuracy']:.4f} | "
+                  f"{r['test_accuracy']:.4f} | {r['crossbars']}/{r['dense_crossbars']} | "
+                  f"{r['compression_rate']:.2f}x | {r['area_eff']:.4g} | {r['energy_eff']:.4g} | "
+                  f"{r['compression_x']:.2f}x / {r['area_eff_x']:.2f}x / "
+                  f"{r['energy_eff_x']:.2f}x |")
+    atomic_write_text(out / "comparison.md", "\n".join(md) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    names = [r["method"] for r in rows]
+    for ax, key, label in zip(axes, ("compression_x", "area_eff_x", "energy_eff_x"),
+                              ("compression rate", "area efficiency", "energy efficiency")):
+        ax.bar(names, [r[key] for r in rows])
+        ax.set_title(f"{label} / PIM-Prune")
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(out / "comparison.png", png.getvalue())
+    return md
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="out/bench_autoprune")
@@ -96,46 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         m, masks, _ = load_round_model(folder)
         rows.append(_row(method, "compact", m, masks, data, cfg, x))
 
-    base = next(r for r in rows if r["method"] == "pim_prune")
-    for r in rows:
-        r["compression_x"] = r["compression_rate"] / base["compression_rate"]
-        r["area_eff_x"] = r["area_eff"] / base["area_eff"]
-        r["energy_eff_x"] = r["energy_eff"] / base["energy_eff"]
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, FIELDS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    atomic_write_text(out / "comparison.csv", buf.getvalue())
-    md = ["| method | scheme | val acc | test acc | crossbars | compression | area eff "
-          "(inf/s/mm^2) | energy eff (inf/J) | vs PIM-Prune (comp / area / energy) |",
-          "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        md.append(f"| {r['method']} | {r['scheme']} | {r['accuracy']:.4f} | "
-                  f"{r['test_accuracy']:.4f} | {r['crossbars']}/{r['dense_crossbars']} | "
-                  f"{r['compression_rate']:.2f}x | {r['area_eff']:.4g} | {r['energy_eff']:.4g} | "
-                  f"{r['compression_x']:.2f}x / {r['area_eff_x']:.2f}x / "
-                  f"{r['energy_eff_x']:.2f}x |")
-    atomic_write_text(out / "comparison.md", "\n".join(md) + "\n")
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    names = [r["method"] for r in rows]
-    for ax, key, label in zip(axes, ("compression_x", "area_eff_x", "energy_eff_x"),
-                              ("compression rate", "area efficiency", "energy efficiency")):
-        ax.bar(names, [r[key] for r in rows])
-        ax.set_title(f"{label} / PIM-Prune")
-        ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(out / "comparison.png", png.getvalue())
+    md = write_comparison(rows, out)
     print("\n".join(md))
     print(f"wrote {out / 'comparison.csv'}, .md, .png", file=sys.stderr)
     return 0

@@ -160,3 +160,33 @@ def test_policy_bundle_needs_the_index_unit(trained, tmp_path):
     naive = verify_bundle(bundle, index_unit=False)
     assert not naive.passed
     assert max(c.wrong_fraction for c in naive.layers) > 0.05
+
+
+def test_comparison_table_and_plot(trained, tmp_path):
+    """The benchmark's table: rows from the engine for two policies, ratios to the reference."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_autoprune.py"
+    spec = importlib.util.spec_from_file_location("bench_autoprune", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    model, data, cfg = trained
+    env = PruningEnv(model, data, cfg, FAST)
+    x, _ = next(iter(data.val))
+    rows = []
+    for name, ratio in (("pim_prune", 0.0), ("auto_prune", 0.7)):
+        masks = env.masks_for([ratio] * env.n_layers)
+        rows.append(bench._row(name, "ou", env.masked_model(masks, 0, 0), masks, data, cfg, x))
+    md = bench.write_comparison(rows, tmp_path)
+    assert len(md) == 2 + len(rows)
+    ref, ap = rows
+    assert ref["compression_x"] == 1.0 and ref["energy_eff_x"] == 1.0
+    assert ap["crossbars"] <= ref["crossbars"]
+    assert ap["compression_x"] == pytest.approx(ap["compression_rate"] / ref["compression_rate"])
+    assert ap["energy_eff"] == pytest.approx(1e12 / ap["energy_pj"])
+    csv_rows = (tmp_path / "comparison.csv").read_text().strip().splitlines()
+    assert csv_rows[0].startswith("method,scheme") and len(csv_rows) == 3
+    assert (tmp_path / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert "auto_prune" in (tmp_path / "comparison.md").read_text()
