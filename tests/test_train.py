@@ -17,7 +17,7 @@ SPEC = {"name": "digits_cnn", "num_classes": 10, "in_channels": 1, "width": 0.5,
 
 def _fresh(seed=0):
     seed_everything(seed)
-    return build_model(**SPEC), get_data("digits", batch_size=32, seed=seed)
+    return build_model(**SPEC), get_data("digits", batch_size=128, seed=seed)
 
 
 def _weights(m):
