@@ -130,10 +130,14 @@ class ChipModel:
         rec.busy_cycles[busy] += cycles
 
     # -- transfers -------------------------------------------------------------------------------
-    def _transfer(self, src: int, dst: int, bits: int, rec: StageRecord):
+    def _transfer(self, src: int, dsts: tuple[int, ...], bits: int, rec: StageRecord):
+        """Move ``bits`` from tile ``src`` to tiles ``dsts`` of one chip (``src < 0`` or another
+        chip: over an off-chip link). Several destinations form one multicast along the union of
+        their XY routes; it lasts as long as its longest route."""
         cfg = self.cfg
-        chip_s, chip_d = divmod(src, cfg.chip.tiles), divmod(dst, cfg.chip.tiles)
-        if chip_s[0] != chip_d[0] or src < 0:
+        n_tiles = cfg.chip.tiles
+        chip_s, chip_d = src // n_tiles, dsts[0] // n_tiles
+        if src < 0 or chip_s != chip_d:
             cyc = T.offchip_cycles(bits, cfg)
             with self.offchip.request() as req:
                 yield req
@@ -141,12 +145,13 @@ class ChipModel:
             rec.busy_cycles["offchip"] += cyc
             rec.counts.offchip_bytes += math.ceil(bits / 8)
             return
-        links = self.mesh.route(chip_s[1], chip_d[1])
-        cyc = message_cycles(bits, len(links), cfg)
+        routes = [self.mesh.route(src % n_tiles, d % n_tiles) for d in dsts]
+        links = sorted({link for r in routes for link in r})
+        cyc = message_cycles(bits, max(len(r) for r in routes), cfg)
         # Links are taken in a global order, so two messages can never wait on each other.
         reqs = []
-        for link in sorted(links):
-            res = self.resource("link", (chip_s[0],) + link)
+        for link in links:
+            res = self.resource("link", (chip_s,) + link)
             req = res.request()
             yield req
             reqs.append((res, req))
@@ -156,22 +161,24 @@ class ChipModel:
         n_flits = T.flits(bits, cfg)
         self.link_busy += cyc * len(links)
         rec.busy_cycles["noc"] += cyc
-        rec.counts.noc_flits += n_flits
+        rec.counts.noc_flits += n_flits * len(dsts)
         rec.counts.noc_flit_hops += n_flits * len(links)
 
     def _send(self, src: int, dst_tiles: tuple[int, ...], bits: int, rec: StageRecord):
-        """Start the transfers of one group to a consumer's tiles (one message per distinct
-        router); returns the event of their completion, or None when nothing moves."""
-        events = []
+        """Start the transfer of one group to a consumer's tiles (one destination per distinct
+        router, one multicast per chip); returns its completion event, or None."""
         n_tiles, conc = self.cfg.chip.tiles, self.mesh.concentration
         # Data already on one of the consumer's tiles needs no message to that tile's router.
         seen = {(src // n_tiles, (src % n_tiles) // conc)} if src in dst_tiles else set()
+        by_chip: dict[int, list[int]] = {}
         for dst in dst_tiles:
             key = (dst // n_tiles, (dst % n_tiles) // conc)
             if dst == src or key in seen:
                 continue
             seen.add(key)
-            events.append(self.env.process(self._transfer(src, dst, bits, rec)))
+            by_chip.setdefault(key[0], []).append(dst)
+        events = [self.env.process(self._transfer(src, tuple(d), bits, rec))
+                  for d in by_chip.values()]
         if not events:
             return None
         return events[0] if len(events) == 1 else simpy.AllOf(self.env, events)
@@ -242,9 +249,21 @@ class ChipModel:
                 if st.op == "input":
                     # The image arrives over the off-chip links into the first tile's eDRAM.
                     bits = st.group_values(g) * bits_per_value
-                    yield env.process(self._transfer(-1, st.home, bits, rec))
+                    yield env.process(self._transfer(-1, (st.home,), bits, rec))
+                pending = 0  # uncontended segments run back to back: one timeout for all
                 for kind, key, cyc, busy in self._segments(st, g, backward):
+                    if cyc <= 0:
+                        continue
+                    if kind is None or (kind, key) not in self.shared:
+                        pending += cyc
+                        rec.busy_cycles[busy] += cyc
+                        continue
+                    if pending:
+                        yield env.timeout(pending)
+                        pending = 0
                     yield from self._hold(kind, key, cyc, rec, busy)
+                if pending:
+                    yield env.timeout(pending)
                 self._count_digital(st, g, rec, backward)
                 rec.mark(start, env.now)
                 bits = st.group_values(g) * bits_per_value
@@ -326,6 +345,7 @@ class ChipModel:
             store = simpy.Store(env, capacity=cap)
             in_edges.setdefault(id(c), []).append((store, need_fn, p.groups))
             out_edges.setdefault(id(p), []).append((store, c.tiles))
+        self.shared = self._shared_keys(bwd)
         procs_f, procs_b = [], []
         sinks = [s for s in self.stages if not cons_f[s.name]]
         for st in self.stages:
@@ -375,6 +395,19 @@ class ChipModel:
             makespan_cycles=int(env.now), image_done_cycles=[int(t) for t in self.image_done],
             drain_cycles=int(drain[0]), records=self.records, link_busy_cycles=self.link_busy,
             n_links=self._n_links_used(), events=env.n_events, pulses_per_layer=pulses)
+
+    def _shared_keys(self, bwd: dict) -> set:
+        """Resources more than one stage uses: only these can be contended, so only these are
+        requested; a stage's other segments are plain delays (same times, fewer events)."""
+        users: dict[tuple, int] = {}
+        all_stages = list(self.stages) + list(bwd.values())
+        for st in all_stages:
+            keys = {("edram", st.home), ("bus", st.home), ("digital", st.home)}
+            if st.geom is not None:
+                keys.add(("xbar", st.name))
+            for k in keys:
+                users[k] = users.get(k, 0) + 1
+        return {k for k, n in users.items() if n > 1}
 
     def _n_links_used(self) -> int:
         """Directed links of the chips in use (for link utilization)."""

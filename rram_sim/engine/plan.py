@@ -33,7 +33,7 @@ from rram_sim.errors import LayoutError
 CROSSBAR_OPS = ("conv", "linear")
 DIGITAL_OPS = ("relu", "maxpool", "avgpool", "add", "flatten", "softmax")
 OPS = ("input",) + CROSSBAR_OPS + DIGITAL_OPS
-DEFAULT_MAX_GROUPS = 32
+DEFAULT_MAX_GROUPS = 8
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,118 @@
+"""Simulator wall time and event count: ResNet-18 inference (224x224, ISAAC) and a CIFAR VGG-16
+training step (batch 64, PipeLayer), and both at half / double input resolution and width.
+
+Shows that wall time follows layers x output positions, not MACs. Only layer shapes matter: weights
+and masks are random numpy arrays. Run: ``.venv/bin/python benchmarks/bench_engine.py``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from rram_sim import config
+from rram_sim.bundle import GraphNode, map_network
+from rram_sim.engine import run_plan
+from rram_sim.engine.plan import plan_from_bundle
+from rram_sim.layout import LayerSpec
+
+
+def resnet18(res: int, width: float):
+    specs, g = [], [GraphNode("input", "input", [], {"shape": [3, res, res]})]
+    w = [max(1, int(c * width)) for c in (64, 128, 256, 512)]
+    h = (res + 2 * 3 - 7) // 2 + 1
+    specs.append(LayerSpec("conv1", "conv", (w[0], 3, 7, 7), (3, res, res), (2, 2), (3, 3)))
+    g += [GraphNode("conv1", "conv", ["input"]), GraphNode("r1", "relu", ["conv1"]),
+          GraphNode("pool1", "maxpool", ["r1"], {"kernel": 3, "stride": 2, "padding": 1})]
+    h = (h + 2 - 3) // 2 + 1
+    prev, cin = "pool1", w[0]
+    for stage, cout in enumerate(w):
+        for blk in range(2):
+            s = 2 if stage > 0 and blk == 0 else 1
+            n = f"s{stage}b{blk}"
+            ho = (h + 2 - 3) // s + 1
+            specs += [LayerSpec(f"{n}c1", "conv", (cout, cin, 3, 3), (cin, h, h), (s, s), (1, 1)),
+                      LayerSpec(f"{n}c2", "conv", (cout, cout, 3, 3), (cout, ho, ho), (1, 1),
+                                (1, 1))]
+            g += [GraphNode(f"{n}c1", "conv", [prev]), GraphNode(f"{n}r1", "relu", [f"{n}c1"]),
+                  GraphNode(f"{n}c2", "conv", [f"{n}r1"])]
+            skip = prev
+            if s != 1 or cin != cout:
+                specs.append(LayerSpec(f"{n}ds", "conv", (cout, cin, 1, 1), (cin, h, h), (s, s)))
+                g.append(GraphNode(f"{n}ds", "conv", [prev]))
+                skip = f"{n}ds"
+            g += [GraphNode(f"{n}add", "add", [f"{n}c2", skip]),
+                  GraphNode(f"{n}r2", "relu", [f"{n}add"])]
+            prev, cin, h = f"{n}r2", cout, ho
+    g += [GraphNode("gap", "avgpool", [prev], {"kernel": h}), GraphNode("flat", "flatten", ["gap"])]
+    specs.append(LayerSpec("fc", "linear", (1000, cin), (cin,)))
+    g.append(GraphNode("fc", "linear", ["flat"]))
+    return specs, g
+
+
+def vgg16(res: int, width: float):
+    cfgs = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+    specs, g = [], [GraphNode("input", "input", [], {"shape": [3, res, res]})]
+    prev, cin, h, i = "input", 3, res, 0
+    for v in cfgs:
+        if v == "M":
+            if h < 2:       # half resolution: the last pool has nothing left to halve
+                continue
+            g.append(GraphNode(f"p{i}", "maxpool", [prev], {"kernel": 2}))
+            prev, h = f"p{i}", h // 2
+            continue
+        i += 1
+        c = max(1, int(v * width))
+        specs.append(LayerSpec(f"c{i}", "conv", (c, cin, 3, 3), (cin, h, h), (1, 1), (1, 1)))
+        g += [GraphNode(f"c{i}", "conv", [prev]), GraphNode(f"r{i}", "relu", [f"c{i}"])]
+        prev, cin = f"r{i}", c
+    g.append(GraphNode("flat", "flatten", [prev]))
+    fin = cin * h * h
+    hid = max(1, int(512 * width))
+    specs += [LayerSpec("fc1", "linear", (hid, fin), (fin,)),
+              LayerSpec("fc2", "linear", (hid, hid), (hid,)),
+              LayerSpec("fc3", "linear", (10, hid), (hid,))]
+    g += [GraphNode("fc1", "linear", ["flat"]), GraphNode("r14", "relu", ["fc1"]),
+          GraphNode("fc2", "linear", ["r14"]), GraphNode("r15", "relu", ["fc2"]),
+          GraphNode("fc3", "linear", ["r15"])]
+    return specs, g
+
+
+def run(name, builder, res, width, chip, mode, batch):
+    cfg = config.preset(chip)
+    specs, g = builder(res, width)
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(s.weight_shape).astype(np.float32) for s in specs]
+    masks = [rng.random(s.weight_shape) < 0.5 for s in specs]
+    bundle = map_network(specs, ws, cfg, "dense", masks=masks, graph=g, allow_multi_chip=True)
+    stages = plan_from_bundle(bundle, cfg)
+    t0 = time.perf_counter()
+    res_ = run_plan(stages, cfg, mode, batch)
+    wall = time.perf_counter() - t0
+    macs = sum(int(np.prod(s.weight_shape)) * s.output_positions for s in specs) * batch
+    lp = sum(s.rows for s in stages) * batch
+    return {"case": f"{name} res={res} width={width}", "wall_s": wall, "events": res_.events,
+            "macs": macs, "layer_rows": lp}
+
+
+def main() -> None:
+    cases = []
+    bases = [("resnet18-inf", resnet18, 224, "isaac", "inference", 1),
+             ("vgg16-train", vgg16, 32, "pipelayer", "training", 64)]
+    for name, b, res, chip, mode, batch in bases:
+        base = run(name, b, res, 1.0, chip, mode, batch)
+        cases.append((base, base))
+        for r, w in [(res // 2, 1.0), (res * 2, 1.0), (res, 0.5), (res, 2.0)]:
+            cases.append((run(name, b, r, w, chip, mode, batch), base))
+    print(f"{'case':34s} {'wall_s':>8s} {'events':>9s} {'MACs':>10s} {'rows':>8s} "
+          f"{'wall x':>7s} {'events x':>8s} {'MACs x':>7s} {'rows x':>7s}")
+    for c, b in cases:
+        print(f"{c['case']:34s} {c['wall_s']:8.3f} {c['events']:9d} {c['macs']:10.3g} "
+              f"{c['layer_rows']:8d} {c['wall_s'] / b['wall_s']:7.2f} "
+              f"{c['events'] / b['events']:8.2f} {c['macs'] / b['macs']:7.2f} "
+              f"{c['layer_rows'] / b['layer_rows']:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
