@@ -16,9 +16,9 @@ Iterative magnitude pruning with rewinding, one round at a time (:mod:`pruning.r
 1. Round 0 trains the dense model from its initial weights (or from the *rewind point*, the weights
    after ``rewind_epochs`` epochs of training, "late rewinding").
 2. Round ``r`` scores every group of the previous round's trained weights by its L1 or L2 norm,
-   removes the lowest ``rate`` fraction of the groups still present (per layer or globally; layers
-   may be excluded, by default the first conv; a floor keeps a minimum fraction of each layer),
-   rewinds the survivors to the rewind point and retrains them.
+   removes the lowest ``rate`` fraction of the groups still present (per layer or globally;
+   layers may be excluded, by default the first conv and the classifier; a floor keeps a minimum
+   fraction of each layer), rewinds the survivors to the rewind point and retrains them.
 3. It stops at the target sparsity, after ``rounds`` rounds, or when the validation accuracy drops
    more than ``tolerance`` below the dense model's; the ticket is the last round within tolerance.
 
@@ -70,9 +70,9 @@ class Method:
     ticket (survivors go back to the rewind point each round); False fine-tunes the previous
     round's weights. ``one_shot`` prunes straight to the target in one round and spends the whole
     training budget (``rounds x epochs``) fine-tuning it. ``random_scores`` replaces norms with
-    seeded random numbers (the lottery-ticket control). ``exclude_first`` leaves the first conv
-    unpruned unless the run names its own exclusions. ``scope`` and ``rate`` are the defaults
-    used when the run does not set them.
+    seeded random numbers (the lottery-ticket control). ``exclude_first_last`` leaves the first
+    conv and the classifier unpruned unless the run names its own exclusions. ``scope`` and
+    ``rate`` are the defaults used when the run does not set them.
     """
 
     name: str
@@ -83,7 +83,7 @@ class Method:
     rewind: bool = True
     one_shot: bool = False
     random_scores: bool = False
-    exclude_first: bool = True
+    exclude_first_last: bool = True
 
 
 METHODS: dict[str, Method] = {}
@@ -137,12 +137,13 @@ class PruneSettings:
 
     ``rate`` is the fraction of the remaining groups removed per round (``None``: the method's);
     ``floor`` the minimum fraction of each layer's groups that is always kept; ``exclude`` the
-    parameter names never pruned (``None``: the first conv, when the method's ``exclude_first``
-    says so); ``rewind_epochs`` 0 rewinds to the initial weights, ``k`` to the weights after ``k``
-    epochs; ``tolerance`` the largest validation-accuracy drop (fraction) from the dense model;
-    ``threads`` the torch CPU threads (1 by default: on a shared 2-core machine more threads spin
-    against other processes and a small CNN trains several times slower; the thread count can
-    change float summation order, so it is part of a run's identity).
+    parameter names never pruned (``None``: the first conv and the classifier, when the method's
+    ``exclude_first_last`` says so); ``rewind_epochs`` 0 rewinds to the initial weights, ``k``
+    to the weights after ``k`` epochs; ``tolerance`` the largest validation-accuracy drop
+    (fraction) from the dense model; ``threads`` the torch CPU threads (1 by default: on a
+    shared 2-core machine more threads spin against other processes and a small CNN trains
+    several times slower; the thread count can change float summation order, so it is part of a
+    run's identity).
     """
 
     model: str = "digits_cnn"
@@ -281,10 +282,13 @@ def hardware_report(masks: Masks, cfg: Config) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 def default_exclude(model: nn.Module) -> tuple[str, ...]:
-    """The first conv: the fewest weights and the most sensitive layer (it sees raw pixels)."""
+    """The first conv (few weights, sees raw pixels) and the classifier (its output columns are
+    the classes: a filter-like group there deletes a class)."""
+    names = prunable_names(model)
     params = dict(model.named_parameters())
-    convs = [n for n in prunable_names(model) if params[n].dim() == 4]
-    return tuple(convs[:1])
+    convs = [n for n in names if params[n].dim() == 4]
+    linears = [n for n in names if params[n].dim() == 2]
+    return tuple(dict.fromkeys(convs[:1] + linears[-1:]))
 
 
 def _dead_groups(g: Any, mask: np.ndarray) -> np.ndarray:
@@ -386,7 +390,7 @@ def run(settings: PruneSettings, out: str | os.PathLike,
     seed_everything(s.seed, threads=s.threads)
     model = build_model(**spec)
     if s.exclude is None:
-        s.exclude = default_exclude(model) if method.exclude_first else ()
+        s.exclude = default_exclude(model) if method.exclude_first_last else ()
     unknown = [n for n in s.exclude if n not in dict(model.named_parameters())]
     if unknown:
         raise PruningError(f"exclude: '{unknown[0]}' is not a parameter of model '{s.model}' "

@@ -64,8 +64,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--floor", type=float, default=0.02,
                    help="fraction of each layer's groups always kept (default: 0.02)")
     p.add_argument("--exclude", default=None,
-                   help="comma-separated parameter names never pruned (default: the first conv; "
-                   "'' for none)")
+                   help="comma-separated parameter names never pruned (default: the first conv "
+                   "and the classifier; '' for none)")
     p.add_argument("--width", type=float, default=1.0, help="model width multiplier")
     p.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")

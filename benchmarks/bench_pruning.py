@@ -1,0 +1,190 @@
+"""ReaLPrune against its baselines: weights pruned, crossbars, accuracy and simulated training step.
+
+For every method of the registry (:mod:`pruning.realprune`, :mod:`pruning.baselines`) this runs the
+round runner on one model and dataset with the same rounds and epochs, takes each method's ticket
+(its sparsest round within the accuracy tolerance), exports it as a compact layout bundle for the
+training chip and simulates one training step with the discrete-event engine
+(:func:`rram_sim.engine.simulate`, mode ``training``). The dense model (round 0, dense mapping) is
+the reference for the speed-up. Writes, under ``--out``:
+
+- ``results.csv`` and ``results.md``: one row per method (and the dense reference): weights pruned,
+  crossbars occupied (dense tiling and compact mapping), hardware reduction, test accuracy and its
+  change from the dense model, training-step time and energy, speed-up and energy ratio vs dense;
+- ``rounds.png``: validation accuracy and compact crossbars against the round, one line per method;
+- ``runs/METHOD/``: the round folders (resumable: a second call reuses every finished round).
+
+CI size (the defaults: digits, digits_cnn at width 2, 4 rounds of 3 epochs, half the remaining
+groups per round) takes about 70 s of CPU time on two cores. The paper's setting, when CIFAR-10
+is on disk::
+
+    .venv/bin/python benchmarks/bench_pruning.py --data cifar10 --data-root DIR --model vgg16 \\
+        --chip pipelayer --rate 0.2 --rounds 11 --epochs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from pruning import realprune as rp  # noqa: E402
+from pruning.data import get_data  # noqa: E402
+from pruning.export import export_bundle  # noqa: E402
+from rram_sim import config as rconfig  # noqa: E402
+from rram_sim.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
+
+FIELDS = ("method", "model", "data", "round", "weights_pruned_pct", "crossbars_dense",
+          "crossbars_dense_occupied", "crossbars_compact", "hardware_reduction_pct", "test_acc",
+          "test_acc_change", "val_acc", "step_time_us", "step_energy_uj", "speedup_vs_dense",
+          "energy_ratio_vs_dense")
+
+
+def simulate_step(model, masks, cfg, scheme: str, sample) -> dict[str, float]:
+    """One training step of ``model`` (``masks`` applied) on ``cfg``: time and energy."""
+    from rram_sim.engine import simulate
+
+    bundle = export_bundle(model, masks, cfg, scheme, sample, golden=False)
+    run = simulate(bundle, cfg, "training").runs["training"]
+    return {"step_time_us": run["makespan_ns"] * 1e-3,
+            "step_energy_uj": run["energy_per_item_pj"] * 1e-6}
+
+
+def row_for(method: str, s: rp.PruneSettings, rep: dict[str, Any], dense: dict[str, Any],
+            sim: dict[str, float], dense_sim: dict[str, float]) -> dict[str, Any]:
+    return {
+        "method": method, "model": s.model, "data": s.data, "round": rep["round"],
+        "weights_pruned_pct": 100.0 * rep["sparsity"],
+        "crossbars_dense": rep["crossbars_dense"],
+        "crossbars_dense_occupied": rep["crossbars_dense_occupied"],
+        "crossbars_compact": rep["crossbars_compact"],
+        "hardware_reduction_pct": 100.0 * rep["hardware_reduction"],
+        "test_acc": rep["test_acc"], "test_acc_change": rep["test_acc"] - dense["test_acc"],
+        "val_acc": rep["val_acc"], **sim,
+        "speedup_vs_dense": dense_sim["step_time_us"] / sim["step_time_us"],
+        "energy_ratio_vs_dense": dense_sim["step_energy_uj"] / sim["step_energy_uj"],
+    }
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    head = ("| method | round | weights pruned | crossbars (dense tiling / occupied / compact) "
+            "| hw reduction | test acc (change) | step time | step energy | speed-up |")
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        lines.append(
+            f"| {r['method']} | {r['round']} | {r['weights_pruned_pct']:.1f} % | "
+            f"{r['crossbars_dense']} / {r['crossbars_dense_occupied']} / {r['crossbars_compact']}"
+            f" | {r['hardware_reduction_pct']:.1f} % | {r['test_acc']:.3f} "
+            f"({r['test_acc_change']:+.3f}) | {r['step_time_us']:.1f} us | "
+            f"{r['step_energy_uj']:.1f} uJ | {r['speedup_vs_dense']:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def plot_rounds(histories: dict[str, list[dict[str, Any]]], path: Path, title: str) -> None:
+    """Validation accuracy and compact crossbars against the round, one line per method."""
+    fig, (ax_acc, ax_xb) = plt.subplots(1, 2, figsize=(11, 4))
+    for method, reps in histories.items():
+        rounds = [r["round"] for r in reps]
+        ax_acc.plot(rounds, [r["val_acc"] for r in reps], marker="o", label=method)
+        ax_xb.plot(rounds, [r["crossbars_compact"] for r in reps], marker="o", label=method)
+    ax_acc.set(xlabel="round", ylabel="validation accuracy", title="accuracy")
+    ax_xb.set(xlabel="round", ylabel="crossbars (compact mapping)", title="crossbars occupied")
+    for ax in (ax_acc, ax_xb):
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax_xb.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
+    out = Path(args.out)
+    methods = args.methods.split(",") if args.methods else rp.method_names()
+    cfg = rconfig.load(args.chip)
+    data = get_data(args.data, args.data_root, batch_size=args.batch_size, seed=args.seed)
+    sample = next(iter(data.test))[0][:1]
+    rows, histories = [], {}
+    dense_row = None
+    for method in methods:
+        t0 = time.perf_counter()
+        s = rp.PruneSettings(model=args.model, data=args.data, data_root=args.data_root,
+                             chip=args.chip, width=args.width, method=method, rate=args.rate,
+                             rounds=args.rounds, epochs=args.epochs,
+                             target_sparsity=args.target_sparsity, tolerance=args.tolerance,
+                             batch_size=args.batch_size, seed=args.seed, lr=args.lr)
+        res = rp.run(s, out / "runs" / method, data=data)
+        histories[method] = res.rounds
+        path = out / "runs" / method
+        if dense_row is None:
+            model, masks, dense = rp.load_round_model(path, 0)
+            dense_sim = simulate_step(model, masks, cfg, "dense", sample)
+            dense_row = row_for("dense", res.settings, dense, dense, dense_sim, dense_sim)
+            rows.append(dense_row)
+        ticket = res.ticket
+        model, masks, _ = rp.load_round_model(path, ticket["round"])
+        sim = simulate_step(model, masks, cfg, "compact", sample)
+        rows.append(row_for(method, res.settings, ticket, res.dense, sim, dense_sim))
+        print(f"{method}: ticket round {ticket['round']}, {ticket['sparsity']:.1%} pruned, "
+              f"{ticket['crossbars_compact']}/{ticket['crossbars_dense']} crossbars "
+              f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    atomic_write_text(out / "results.csv", to_csv(rows))
+    atomic_write_text(out / "results.md", markdown(rows))
+    plot_rounds(histories, out / "rounds.png",
+                f"{args.model} on {args.data}, chip {args.chip}: accuracy and crossbars by round")
+    return rows
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="digits")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--model", default="digits_cnn")
+    p.add_argument("--width", type=float, default=2.0)
+    p.add_argument("--chip", default="edge", help="training chip preset or YAML (default: edge)")
+    p.add_argument("--methods", default=None, help="comma-separated (default: every method)")
+    p.add_argument("--rate", type=float, default=0.5,
+                   help="fraction of remaining groups per round (default: 0.5, CI size)")
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--target-sparsity", type=float, default=0.9)
+    p.add_argument("--tolerance", type=float, default=0.03)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="out/bench_pruning")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    rows = run_bench(args)
+    print(markdown(rows))
+    print(f"wrote {args.out}/results.csv, results.md, rounds.png "
+          f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
