@@ -1,0 +1,99 @@
+"""Kernel benchmark: the crossbar forward kernel against the GEMM bound and a numpy reference.
+
+For each representative layer (dense mapping, 1024 input vectors) it measures, in one run:
+
+- ``kernel``: :func:`rram_sim.kernels.forward` (gather, float32 GEMM, ADC + shift-add + scatter);
+- ``gemm_bound``: the unavoidable work, one float32 GEMM ``[1024, K] @ [K, N]`` per (input chunk x
+  weight slice): one such GEMM timed (best of 3) times ``input_cycles x slices``;
+- ``numpy_ref``: a straightforward numpy model (per input chunk, weight slice and row block a
+  float64 GEMM of the bit-sliced matrices, ADC, shift-and-add), run on the first ``REF_B`` vectors
+  and scaled to 1024 (its cost is linear in the vectors) to keep the benchmark short.
+
+It prints ``kernel / gemm_bound`` and ``numpy_ref / kernel``. Ratios only; times differ by machine.
+Run: ``.venv/bin/python benchmarks/bench_kernels.py``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from rram_sim import config, kernels
+from rram_sim.adc import adc_model
+from rram_sim.layout import LayerSpec
+from rram_sim.mapping import map_layer, unmap
+from rram_sim.quant import encode_cells, n_slices, slice_weights
+
+B = 1024
+REF_B = 128
+
+
+def cases():
+    isaac, edge = config.preset("isaac"), config.preset("edge")
+    crosssim = isaac.replace(**{"adc.bits": 9, "adc.range_policy": "full_scale"})
+    lossy = isaac.replace(**{"adc.range_policy": "full_scale"})
+    return [("isaac", isaac, 1152, 256), ("isaac", isaac, 4608, 512),
+            ("edge", edge, 1152, 256), ("edge", edge, 4608, 512),
+            ("crosssim-isaac", crosssim, 1152, 256),
+            ("isaac 8-bit ADC (lossy)", lossy, 1152, 256)]
+
+
+def best(fn, *args, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def numpy_reference(q, wq, cfg):
+    """Per input chunk, weight slice and row block (OU rows): GEMM, ADC, shift-and-add."""
+    wb, cb, db = cfg.precision.weight_bits, cfg.cell.bits, cfg.dac.bits
+    s = n_slices(wb, cb)
+    cells = encode_cells(wq, wb, cb, "offset").astype(np.float64)         # [K, N, S]
+    pv = slice_weights(cb, s)
+    rows = cfg.ou.rows
+    adc = adc_model(cfg, rows)
+    t = cfg.input_cycles
+    out = np.zeros((q.shape[0], wq.shape[1]))
+    for j in range(t):
+        ch = q >> (j * db)
+        if j < t - 1:
+            ch = ch & ((1 << db) - 1)
+        ch = ch.astype(np.float64)
+        for p in range(s):
+            for r0 in range(0, q.shape[1], rows):
+                sums = ch[:, r0:r0 + rows] @ cells[r0:r0 + rows, :, p]
+                v, _ = adc.convert(sums, j == t - 1)
+                out += float(1 << (j * db)) * float(pv[p]) * v
+    return out - (1 << (wb - 1)) * q.sum(1, keepdims=True).astype(np.float64)
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    print(f"{'setting':<24} {'weights':>9} {'kernel_s':>9} {'gemm_bound_s':>13} "
+          f"{'kernel/bound':>13} {'numpy_ref_s':>12} {'ref/kernel':>11}")
+    for name, cfg, k, n in cases():
+        spec = LayerSpec("l", "linear", (n, k), (k,))
+        lay = map_layer(spec, rng.normal(size=(n, k)), cfg, "dense")
+        lim = 1 << (cfg.precision.input_bits - 1)
+        q = rng.integers(-lim + 1, lim, size=(B, k))
+        kernels.forward(lay, q[:8], cfg)                                  # compile / warm up
+        t_kernel = best(kernels.forward, lay, q, cfg, repeat=1)
+        a = rng.integers(0, 2, size=(B, k)).astype(np.float32)
+        w = rng.integers(0, 4, size=(k, n)).astype(np.float32)
+        reads = cfg.input_cycles * n_slices(cfg.precision.weight_bits, cfg.cell.bits)
+        t_bound = best(np.matmul, a, w) * reads
+        t0 = time.perf_counter()
+        ref = numpy_reference(q[:REF_B], unmap(lay, cfg), cfg)
+        t_ref = (time.perf_counter() - t0) * B / REF_B
+        got = kernels.forward(lay, q[:REF_B], cfg).values
+        assert np.allclose(got, ref, rtol=1e-9, atol=1e-3), "kernel and reference disagree"
+        print(f"{name:<24} {k:>4}x{n:<4} {t_kernel:>9.3f} {t_bound:>13.3f} "
+              f"{t_kernel / t_bound:>13.2f} {t_ref:>12.3f} {t_ref / t_kernel:>11.1f}")
+
+
+if __name__ == "__main__":
+    main()
