@@ -103,7 +103,8 @@ def commands(text: str) -> list[str]:
     for block in blocks(text, "bash"):
         for cmd in block.replace("\\\n", " ").splitlines():
             cmd = cmd.split(" #")[0].strip()
-            cmd = re.sub(r"\s*\[[^\[\]]*\]", "", cmd)   # usage synopsis: optional parts
+            while re.search(r"\[[^\[\]]*\]", cmd):   # usage synopsis: optional parts
+                cmd = re.sub(r"\s*\[[^\[\]]*\]", "", cmd)
             if cmd and not cmd.startswith("#"):
                 out.append(cmd)
     return out
