@@ -1,8 +1,8 @@
 """Event counts: what every hardware block did during a run.
 
-The functional kernels and the discrete-event engine both produce a :class:`Counts`; energy is then
-``counts x energy per event`` (``rram_sim.costs``) plus leakage x time. There is one accounting path,
-so a functional run and a timed run of the same layer and inputs give the same dynamic energy.
+The functional kernels and the discrete-event engine both produce a :class:`Counts`; energy is
+then ``counts x energy per event`` (``rram_sim.costs``) plus leakage x time. There is one accounting
+path, so a functional run and a timed run of the same layer and inputs give the same dynamic energy.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class Counts:
     """
 
     crossbar_activations: int = 0   # crossbar reads: one input chunk applied to one crossbar
-    ou_activations: int = 0         # operation-unit reads (equals crossbar reads when OU = crossbar)
+    ou_activations: int = 0         # operation-unit reads (= crossbar reads when OU = crossbar)
     dac_drives: int = 0             # wordline DAC conversions (one per active row per read)
     sample_holds: int = 0           # bitline sample-and-hold captures (one per active column/read)
     adc_conversions: int = 0        # ADC conversions (one per active physical column per read)
@@ -39,16 +39,16 @@ class Counts:
     cell_write_pulses: int = 0      # write pulses applied to cells (weight updates)
     cell_verify_reads: int = 0      # verify reads after write pulses
 
-    def __add__(self, other: "Counts") -> "Counts":
+    def __add__(self, other: Counts) -> Counts:
         return Counts(**{f.name: getattr(self, f.name) + getattr(other, f.name)
                          for f in dataclasses.fields(self)})
 
-    def __iadd__(self, other: "Counts") -> "Counts":
+    def __iadd__(self, other: Counts) -> Counts:
         for f in dataclasses.fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         return self
 
-    def scaled(self, k: int) -> "Counts":
+    def scaled(self, k: int) -> Counts:
         """The counts of ``k`` identical repetitions."""
         return Counts(**{f.name: getattr(self, f.name) * k for f in dataclasses.fields(self)})
 
@@ -56,7 +56,7 @@ class Counts:
         return {f.name: int(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, int]) -> "Counts":
+    def from_dict(cls, d: dict[str, int]) -> Counts:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

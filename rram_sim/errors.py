@@ -1,7 +1,8 @@
 """Error types raised for user mistakes.
 
-Every error a user can cause by a bad file, flag or value is one of these. The command-line tools
-print the message on one line and exit with status 2; anything else is a bug and keeps its traceback.
+Every error a user can cause by a bad file, flag or value is one of these. The command-line
+tools print the message on one line and exit with status 2; anything else is a bug and keeps its
+traceback.
 """
 
 

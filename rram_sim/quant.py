@@ -1,14 +1,15 @@
 """Fixed-point quantization and cell encoding — the one definition used by mapping, kernels and the
 front-end.
 
-Quantization is symmetric and per tensor: ``scale = max|a| / (2**(bits-1) - 1)`` (1.0 for an all-zero
-tensor), ``q = rint(a / scale)`` — numpy's round-half-to-even — so ``q`` lies in
+Quantization is symmetric and per tensor: ``scale = max|a| / (2**(bits-1) - 1)`` (1.0 for an
+all-zero tensor), ``q = rint(a / scale)`` — numpy's round-half-to-even — so ``q`` lies in
 ``[-(2**(bits-1) - 1), 2**(bits-1) - 1]`` and ``a ~= q * scale``.
 
 Cell encoding of integer weights (``cells[..., p]`` levels, least significant slice first):
 
-- ``offset``: ``u = q + 2**(weight_bits-1)`` (always in ``[1, 2**weight_bits - 1]``) is sliced into
-  ``S = ceil(weight_bits / cell_bits)`` levels; the bias times the input sum is subtracted digitally.
+- ``offset``: ``u = q + 2**(weight_bits-1)`` (always in ``[1, 2**weight_bits - 1]``) is sliced
+  into ``S = ceil(weight_bits / cell_bits)`` levels; the bias times the input sum is subtracted
+  digitally.
 - ``differential``: ``max(q, 0)`` in slices ``0..S-1`` and ``max(-q, 0)`` in slices ``S..2S-1``;
   the column pair's results are subtracted after conversion.
 """
