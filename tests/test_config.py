@@ -160,8 +160,8 @@ def test_derived_properties():
     assert pl.columns_per_weight == 8              # differential pair
     assert pl.logical_cols_per_crossbar == 16
     edge = preset("edge")
-    assert edge.slices_per_weight == 4 and edge.logical_cols_per_crossbar == 32
-    assert edge.adcs_per_crossbar == 8
+    assert edge.slices_per_weight == 4 and edge.logical_cols_per_crossbar == 16  # 64 cols / 4
+    assert edge.adcs_per_crossbar == 4              # 64 cols / 16 per ADC
     odd = edge.replace(**{"precision.weight_bits": 7, "dac.bits": 3, "precision.input_bits": 8})
     assert odd.slices_per_weight == 4              # ceil(7 / 2)
     assert odd.input_cycles == 3                   # ceil(8 / 3)

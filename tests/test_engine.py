@@ -195,7 +195,7 @@ def test_deterministic_and_rejects_bad_requests():
         simulate(b, cfg, "inference", batch=0)
     with pytest.raises(ConfigError, match="training.enabled"):
         simulate(b, cfg.replace(**{"training.enabled": False}), "training")
-    with pytest.raises(ConfigError, match="weight_bits"):
+    with pytest.raises(ConfigError, match="differs from the bundle.s chip"):
         simulate(b, config.preset("isaac"))
 
 

@@ -183,7 +183,8 @@ def test_dense_counts_closed_form():
 
 
 def test_edge_ou_groups_and_transposed_counts():
-    cfg = config.default()                   # 128x128, 16x16 OUs, 8-bit, 2-bit cells, offset
+    # the edge chip on 128x128 crossbars: 16x16 OUs, 8-bit weights, 2-bit cells, offset
+    cfg = config.default().replace(**{"crossbar.rows": 128, "crossbar.cols": 128})
     lay = map_layer(LayerSpec("l", "linear", (32, 128), (128,)), np.ones((32, 128)), cfg, "dense")
     c = kernels.forward_counts(lay, cfg, 1)
     # one crossbar, 8 row groups of 16 rows, 32 logical columns x 4 slices = 128 physical columns

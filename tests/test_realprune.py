@@ -20,7 +20,8 @@ from pruning.groups import make_groups
 from pruning.masks import Masks
 from rram_sim import config as rconfig
 
-CFG = rconfig.preset("edge")  # 128 rows, 8-bit weights in 2-bit cells: 32 logical columns
+# the edge chip on 128x128 crossbars: 8-bit weights in 2-bit cells give 32 logical columns
+CFG = rconfig.preset("edge").replace(**{"crossbar.rows": 128, "crossbar.cols": 128})
 TINY = dict(rounds=2, epochs=1, rate=0.5, width=0.5, tolerance=1.0, batch_size=128)
 
 
