@@ -69,12 +69,17 @@ def _pair(v: Any, what: str, where: str) -> int:
     return int(v)
 
 
-def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> fx.GraphModule:
+def trace_graph(model: nn.Module) -> fx.GraphModule:
+    """The model's ``torch.fx`` graph (no shapes); :class:`ExportError` when it cannot be traced."""
     try:
-        gm = fx.symbolic_trace(model)
+        return fx.symbolic_trace(model)
     except Exception as exc:
         raise ExportError(f"model {type(model).__name__}: torch.fx cannot trace it "
                           f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> fx.GraphModule:
+    gm = trace_graph(model)
     gm.eval()
     with torch.no_grad():
         ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))

@@ -28,17 +28,26 @@ Scores are vectorized (``np.bincount`` over ``group_id``). :func:`prune_lowest` 
 of the groups — per layer (``scope="layer"``, optionally a fraction per layer) or over the whole
 network (``scope="global"``) — and returns :class:`~pruning.masks.Masks`. The fraction counts all
 groups, including ones already removed (their score is 0, so they go first): pruning is cumulative.
+
+*Coupled groups* (``couple="residual"``, the default for ``filter`` and ``channel`` groups of a
+model with residual adds): the channels that meet at a residual add are one channel
+(:mod:`pruning.coupling`), so a filter (or input channel) of one layer of such a set is not a group
+of its own. :func:`make_groups` then returns a :class:`GroupSet` whose ``coupled`` list holds one
+:class:`CoupledGroups` per residual channel set: joint group ``c`` is channel ``c`` of every member
+layer, scored as the sum of the members' group scores and removed from all of them together, with
+the producers' BatchNorms and the consumers' input slices ``weight[:, c]``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from torch import nn
 
-from pruning.errors import PruningError
+from pruning.coupling import ChannelSet, channel_removal_masks, residual_sets
+from pruning.errors import ExportError, PruningError
 from pruning.masks import Masks
 from rram_sim.config import Config
 from rram_sim.layout import LayerSpec
@@ -47,6 +56,8 @@ from rram_sim.mapping import ou_logical_cols, unroll_weight
 GRANULARITIES = ("unstructured", "kernel", "index", "channel", "filter", "row_segment",
                  "col_segment", "ou", "crossbar")
 NORMS = ("l1", "l2")
+COUPLINGS = ("auto", "residual", "none")
+COUPLED_GRANULARITIES = ("filter", "channel")
 
 
 @dataclass
@@ -123,15 +134,108 @@ def layer_groups(spec: LayerSpec, granularity: str, cfg: Config, name: str | Non
                        int(len(used)))
 
 
+@dataclass
+class CoupledGroups:
+    """Groups of several layers removed together: joint group ``c`` is channel ``c`` of a residual
+    channel set, i.e. every member group that touches channel ``c``."""
+
+    channels: ChannelSet
+    members: dict[str, np.ndarray]   # member weight -> joint channel of each of its groups
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # every parameter it masks
+    skip: frozenset[str] = frozenset()   # excluded weights: never masked
+
+    @property
+    def n_groups(self) -> int:
+        return self.channels.n_channels
+
+    def joint_scores(self, scores: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Score of each joint group: the sum of its member groups' scores."""
+        out = np.zeros(self.n_groups)
+        for name, chan in self.members.items():
+            out += np.bincount(chan, weights=np.asarray(scores[name], np.float64),
+                               minlength=self.n_groups)
+        return out
+
+    def removal_masks(self, removed: np.ndarray) -> dict[str, np.ndarray]:
+        """Keep-masks removing the joint groups ``removed`` (ids) from every parameter."""
+        dead = np.zeros(self.n_groups, bool)
+        dead[np.asarray(removed, np.int64)] = True
+        return channel_removal_masks(self.channels, dead, self.shapes, self.skip)
+
+
+class GroupSet(dict):
+    """``{parameter name: LayerGroups}`` plus the ``coupled`` groups that span several layers.
+
+    A layer named in a :class:`CoupledGroups` is pruned only through it (its own groups are its
+    share of the joint groups)."""
+
+    def __init__(self, groups: Mapping[str, LayerGroups] | None = None,
+                 coupled: list[CoupledGroups] | None = None) -> None:
+        super().__init__(groups or {})
+        self.coupled: list[CoupledGroups] = list(coupled or [])
+
+    def joint_members(self) -> set[str]:
+        return {n for c in self.coupled for n in c.members}
+
+
+def _member_channels(g: LayerGroups, dim: int, per: int) -> np.ndarray | None:
+    """Channel of each group of ``g`` along weight dimension ``dim`` (``per`` indices per
+    channel), or None when a group spans several channels."""
+    shape = g.group_id.shape
+    idx = np.arange(shape[dim]).reshape([-1 if d == dim else 1 for d in range(len(shape))]) // per
+    chan = np.broadcast_to(idx, shape).ravel()
+    out = np.zeros(g.n_groups, np.int64)
+    out[g.group_id.ravel()] = chan
+    return out if np.array_equal(out[g.group_id.ravel()], chan) else None
+
+
+def coupled_groups(model: nn.Module, groups: Mapping[str, LayerGroups], granularity: str,
+                   exclude: tuple[str, ...] = ()) -> list[CoupledGroups]:
+    """One :class:`CoupledGroups` per residual channel set of ``model`` for ``filter`` (members:
+    the set's producers) or ``channel`` groups (members: its consumers). A set with an excluded
+    producer is not coupled (the excluded layer keeps writing the channel); excluded consumers
+    are never masked."""
+    if granularity not in COUPLED_GRANULARITIES:
+        raise PruningError(f"couple='residual' with granularity '{granularity}': residual "
+                           f"coupling needs {' or '.join(COUPLED_GRANULARITIES)} groups")
+    shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
+    out = []
+    for cs in residual_sets(model):
+        if any(p in exclude for p in cs.producers):
+            continue
+        members: dict[str, np.ndarray] = {}
+        pairs = ([(p, 0, 1) for p in cs.producers] if granularity == "filter"
+                 else [(c, 1, per) for c, per in cs.consumers])
+        for name, dim, per in pairs:
+            if name in groups:
+                chan = _member_channels(groups[name], dim, per)
+                if chan is None:
+                    raise PruningError(f"coupling '{name}': a {granularity} group spans several "
+                                       "channels of its residual set")
+                members[name] = chan
+        if members:
+            used = set(cs.producers) | set(cs.channelwise) | {c for c, _ in cs.consumers}
+            out.append(CoupledGroups(cs, members, {n: shapes[n] for n in used},
+                                     frozenset(exclude)))
+    return out
+
+
 def make_groups(model: nn.Module, granularity: str, cfg: Config,
-                exclude: tuple[str, ...] = ()) -> dict[str, LayerGroups]:
+                exclude: tuple[str, ...] = (), couple: str | None = "auto") -> GroupSet:
     """Groups of every Conv2d / Linear weight of ``model``, keyed by parameter name.
 
     ``exclude`` lists parameter names (e.g. the first conv or the classifier) left unpruned.
+    ``couple``: ``"residual"`` forms joint groups over each residual channel set (``filter`` or
+    ``channel`` granularity; the model must be traceable by ``torch.fx``); ``"none"`` (or None)
+    keeps every layer's groups independent; ``"auto"`` (default) is ``"residual"`` for ``filter``
+    and ``channel`` groups of a traceable model with a residual add, else ``"none"``.
     """
     if granularity not in GRANULARITIES:
         raise PruningError(f"granularity '{granularity}': unknown "
                            f"(known: {', '.join(GRANULARITIES)})")
+    couple = "none" if couple is None else couple
+    if couple not in COUPLINGS:
+        raise PruningError(f"couple '{couple}': unknown (known: {', '.join(COUPLINGS)})")
     out: dict[str, LayerGroups] = {}
     for mname, mod in model.named_modules():
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
@@ -142,7 +246,15 @@ def make_groups(model: nn.Module, granularity: str, cfg: Config,
     unknown = sorted(set(exclude) - set(out) - {f"{m}.weight" for m, _ in model.named_modules()})
     if unknown:
         raise PruningError(f"exclude: no conv or linear weight named {', '.join(unknown)}")
-    return out
+    coupled: list[CoupledGroups] = []
+    if couple == "residual":
+        coupled = coupled_groups(model, out, granularity, tuple(exclude))
+    elif couple == "auto" and granularity in COUPLED_GRANULARITIES:
+        try:
+            coupled = coupled_groups(model, out, granularity, tuple(exclude))
+        except ExportError:  # not traceable: no residual adds can be found
+            coupled = []
+    return GroupSet(out, coupled)
 
 
 def group_scores(model: nn.Module, groups: Mapping[str, LayerGroups], norm: str = "l1",
@@ -195,6 +307,12 @@ def prune_lowest(scores: Mapping[str, np.ndarray], groups: Mapping[str, LayerGro
     ``scope="layer"``: ``round(fraction * n_groups)`` groups of each layer (``fraction`` may be a
     dict by parameter name; missing names are not pruned). ``scope="global"``: one ranking of all
     groups of all layers, ``round(fraction * total groups)`` removed.
+
+    Coupled groups (``groups.coupled`` of a :class:`GroupSet`) count as one group each: with
+    ``scope="layer"`` a coupled set removes ``round(f * n_channels)`` joint groups, ``f`` the
+    largest fraction of its member layers; with ``scope="global"`` each joint group is one entry
+    of the ranking, scored by :meth:`CoupledGroups.joint_scores`. The masks then also cover the
+    joint groups' BatchNorm parameters, biases and consumer slices.
     """
     fr = fraction if isinstance(fraction, Mapping) else {n: fraction for n in groups}
     for n, f in fr.items():
@@ -202,25 +320,38 @@ def prune_lowest(scores: Mapping[str, np.ndarray], groups: Mapping[str, LayerGro
             raise PruningError(f"fraction for '{n}': no such grouped parameter")
         if not 0.0 <= float(f) <= 1.0:
             raise PruningError(f"fraction for '{n}'={f}: must be in [0, 1]")
-    removed: dict[str, np.ndarray] = {}
+    coupled: list[CoupledGroups] = list(getattr(groups, "coupled", []))
+    joint = {n for c in coupled for n in c.members}
+    single = [n for n in groups if n not in joint]
+    # one ranking unit per independent layer and per coupled set
+    unit_scores = [np.asarray(scores[n]) for n in single] + [c.joint_scores(scores)
+                                                            for c in coupled]
+    picked: list[np.ndarray] = []
     if scope == "layer":
-        for name, g in groups.items():
-            count = int(round(float(fr.get(name, 0.0)) * g.n_groups))
-            removed[name] = _lowest(scores[name], count)
+        for n, sc in zip(single, unit_scores[:len(single)], strict=True):
+            picked.append(_lowest(sc, int(round(float(fr.get(n, 0.0)) * len(sc)))))
+        for c, sc in zip(coupled, unit_scores[len(single):], strict=True):
+            f = max(float(fr.get(n, 0.0)) for n in c.members)
+            picked.append(_lowest(sc, int(round(f * len(sc)))))
     elif scope == "global":
         if isinstance(fraction, Mapping):
             raise PruningError("scope='global' takes one fraction, not one per layer")
-        names = list(groups)
-        flat = np.concatenate([scores[n] for n in names]) if names else np.zeros(0)
-        owner = np.concatenate([np.full(groups[n].n_groups, i) for i, n in enumerate(names)]
-                               ) if names else np.zeros(0, np.int64)
-        offset = np.cumsum([0] + [groups[n].n_groups for n in names])
+        sizes = [len(sc) for sc in unit_scores]
+        flat = np.concatenate(unit_scores) if unit_scores else np.zeros(0)
+        owner = np.repeat(np.arange(len(sizes)), sizes)
+        offset = np.cumsum([0] + sizes)
         pick = _lowest(flat, int(round(float(fraction) * len(flat))))
-        for i, n in enumerate(names):
-            removed[n] = pick[owner[pick] == i] - offset[i]
+        picked = [pick[owner[pick] == i] - offset[i] for i in range(len(sizes))]
     else:
         raise PruningError(f"scope '{scope}': must be 'layer' or 'global'")
-    out = masks_from_removed(groups, removed)
+    removed = dict(zip(single, picked[:len(single)], strict=True))
+    extra: dict[str, np.ndarray] = {}
+    for c, ids in zip(coupled, picked[len(single):], strict=True):
+        for n, chan in c.members.items():
+            removed[n] = np.flatnonzero(np.isin(chan, ids))
+        for n, keep in c.removal_masks(ids).items():
+            extra[n] = extra[n] & keep if n in extra else keep
+    out = masks_from_removed(groups, removed) & Masks(extra)
     return out & masks if masks is not None else out
 
 
