@@ -46,6 +46,7 @@ from rram_sim.layout import LayerLayout
 from rram_sim.quant import n_slices, qmax, quantize, slice_weights
 
 FLOAT32_EXACT = 1 << 24      # integers below this are exact in float32
+FLOAT64_EXACT = 1 << 53      # integers below this are exact in float64
 CHUNK_FLOATS = 1 << 25       # elements of the GEMM output per batch chunk (128 MB of float32)
 
 
@@ -167,6 +168,28 @@ def _scatter(acc, insum, ug_of, bias, out_index, b0, out):
                     out[b0 + b, k] += acc[b, u, o] - corr
 
 
+@nb.njit(cache=True)
+def _effective_weights(cells, in_index, out_index, spv, bias, w):
+    """w[k, n] += sum_p spv[p] * cells[u, i, o, p] - bias for every used line pair i -> k, o -> n.
+
+    With an exact ADC this is the weight the datapath applies from input k to output n (offset
+    correction included), so one GEMM with it gives every value the reads would."""
+    n_u, n_i, n_o, n_p = cells.shape
+    for u in range(n_u):
+        for i in range(n_i):
+            k = in_index[u, i]
+            if k < 0:
+                continue
+            for o in range(n_o):
+                n = out_index[u, o]
+                if n < 0:
+                    continue
+                v = -bias
+                for p in range(n_p):
+                    v += spv[p] * cells[u, i, o, p]
+                w[k, n] += v
+
+
 @nb.njit(cache=True, parallel=True)
 def _update_cells(cells, row_index, col_index, delta, wb, cb, differential, lim, pulses_per_level,
                   new_cells, pulses, sat):
@@ -286,7 +309,7 @@ class _Groups:
     n_gp: int
 
 
-def _groups(plan: _Plan, cfg: Config) -> _Groups:
+def _groups(plan: _Plan, cfg: Config, with_weights: bool = True) -> _Groups:
     u_n, i_n, o_n, p_n = plan.cells_o.shape
     gl = plan.group_lines
     i_pad = -(-i_n // gl) * gl
@@ -317,11 +340,14 @@ def _groups(plan: _Plan, cfg: Config) -> _Groups:
     rc = i_pad if fused else gl
     n_gc = i_pad // rc
     n_gp = i_pad // gl
-    w5 = np.zeros((n_ug, m, i_pad, o_n * p_n), dtype=np.float32)
-    w5[inv, slot] = cells.reshape(u_n, i_pad, o_n * p_n)
-    weights = np.ascontiguousarray(
-        w5.reshape(n_ug, m, n_gc, rc, o_n * p_n).transpose(0, 2, 3, 1, 4)
-    ).reshape(n_ug, n_gc, rc, m * o_n * p_n)
+    if with_weights:
+        w5 = np.zeros((n_ug, m, i_pad, o_n * p_n), dtype=np.float32)
+        w5[inv, slot] = cells.reshape(u_n, i_pad, o_n * p_n)
+        weights = np.ascontiguousarray(
+            w5.reshape(n_ug, m, n_gc, rc, o_n * p_n).transpose(0, 2, 3, 1, 4)
+        ).reshape(n_ug, n_gc, rc, m * o_n * p_n)
+    else:   # values come from elsewhere (the exact path): only the read structure is needed
+        weights = np.zeros((n_ug, n_gc, rc, 0), dtype=np.float32)
     lines = (uniq >= 0).reshape(n_ug, n_gp, gl)
     active_lines = lines.sum(2).astype(np.int64)
     return _Groups(np.ascontiguousarray(uniq, dtype=np.int64), unit_of, inv.astype(np.int64),
@@ -411,6 +437,26 @@ def _check_inputs(q: np.ndarray, length: int, cfg: Config, what: str, name: str)
     return q
 
 
+def _exact_values(plan: _Plan, q: np.ndarray) -> np.ndarray | None:
+    """Values of a plan whose ADC is exact, as one GEMM ``q @ W`` (``W`` from
+    :func:`_effective_weights`), or None when float64 cannot hold every partial sum exactly.
+
+    Exactness: every partial sum of the GEMM, in any summation order, is an integer of magnitude
+    at most ``max|q| x max_n sum_k |W[k, n]|``; below 2**24 float32 holds it exactly, below 2**53
+    float64 does. The result then equals the exact integer product, which is what the per-read
+    path computes (the sum of exact conversions is the conversion of the sum)."""
+    w = np.zeros((plan.n_in, plan.n_out), dtype=np.float64)
+    _effective_weights(plan.cells_o, plan.in_index, plan.out_index, plan.spv, float(plan.bias), w)
+    wi = w.astype(np.int64)
+    assert np.array_equal(wi, w), "effective weights must be integers"
+    bound = int(np.abs(q).max(initial=0)) * int(np.abs(wi).sum(0).max(initial=0))
+    if bound < FLOAT32_EXACT:
+        return (q.astype(np.float32) @ w.astype(np.float32)).astype(np.float64)
+    if bound < FLOAT64_EXACT:
+        return q.astype(np.float64) @ w
+    return None
+
+
 def _run(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, layout: LayerLayout,
          index_unit: bool) -> tuple[np.ndarray, Counts, int]:
     bsz = q.shape[0]
@@ -418,9 +464,14 @@ def _run(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, layout: LayerLayou
     u_n, _, o_n, p_n = plan.cells_o.shape
     if u_n == 0 or bsz == 0:
         return out, _plan_counts(plan, cfg, layout, bsz, index_unit), 0
-    grp = _groups(plan, cfg)
+    counts = _plan_counts(plan, cfg, layout, bsz, index_unit)
+    exact = _exact_values(plan, q) if plan.adc.exact else None
+    if exact is not None and not skip:
+        return exact, counts, 0      # the counts are closed-form, the values one GEMM
+    grp = _groups(plan, cfg, with_weights=exact is None)
     n_ug, m = grp.unit_of.shape
-    per_b = n_ug * grp.n_gc * (m * o_n * p_n + grp.rc)
+    width = m * o_n * p_n if exact is None else 0
+    per_b = n_ug * grp.n_gc * (width + grp.rc)
     bc = int(max(1, min(bsz, CHUNK_FLOATS // max(per_b, 1))))
     t, db = cfg.input_cycles, cfg.dac.bits
     out_used = (plan.out_index >= 0).astype(np.uint8)
@@ -436,29 +487,30 @@ def _run(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, layout: LayerLayou
         nb_ = min(bc, bsz - b0)
         xg = np.empty((n_ug, grp.n_gc, nb_, grp.rc), dtype=np.float32)
         nz = np.empty((n_ug, grp.n_gp, nb_), dtype=np.uint8)
-        s_arr = np.empty((n_ug, grp.n_gc, nb_, m * o_n * p_n), dtype=np.float32)
+        s_arr = np.empty((n_ug, grp.n_gc, nb_, width), dtype=np.float32)
         acc = np.zeros((nb_, u_n, o_n), dtype=np.float64)
         insum = np.zeros((nb_, n_ug), dtype=np.float64)
-        if plan.bias:
+        if plan.bias and exact is None:
             _input_sums(q, b0, nb_, grp.idx, insum)
         for j in range(t):
             _gather(q, b0, grp.idx, j, db, t, plan.group_lines, xg, nz)
-            np.matmul(xg, grp.weights, out=s_arr)
-            signed = j == t - 1
-            cpv = float(1 << (j * db))  # the top chunk's sign is in its (signed) value
-            lo = adc.lo_signed if signed else adc.lo_unsigned
-            _adc_accumulate(s_arr, grp.unit_of, out_used, nz, grp.gact, skip, grp.fused, cpv,
-                            plan.spv, adc.exact, lo, adc.step, adc.max_code, acc, clipped)
+            if exact is None:
+                np.matmul(xg, grp.weights, out=s_arr)
+                signed = j == t - 1
+                cpv = float(1 << (j * db))  # the top chunk's sign is in its (signed) value
+                lo = adc.lo_signed if signed else adc.lo_unsigned
+                _adc_accumulate(s_arr, grp.unit_of, out_used, nz, grp.gact, skip, grp.fused, cpv,
+                                plan.spv, adc.exact, lo, adc.step, adc.max_code, acc, clipped)
             if skip:
                 live = nz * grp.gact[:, :, None]
                 reads += live.sum(2, dtype=np.int64)
                 unit_read = live.any(1).T[:, grp.ug_of].astype(np.float32)   # [b, U]
                 xb_reads += int(((unit_read @ onehot) > 0).sum())
-        _scatter(acc, insum, grp.ug_of, float(plan.bias), plan.out_index, b0, out)
-    counts = _plan_counts(plan, cfg, layout, bsz, index_unit)
+        if exact is None:
+            _scatter(acc, insum, grp.ug_of, float(plan.bias), plan.out_index, b0, out)
     if skip:
         _skip_counts(counts, plan, grp, reads, xb_reads)
-    return out, counts, int(clipped.sum())
+    return (out if exact is None else exact), counts, int(clipped.sum())
 
 
 def _skip_counts(counts: Counts, plan: _Plan, grp: _Groups, reads: np.ndarray,

@@ -302,3 +302,37 @@ def test_deterministic():
     xq = rng.integers(-3000, 3000, size=(4, 200))
     a, b = kernels.forward(lay, xq, cfg), kernels.forward(lay, xq, cfg)
     assert np.array_equal(a.values, b.values) and a.counts == b.counts
+
+
+@settings(max_examples=30, deadline=None)
+@given(setups(policies=("lossless", "full_scale")), st.booleans())
+def test_single_gemm_path_matches_per_read_path(s, skip):
+    """With an exact ADC the values come from one GEMM; forcing the per-read path (as when no
+    float type holds the sums exactly) must give the same values bit for bit and the same counts."""
+    cfg, lay, xq, eq = s
+    fast = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
+    fast_t = kernels.transposed(lay, eq, cfg)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "_exact_values", lambda plan, q: None)
+        slow = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
+        slow_t = kernels.transposed(lay, eq, cfg)
+    assert np.array_equal(fast.values, slow.values) and fast.counts == slow.counts
+    assert np.array_equal(fast_t.values, slow_t.values) and fast_t.counts == slow_t.counts
+
+
+def test_exact_values_bound_picks_float_type():
+    """The single-GEMM path states its exactness bound: float32 below 2**24, float64 below
+    2**53, none (per-read path) above."""
+    cfg = config.preset("isaac")
+    lay = map_layer(LayerSpec("l", "linear", (3, 4), (4,)), np.eye(3, 4), cfg, "dense")
+    plan = kernels._plan(lay, cfg, True, False)
+    w = unmap(lay, cfg)
+    wmax = int(np.abs(w).sum(0).max())
+    small = np.ones((1, 4), np.int64)
+    big = np.full((1, 4), 32767, np.int64)
+    assert wmax * 32767 >= kernels.FLOAT32_EXACT
+    assert np.array_equal(kernels._exact_values(plan, small), small @ w)
+    assert np.array_equal(kernels._exact_values(plan, big), big @ w)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "FLOAT64_EXACT", wmax * 32767)
+        assert kernels._exact_values(plan, big) is None
