@@ -122,3 +122,35 @@ def placement_figures(locations: list[np.ndarray], cfg: Config) -> dict[str, int
         "crossbar_slots_available": chips * cfg.chip.tiles * cfg.tile.pes * cfg.pe.crossbars,
     }
 
+
+
+def segment_layers(n_crossbars: Sequence[int], cfg: Config, names: Sequence[str] | None = None,
+                   replication: int | Sequence[int] | Mapping[str, int] | None = None,
+                   fresh_tile: bool = False) -> list[list[int]]:
+    """Split the layers, in order, into *segments*: runs of consecutive layers that fit one chip
+    together under :func:`place`'s rules (fresh PE per layer, copies included). A network that
+    does not fit runs segment by segment on one chip, reprogramming the crossbars in between
+    (the engine's ``overflow="reload"``). Returns the layer indices of each segment; a layer that
+    alone needs more crossbar slots than the chip has raises :class:`MappingError`."""
+    names = list(names) if names is not None else [f"layer{i}" for i in range(len(n_crossbars))]
+    if len(names) != len(n_crossbars):
+        raise MappingError(f"placement: {len(names)} names for {len(n_crossbars)} layers")
+    reps = resolve_replication(replication, names)
+    per_pe, pes, tiles = cfg.pe.crossbars, cfg.tile.pes, cfg.chip.tiles
+    chip_pes = tiles * pes
+    segments: list[list[int]] = []
+    next_pe = 0
+    for i, (name, n, r) in enumerate(zip(names, n_crossbars, reps)):
+        need = -(-(int(n) * r) // per_pe)
+        if need > chip_pes:
+            raise MappingError(
+                f"layer '{name}': {int(n) * r} crossbars ({int(n)} x {r} copies) need {need} PEs "
+                f"but chip '{cfg.name}' has {tiles * pes * per_pe} crossbar slots ({tiles} tiles x "
+                f"{pes} PEs x {per_pe} crossbars); a reload cannot split a layer")
+        start = -(-next_pe // pes) * pes if fresh_tile else next_pe
+        if not segments or start + need > chip_pes:
+            segments.append([])
+            start = 0
+        segments[-1].append(i)
+        next_pe = start + need
+    return segments

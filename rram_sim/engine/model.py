@@ -20,11 +20,27 @@ and the weight gradient, in reverse graph order), pipelined image by image behin
 stages, and after the last image of the batch (the drain) the weight update of every layer, all
 layers in parallel. Durations are integer cycles from :mod:`rram_sim.engine.timing`; the model only
 sequences them. The model counts every event SimPy schedules (``SimResult.events``).
+
+A network run in *reload segments* (stages with ``segment > 0``, see :mod:`.plan`) runs one segment
+at a time on one chip: a coordinator process programs a segment's crossbars (a ``reload`` record
+per layer: write pulses, time), opens the segment's stages, and waits for them to finish before
+programming the next. Inference programs every segment per batch; a training step starts with
+segment 0 on the chip (the previous step ended with it), runs the forward pass segment by segment,
+the last segment's back-propagation right behind its forward, then reprograms and back-propagates
+the earlier segments in reverse, each segment's update written while it is on the chip.
+
+What makes it fast (the simulated times are those of the plain model): each stage's per-group work
+is computed once (durations, counts, transfers) and replayed per image; only hardware that two
+stages of one segment use is a ``Resource``, the rest are plain delays; a message whose NoC links
+no other flow uses is a number (its arrival cycle, serialized behind the flow's previous message)
+instead of a process; inter-stage buffers are :class:`Channel`s that schedule an event only when
+a stage has to wait.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,15 +56,60 @@ BUSY_KINDS = ("crossbar", "edram", "bus", "digital", "noc", "offchip", "write")
 
 
 class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it schedules."""
+    """A SimPy environment that counts the events it schedules (SimPy numbers every scheduled
+    event from one counter; reading it costs nothing per event)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.n_events = 0
+        self._n_read = 0
 
-    def schedule(self, event, priority=1, delay=0):  # noqa: D102 - simpy signature
-        self.n_events += 1
-        super().schedule(event, priority, delay)
+    @property
+    def n_events(self) -> int:
+        # ``_eid`` is SimPy's event-id counter; taking one id moves it on, so remember how many
+        # ids this property took itself.
+        n = next(self._eid) - self._n_read
+        self._n_read += 1
+        return n
+
+
+class Channel:
+    """A bounded FIFO of tokens from one stage to another (a lighter ``simpy.Store``): ``put``
+    returns None when there is room, or an event the producer waits on; ``get`` returns a token,
+    or None when empty after arranging that ``wait`` fires on the next put."""
+
+    __slots__ = ("env", "capacity", "items", "putters", "getter")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.items: deque = deque()
+        self.putters: deque = deque()      # (event, token) waiting for room
+        self.getter = None                 # the consumer's event, while it waits
+
+    def put(self, tok):
+        if len(self.items) < self.capacity:
+            self.items.append(tok)
+            if self.getter is not None:
+                ev, self.getter = self.getter, None
+                ev.succeed()
+            return None
+        ev = self.env.event()
+        self.putters.append((ev, tok))
+        return ev
+
+    def get(self):
+        if not self.items:
+            return None
+        tok = self.items.popleft()
+        if self.putters:
+            ev, waiting = self.putters.popleft()
+            self.items.append(waiting)
+            ev.succeed()
+        return tok
+
+    def wait(self):
+        self.getter = self.env.event()
+        return self.getter
 
 
 @dataclass
@@ -86,6 +147,11 @@ class SimResult:
     n_links: int
     events: int
     pulses_per_layer: dict[str, int] = field(default_factory=dict)
+    segments: int = 1               # reload segments the network ran in
+    reloads: int = 0                # segment programmings in this run
+    reload_cycles: int = 0          # time spent programming segments
+    reload_pulses_per_layer: dict[str, int] = field(default_factory=dict)
+    reloads_per_layer: dict[str, int] = field(default_factory=dict)
 
 
 class ChipModel:
@@ -108,6 +174,8 @@ class ChipModel:
         self.offchip = simpy.Resource(self.env, capacity=max(1, cfg.chip.offchip_links))
         self.image_done: list[int] = []
         self.records: list[StageRecord] = []
+        self.n_segments = 1 + max((s.segment for s in stages), default=0)
+        self._flow_free: dict[tuple, int] = {}
 
     # -- resources ------------------------------------------------------------------------------
     def resource(self, kind: str, key) -> simpy.Resource:
@@ -130,44 +198,14 @@ class ChipModel:
         rec.busy_cycles[busy] += cycles
 
     # -- transfers -------------------------------------------------------------------------------
-    def _transfer(self, src: int, dsts: tuple[int, ...], bits: int, rec: StageRecord):
-        """Move ``bits`` from tile ``src`` to tiles ``dsts`` of one chip (``src < 0`` or another
-        chip: over an off-chip link). Several destinations form one multicast along the union of
-        their XY routes; it lasts as long as its longest route."""
+    def _multicasts(self, src: int, dst_tiles: tuple[int, ...], bits: int):
+        """The messages that move one group from tile ``src`` to a consumer's tiles: one
+        destination per distinct router, one multicast per chip (``src < 0`` or another chip:
+        an off-chip transfer). Each is ``(flow key, links, cycles, flits, destinations,
+        off-chip)``; several destinations form one multicast along the union of their XY routes,
+        lasting as long as its longest route."""
         cfg = self.cfg
-        n_tiles = cfg.chip.tiles
-        chip_s, chip_d = src // n_tiles, dsts[0] // n_tiles
-        if src < 0 or chip_s != chip_d:
-            cyc = T.offchip_cycles(bits, cfg)
-            with self.offchip.request() as req:
-                yield req
-                yield self.env.timeout(cyc)
-            rec.busy_cycles["offchip"] += cyc
-            rec.counts.offchip_bytes += math.ceil(bits / 8)
-            return
-        routes = [self.mesh.route(src % n_tiles, d % n_tiles) for d in dsts]
-        links = sorted({link for r in routes for link in r})
-        cyc = message_cycles(bits, max(len(r) for r in routes), cfg)
-        # Links are taken in a global order, so two messages can never wait on each other.
-        reqs = []
-        for link in links:
-            res = self.resource("link", (chip_s,) + link)
-            req = res.request()
-            yield req
-            reqs.append((res, req))
-        yield self.env.timeout(cyc)
-        for res, req in reqs:
-            res.release(req)
-        n_flits = T.flits(bits, cfg)
-        self.link_busy += cyc * len(links)
-        rec.busy_cycles["noc"] += cyc
-        rec.counts.noc_flits += n_flits * len(dsts)
-        rec.counts.noc_flit_hops += n_flits * len(links)
-
-    def _send(self, src: int, dst_tiles: tuple[int, ...], bits: int, rec: StageRecord):
-        """Start the transfer of one group to a consumer's tiles (one destination per distinct
-        router, one multicast per chip); returns its completion event, or None."""
-        n_tiles, conc = self.cfg.chip.tiles, self.mesh.concentration
+        n_tiles, conc = cfg.chip.tiles, self.mesh.concentration
         # Data already on one of the consumer's tiles needs no message to that tile's router.
         seen = {(src // n_tiles, (src % n_tiles) // conc)} if src in dst_tiles else set()
         by_chip: dict[int, list[int]] = {}
@@ -177,11 +215,67 @@ class ChipModel:
                 continue
             seen.add(key)
             by_chip.setdefault(key[0], []).append(dst)
-        events = [self.env.process(self._transfer(src, tuple(d), bits, rec))
-                  for d in by_chip.values()]
+        out = []
+        for dsts in by_chip.values():
+            flow = (src, tuple(dsts))
+            chip_s, chip_d = src // n_tiles, dsts[0] // n_tiles
+            if src < 0 or chip_s != chip_d:
+                out.append((flow, (), T.offchip_cycles(bits, cfg), math.ceil(bits / 8), 0, True))
+                continue
+            routes = [self.mesh.route(src % n_tiles, d % n_tiles) for d in dsts]
+            links = tuple((chip_s,) + link for link in sorted({lk for r in routes for lk in r}))
+            cyc = message_cycles(bits, max(len(r) for r in routes), cfg)
+            out.append((flow, links, cyc, T.flits(bits, cfg), len(dsts), False))
+        return out
+
+    def _count_message(self, m, rec: StageRecord, times: int) -> None:
+        _, links, cyc, n, n_dsts, off = m
+        if off:
+            rec.busy_cycles["offchip"] += cyc * times
+            rec.counts.offchip_bytes += n * times
+            return
+        self.link_busy += cyc * len(links) * times
+        rec.busy_cycles["noc"] += cyc * times
+        rec.counts.noc_flits += n * n_dsts * times
+        rec.counts.noc_flit_hops += n * len(links) * times
+
+    def _transfer(self, m):
+        """A message over contended links (taken in a global order, so two messages can never
+        wait on each other) or over the pool of off-chip links."""
+        _, links, cyc, _, _, off = m
+        if off:
+            with self.offchip.request() as req:
+                yield req
+                yield self.env.timeout(cyc)
+            return
+        reqs = []
+        for link in links:
+            res = self.resource("link", link)
+            req = res.request()
+            yield req
+            reqs.append((res, req))
+        yield self.env.timeout(cyc)
+        for res, req in reqs:
+            res.release(req)
+
+    def _send(self, msgs) -> tuple[int, object]:
+        """Start the messages of one group; returns its token: (arrival cycle of the messages
+        that need no process, completion event of the others or None)."""
+        now = self.env.now
+        arrival, events = 0, []
+        for m in msgs:
+            flow, links, cyc = m[0], m[1], m[2]
+            if flow in self._contended:
+                events.append(self.env.process(self._transfer(m)))
+            elif links:      # its own links: its messages follow one another
+                t = max(now, self._flow_free.get(flow, 0)) + cyc
+                self._flow_free[flow] = t
+                arrival = max(arrival, t)
+            else:            # through one router: no link to hold
+                arrival = max(arrival, now + cyc)
         if not events:
-            return None
-        return events[0] if len(events) == 1 else simpy.AllOf(self.env, events)
+            return arrival, None
+        return arrival, events[0] if len(events) == 1 else simpy.AllOf(self.env, events)
 
     # -- work of one group -------------------------------------------------------------------------
     def _segments(self, st: Stage, g: int, backward: bool) -> list[tuple[str | None, object, int,
@@ -208,7 +302,7 @@ class ChipModel:
             return segs
         vals = st.group_values(g)
         if st.op == "input":
-            return [] if backward else [(None, None, 0, "offchip")]
+            return []
         if st.op in ("maxpool", "avgpool"):
             ops = vals * (1 if backward else st.pool_k)
             return [("digital", st.home, T.digital_cycles(ops, cfg.tile.maxpool_units, cfg),
@@ -221,8 +315,9 @@ class ChipModel:
                      "digital")]
         return []  # flatten: a change of view, no work
 
-    def _count_digital(self, st: Stage, g: int, rec: StageRecord, backward: bool) -> None:
-        vals = st.group_values(g)
+    def _count_digital(self, st: Stage, g: int, rec: StageRecord, backward: bool,
+                       times: int) -> None:
+        vals = st.group_values(g) * times
         if st.op in ("maxpool", "avgpool"):
             rec.counts.pool_ops += vals * (1 if backward else st.pool_k)
         elif st.op in ("relu", "softmax"):
@@ -230,46 +325,75 @@ class ChipModel:
         elif st.op == "add":
             rec.counts.digital_adds += vals
 
+    def _group_ops(self, st: Stage, g: int, rec: StageRecord, backward: bool) -> list:
+        """The timed work of one group, computed once: plain delays (ints; back-to-back
+        uncontended segments merged into one) and ``(resource, cycles)`` holds. Busy cycles and
+        digital counts of all images are booked here."""
+        ops: list = []
+        pending = 0
+        for kind, key, cyc, busy in self._segments(st, g, backward):
+            if cyc <= 0:
+                continue
+            rec.busy_cycles[busy] += cyc * self.n_images
+            if kind is None or (kind, key, st.segment) not in self.shared:
+                pending += cyc
+                continue
+            if pending:
+                ops.append(pending)
+                pending = 0
+            ops.append((self.resource(kind, key), cyc))
+        if pending:
+            ops.append(pending)
+        self._count_digital(st, g, rec, backward, self.n_images)
+        return ops
+
     # -- processes ---------------------------------------------------------------------------------
-    def _stage_proc(self, st: Stage, rec: StageRecord, in_edges, out_edges, backward: bool,
-                    is_sink: bool):
+    def _stage_proc(self, st: Stage, rec: StageRecord, in_edges, out_edges, ops, input_msgs,
+                    ready, is_sink: bool):
+        """``in_edges``: (channel, groups needed per group, groups per image); ``out_edges``:
+        (channel, messages per group); ``ops[g]``: the group's work; ``input_msgs[g]``: the
+        off-chip messages that bring an input group (None: not an input stage)."""
         env = self.env
+        if ready is not None:
+            yield ready
         got = [0] * len(in_edges)
-        bits_per_value = self.cfg.precision.input_bits
-        for img in range(self.n_images):
+        timeout = env.timeout
+        for _img in range(self.n_images):
             for g in range(st.groups):
-                for i, (store, need_fn, per_image) in enumerate(in_edges):
-                    target = img * per_image + need_fn(g)
+                for i, (ch, needs, per_image) in enumerate(in_edges):
+                    target = _img * per_image + needs[g]
                     while got[i] < target:
-                        tok = yield store.get()
+                        tok = ch.get()
+                        while tok is None:
+                            yield ch.wait()
+                            tok = ch.get()
                         got[i] += 1
-                        if tok is not None and not tok.processed:
-                            yield tok
+                        arrival, ev = tok
+                        if arrival > env.now:
+                            yield timeout(arrival - env.now)
+                        if ev is not None and not ev.processed:
+                            yield ev
                 start = env.now
-                if st.op == "input":
+                if input_msgs is not None:
                     # The image arrives over the off-chip links into the first tile's eDRAM.
-                    bits = st.group_values(g) * bits_per_value
-                    yield env.process(self._transfer(-1, (st.home,), bits, rec))
-                pending = 0  # uncontended segments run back to back: one timeout for all
-                for kind, key, cyc, busy in self._segments(st, g, backward):
-                    if cyc <= 0:
-                        continue
-                    if kind is None or (kind, key) not in self.shared:
-                        pending += cyc
-                        rec.busy_cycles[busy] += cyc
-                        continue
-                    if pending:
-                        yield env.timeout(pending)
-                        pending = 0
-                    yield from self._hold(kind, key, cyc, rec, busy)
-                if pending:
-                    yield env.timeout(pending)
-                self._count_digital(st, g, rec, backward)
+                    arrival, ev = self._send(input_msgs[g])
+                    if arrival > env.now:
+                        yield timeout(arrival - env.now)
+                    if ev is not None:
+                        yield ev
+                for op in ops[g]:
+                    if op.__class__ is int:
+                        yield timeout(op)
+                    else:
+                        res, cyc = op
+                        with res.request() as req:
+                            yield req
+                            yield timeout(cyc)
                 rec.mark(start, env.now)
-                bits = st.group_values(g) * bits_per_value
-                for store, dst_tiles in out_edges:
-                    tok = self._send(st.home, dst_tiles, bits, rec)
-                    yield store.put(tok)
+                for ch, msgs in out_edges:
+                    wait = ch.put(self._send(msgs[g]))
+                    if wait is not None:
+                        yield wait
             if is_sink:
                 self.image_done.append(env.now)
                 if self.progress is not None:
@@ -304,7 +428,8 @@ class ChipModel:
             b = Stage(name=f"{st.name}", op=st.op, inputs=st.inputs, out_shape=src.out_shape,
                       rows=src.rows, rows_per_group=src.rows_per_group, dep=st.dep,
                       window=st.window, tiles=st.tiles, copies=st.copies, layout=st.layout,
-                      geom=st.geom, pool_k=st.pool_k, fwd_positions=st.positions)
+                      geom=st.geom, pool_k=st.pool_k, fwd_positions=st.positions,
+                      segment=st.segment, program_rows=st.program_rows)
             bwd[st.name] = b
         outputs = [s for s in stages if not cons[s.name] and s.op != "input"]
         for st in stages:
@@ -337,68 +462,170 @@ class ChipModel:
         env, cfg = self.env, self.cfg
         edges, bwd = self._edges()
         cons_f = consumers(self.stages)
+        self.shared = self._shared_keys(bwd)
+        sinks = [s for s in self.stages if not cons_f[s.name]]
+        bits_per_value = cfg.precision.input_bits
+        # Records first (forward in graph order, backward in reverse), then their edges.
+        f_recs = {st.name: StageRecord(st.name, st.op, "forward", st.tiles) for st in self.stages}
+        b_order = list(reversed([s.name for s in self.stages if s.name in bwd]))
+        b_recs = {n: StageRecord(n, bwd[n].op, "backward", bwd[n].tiles,
+                                 first_layer=self.by_name[bwd[n].inputs[0]].op == "input")
+                  for n in b_order}
+        self.records += list(f_recs.values()) + [b_recs[n] for n in b_order]
+        rec_of = {id(st): f_recs[st.name] for st in self.stages}
+        rec_of.update({id(b): b_recs[n] for n, b in bwd.items()})
         in_edges: dict[int, list] = {}
         out_edges: dict[int, list] = {}
+        offchip_flows: set = set()
+        link_users: dict[tuple, set] = {}
         for p, c, need_fn, is_b in edges:
             fan_out = len(cons_f.get(p.name, [])) > 1 and not is_b
-            cap = self._capacity(p, c, need_fn(0), fan_out or is_b)
-            store = simpy.Store(env, capacity=cap)
-            in_edges.setdefault(id(c), []).append((store, need_fn, p.groups))
-            out_edges.setdefault(id(p), []).append((store, c.tiles))
-        self.shared = self._shared_keys(bwd)
-        procs_f, procs_b = [], []
-        sinks = [s for s in self.stages if not cons_f[s.name]]
+            if c.segment != p.segment:
+                # Across a reload boundary the whole batch waits for the next segment.
+                cap = p.groups * self.n_images + 1
+            else:
+                cap = self._capacity(p, c, need_fn(0), fan_out or is_b)
+            ch = Channel(env, cap)
+            in_edges.setdefault(id(c), []).append(
+                (ch, [need_fn(g) for g in range(c.groups)], p.groups))
+            msgs = [self._multicasts(p.home, c.tiles, p.group_values(g) * bits_per_value)
+                    for g in range(p.groups)]
+            out_edges.setdefault(id(p), []).append((ch, msgs))
+            for g_msgs in msgs:
+                for m in g_msgs:
+                    self._count_message(m, rec_of[id(p)], self.n_images)
+                    if m[5]:
+                        offchip_flows.add(m[0])
+                    for link in m[1]:
+                        link_users.setdefault(link, set()).add(m[0])
+        # A flow is contended when one of its links carries another flow too, or when it goes
+        # off chip while other off-chip flows exist (besides the input, which waits for its own).
+        contended = {f for users in link_users.values() if len(users) > 1 for f in users}
+        procs_f: dict[int, list] = {}
+        procs_b: dict[int, list] = {}
+        S = self.n_segments
+        ready_f = [env.event() for _ in range(S)] if S > 1 else [None]
+        ready_b = [env.event() for _ in range(S)] if S > 1 else [None]
+        input_flows = set()
+        proc_args = []
         for st in self.stages:
-            rec = StageRecord(st.name, st.op, "forward", st.tiles)
-            self.records.append(rec)
-            procs_f.append(env.process(self._stage_proc(
-                st, rec, in_edges.get(id(st), []), out_edges.get(id(st), []), False,
-                is_sink=(st is sinks[-1]))))
-        for name in reversed([s.name for s in self.stages if s.name in bwd]):
+            rec = f_recs[st.name]
+            ops = [self._group_ops(st, g, rec, False) for g in range(st.groups)]
+            input_msgs = None
+            if st.op == "input":
+                input_msgs = [self._multicasts(-1, (st.home,), st.group_values(g) * bits_per_value)
+                              for g in range(st.groups)]
+                for g_msgs in input_msgs:
+                    for m in g_msgs:
+                        self._count_message(m, rec, self.n_images)
+                        input_flows.add(m[0])
+            proc_args.append((procs_f, st, rec, ops, input_msgs, ready_f[st.segment if S > 1
+                                                                         else 0],
+                              st is sinks[-1]))
+        for name in b_order:
             b = bwd[name]
-            rec = StageRecord(b.name, b.op, "backward", b.tiles,
-                              first_layer=self.by_name[b.inputs[0]].op == "input")
-            self.records.append(rec)
-            procs_b.append(env.process(self._stage_proc(
-                b, rec, in_edges.get(id(b), []), out_edges.get(id(b), []), True,
-                is_sink=False)))
+            rec = b_recs[name]
+            ops = [self._group_ops(b, g, rec, True) for g in range(b.groups)]
+            proc_args.append((procs_b, b, rec, ops, None, ready_b[b.segment if S > 1 else 0],
+                              False))
+        # Off-chip messages share the pool of off-chip links; when only the input goes off chip
+        # (its stage waits for each of its messages) nothing can contend for it.
+        if offchip_flows:
+            contended |= offchip_flows | input_flows
+        self._contended = contended
+        all_procs = []
+        for procs, st, rec, ops, input_msgs, ready, is_sink in proc_args:
+            pr = env.process(self._stage_proc(st, rec, in_edges.get(id(st), []),
+                                              out_edges.get(id(st), []), ops, input_msgs, ready,
+                                              is_sink))
+            procs.setdefault(st.segment, []).append(pr)
+            all_procs.append(pr)
         pulses: dict[str, int] = {}
         drain = [0]
-        if self.training:
-            def updater():
-                yield simpy.AllOf(env, procs_b + procs_f)
+        reload = {"cycles": 0, "count": 0, "pulses": {}, "times": {}}
+        layers_of = [[st for st in self.stages if st.geom is not None and st.segment == s]
+                     for s in range(S)]
+
+        def program(s: int):
+            cyc_max = 0
+            p_cell = T.program_pulses_per_cell(cfg)
+            for st in layers_of[s]:
+                rec = StageRecord(st.name, st.op, "reload", st.tiles)
+                self.records.append(rec)
+                cyc = T.program_cycles(st.program_rows, cfg)
+                n_pulses = st.geom.written_cells * st.copies * p_cell
+                rec.counts.cell_write_pulses += n_pulses
+                if cfg.training.write_scheme == "write_verify":
+                    rec.counts.cell_verify_reads += n_pulses
+                rec.busy_cycles["write"] += cyc
+                rec.mark(env.now, env.now + cyc)
+                reload["pulses"][st.name] = reload["pulses"].get(st.name, 0) + n_pulses
+                reload["times"][st.name] = reload["times"].get(st.name, 0) + 1
+                cyc_max = max(cyc_max, cyc)
+            reload["count"] += 1
+            reload["cycles"] += cyc_max
+            if cyc_max:
+                yield env.timeout(cyc_max)
+
+        def update(layers):
+            ups = []
+            for st in layers:
+                rec = StageRecord(st.name, st.op, "update", st.tiles)
+                self.records.append(rec)
+                cyc = T.update_cycles(st.geom, cfg, self.measured.get(st.name))
+                p = T.update_pulses_per_cell(st.geom, cfg, self.measured.get(st.name))
+                n_pulses = int(round(p * st.geom.written_cells)) * st.copies
+                pulses[st.name] = n_pulses
+                rec.counts.cell_write_pulses += n_pulses
+                if cfg.training.write_scheme == "write_verify":
+                    rec.counts.cell_verify_reads += n_pulses
+                ups.append(env.process(self._hold(None, None, cyc, rec, "write")))
+                rec.mark(env.now, env.now + cyc)
+            if ups:
+                yield simpy.AllOf(env, ups)
+
+        def coordinator():
+            if S > 1:
+                for s in range(S):
+                    if s > 0 or not self.training:
+                        yield from program(s)
+                    ready_f[s].succeed()
+                    if self.training and s == S - 1:
+                        ready_b[s].succeed()
+                    yield simpy.AllOf(env, procs_f.get(s, []))
+            if not self.training:
+                return
+            if S == 1:
+                yield simpy.AllOf(env, all_procs)
                 drain[0] = env.now
-                ups = []
-                for st in self.stages:
-                    if st.geom is None:
-                        continue
-                    rec = StageRecord(st.name, st.op, "update", st.tiles)
-                    self.records.append(rec)
-                    cyc = T.update_cycles(st.geom, cfg, self.measured.get(st.name))
-                    p = T.update_pulses_per_cell(st.geom, cfg, self.measured.get(st.name))
-                    n_pulses = int(round(p * st.geom.written_cells)) * st.copies
-                    pulses[st.name] = n_pulses
-                    rec.counts.cell_write_pulses += n_pulses
-                    if cfg.training.write_scheme == "write_verify":
-                        rec.counts.cell_verify_reads += n_pulses
-                    ups.append(env.process(self._hold(None, None, cyc, rec, "write")))
-                    rec.mark(env.now, env.now + cyc)
-                if ups:
-                    yield simpy.AllOf(env, ups)
-            env.process(updater())
+                yield from update(layers_of[0])
+                return
+            for s in reversed(range(S)):
+                if s < S - 1:
+                    yield from program(s)
+                    ready_b[s].succeed()
+                yield simpy.AllOf(env, procs_b.get(s, []))
+                if s == 0:
+                    drain[0] = env.now
+                yield from update(layers_of[s])
+
+        env.process(coordinator())
         env.run()
-        unfinished = [p for p in procs_f + procs_b if not p.processed]
+        unfinished = [p for p in all_procs if not p.processed]
         if unfinished:
             raise RuntimeError(f"engine deadlock: {len(unfinished)} stage(s) never finished")
         return SimResult(
             mode="training" if self.training else "inference", n_images=self.n_images,
             makespan_cycles=int(env.now), image_done_cycles=[int(t) for t in self.image_done],
             drain_cycles=int(drain[0]), records=self.records, link_busy_cycles=self.link_busy,
-            n_links=self._n_links_used(), events=env.n_events, pulses_per_layer=pulses)
+            n_links=self._n_links_used(), events=env.n_events, pulses_per_layer=pulses,
+            segments=S, reloads=reload["count"], reload_cycles=reload["cycles"],
+            reload_pulses_per_layer=reload["pulses"], reloads_per_layer=reload["times"])
 
     def _shared_keys(self, bwd: dict) -> set:
-        """Resources more than one stage uses: only these can be contended, so only these are
-        requested; a stage's other segments are plain delays (same times, fewer events)."""
+        """Resources more than one stage of a segment uses: only these can be contended, so only
+        these are requested; a stage's other segments are plain delays (same times, fewer
+        events). Segments never run at the same time, so their users are counted apart."""
         users: dict[tuple, int] = {}
         all_stages = list(self.stages) + list(bwd.values())
         for st in all_stages:
@@ -406,6 +633,7 @@ class ChipModel:
             if st.geom is not None:
                 keys.add(("xbar", st.name))
             for k in keys:
+                k = k + (st.segment,)
                 users[k] = users.get(k, 0) + 1
         return {k for k, n in users.items() if n > 1}
 

@@ -16,6 +16,12 @@ A stage's input edge says how many producer rows an output group needs:
 
 Every stage sits on tiles: a crossbar layer on the tiles of its placement (its *home* tile, the
 first, gathers the outputs and sends them on), a digital stage on the home tile of its first input.
+
+A network too large for the chip can run in *segments* (``overflow="reload"``): consecutive crossbar
+layers that fit the chip together (:func:`rram_sim.placement.segment_layers`), each placed on the
+chip from its first PE, programmed in turn over the previous one. Every stage carries its segment
+(a digital stage: the latest segment among its inputs) and, for a crossbar layer, the rows its
+busiest PE programs (``program_rows``), from which :func:`.timing.program_cycles` follows.
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import numpy as np
 
 from rram_sim.config import Config
 from rram_sim.engine.timing import LayerGeometry, geometry_from_layout
-from rram_sim.errors import LayoutError
+from rram_sim.errors import ConfigError, LayoutError
 
+OVERFLOW_POLICIES = ("error", "multi_chip", "reload")
 CROSSBAR_OPS = ("conv", "linear")
 DIGITAL_OPS = ("relu", "maxpool", "avgpool", "add", "flatten", "softmax")
 OPS = ("input",) + CROSSBAR_OPS + DIGITAL_OPS
@@ -65,6 +72,11 @@ class Stage:
     geom: LayerGeometry | None = None
     pool_k: int = 1                # kernel elements per pooled output
     fwd_positions: int = 0         # backward stages: output positions of the forward layer
+    segment: int = 0               # reload segment the stage runs in (0 when the network fits)
+    program_rows: int = 0          # rows the busiest PE writes to program the layer (all copies)
+
+    def __post_init__(self) -> None:
+        self._values = int(np.prod(self.out_shape))
 
     @property
     def groups(self) -> int:
@@ -77,7 +89,7 @@ class Stage:
     @property
     def values(self) -> int:
         """Output values per image."""
-        return int(np.prod(self.out_shape))
+        return self._values
 
     @property
     def positions(self) -> int:
@@ -149,9 +161,14 @@ def chain_graph(layouts: list) -> list[NodeSpec]:
 
 def build_plan(graph: list[NodeSpec], layouts: dict[str, Any], cfg: Config,
                tiles: dict[str, tuple[int, ...]], copies: dict[str, int] | None = None,
-               max_groups: int = DEFAULT_MAX_GROUPS) -> list[Stage]:
-    """Stages in graph order; ``tiles[layer]`` lists a crossbar layer's global tile ids."""
+               max_groups: int = DEFAULT_MAX_GROUPS, segments: dict[str, int] | None = None,
+               program_rows: dict[str, int] | None = None) -> list[Stage]:
+    """Stages in graph order; ``tiles[layer]`` lists a crossbar layer's global tile ids,
+    ``segments[layer]`` its reload segment and ``program_rows[layer]`` the rows its busiest PE
+    programs (both optional: one segment, nothing to program)."""
     copies = copies or {}
+    segments = segments or {}
+    program_rows = program_rows or {}
     stages: dict[str, Stage] = {}
     for node in graph:
         if node.op not in OPS:
@@ -165,6 +182,8 @@ def build_plan(graph: list[NodeSpec], layouts: dict[str, Any], cfg: Config,
         params = dict(node.params or {})
         window = (1, 1, 0)
         layout, geom, pool_k = None, None, 1
+        seg = max((s.segment for s in ins), default=0)
+        prog = 0
         if node.op == "input":
             shape = tuple(int(v) for v in params.get("shape", ()))
             if not shape:
@@ -183,6 +202,11 @@ def build_plan(graph: list[NodeSpec], layouts: dict[str, Any], cfg: Config,
             else:
                 dep = "all"
             node_tiles = tuple(tiles[key])
+            own = int(segments.get(key, 0))
+            if own < seg:
+                raise LayoutError(f"graph node '{node.name}': reload segment {own} runs before "
+                                  f"segment {seg} of its input; segments follow the graph order")
+            seg, prog = own, int(program_rows.get(key, 0))
         else:
             if not ins:
                 raise LayoutError(f"graph node '{node.name}': op '{node.op}' needs an input")
@@ -209,7 +233,7 @@ def build_plan(graph: list[NodeSpec], layouts: dict[str, Any], cfg: Config,
         st = Stage(name=node.name, op=node.op, inputs=tuple(node.inputs), out_shape=shape,
                    rows=rows, rows_per_group=_rows_per_group(rows, max_groups), dep=dep,
                    window=window, tiles=node_tiles or (0,), copies=int(copies.get(node.name, 1)),
-                   layout=layout, geom=geom, pool_k=pool_k)
+                   layout=layout, geom=geom, pool_k=pool_k, segment=seg, program_rows=prog)
         stages[node.name] = st
     return list(stages.values())
 
@@ -251,16 +275,62 @@ def tiles_from_placement(placement, cfg: Config) -> tuple[dict[str, tuple[int, .
     return tiles, copies
 
 
-def plan_from_bundle(bundle, cfg: Config, max_groups: int = DEFAULT_MAX_GROUPS,
-                     replace_placement: bool = False) -> list[Stage]:
-    """Stages of a mapped network (a :class:`rram_sim.bundle.Bundle`); ``replace_placement``
-    places the crossbars afresh on ``cfg`` (a chip of another size than the bundle's)."""
-    layouts = {lay.spec.name: lay for lay in bundle.layers}
-    placement = getattr(bundle, "placement", None)
-    if placement is None or replace_placement:
-        from rram_sim.placement import place
+def _program_rows(placement, layouts: dict[str, Any], cfg: Config) -> dict[str, int]:
+    """Per layer: used rows over the crossbars of its busiest PE, all copies (one write-driver
+    set per PE programs its crossbars one after another)."""
+    out = {}
+    for name, loc in zip(placement.layer_names, placement.location):
+        rows = np.asarray(geometry_from_layout(layouts[name], cfg).rows_per_crossbar, np.int64)
+        loc = np.asarray(loc, dtype=np.int64)
+        if rows.size == 0 or loc.size == 0:
+            out[name] = 0
+            continue
+        pe = (loc[..., 0] * cfg.chip.tiles + loc[..., 1]) * cfg.tile.pes + loc[..., 2]
+        per_pe = np.bincount(pe.ravel(), weights=np.broadcast_to(rows, pe.shape).ravel())
+        out[name] = int(per_pe.max())
+    return out
 
-        placement = place([lay.n_crossbars for lay in bundle.layers], cfg,
-                          names=list(layouts), allow_multi_chip=True)
-    tiles, copies = tiles_from_placement(placement, cfg)
-    return build_plan(_graph_from_bundle(bundle), layouts, cfg, tiles, copies, max_groups)
+
+def plan_from_bundle(bundle, cfg: Config, max_groups: int = DEFAULT_MAX_GROUPS,
+                     replace_placement: bool = False, overflow: str | None = None) -> list[Stage]:
+    """Stages of a mapped network (a :class:`rram_sim.bundle.Bundle`).
+
+    ``overflow=None`` honours the bundle's placement (``replace_placement`` places the crossbars
+    afresh on ``cfg``, a chip of another size than the bundle's, spilling onto more chips if
+    needed). Otherwise the crossbars are placed afresh on ``cfg`` and a network larger than one
+    chip raises MappingError (``"error"``), spills onto further chips (``"multi_chip"``) or runs
+    on one chip in reload segments (``"reload"``)."""
+    from rram_sim.placement import place, segment_layers
+
+    if overflow is not None and overflow not in OVERFLOW_POLICIES:
+        raise ConfigError(f"overflow={overflow!r}: must be one of {', '.join(OVERFLOW_POLICIES)}")
+    layouts = {lay.spec.name: lay for lay in bundle.layers}
+    graph = _graph_from_bundle(bundle)
+    placement = getattr(bundle, "placement", None)
+    reps = dict(zip(placement.layer_names, placement.replication)) if placement else None
+    fresh = bool(placement.fresh_tile) if placement else False
+    if overflow is None and placement is not None and not replace_placement:
+        tiles, copies = tiles_from_placement(placement, cfg)
+        return build_plan(graph, layouts, cfg, tiles, copies, max_groups)
+    # Execution order: the crossbar layers as the graph visits them.
+    order = [n.params.get("layer", n.name) for n in graph if n.op in CROSSBAR_OPS]
+    order = [k for k in dict.fromkeys(order) if k in layouts]
+    order += [k for k in layouts if k not in order]
+    n_xb = [layouts[k].n_crossbars for k in order]
+    if overflow == "reload":
+        groups = segment_layers(n_xb, cfg, names=order, replication=reps, fresh_tile=fresh)
+    else:
+        groups = [list(range(len(order)))]
+    tiles, copies, segments, prog = {}, {}, {}, {}
+    for s_i, idx in enumerate(groups):
+        names = [order[i] for i in idx]
+        pl = place([n_xb[i] for i in idx], cfg, names=names,
+                   replication={k: reps[k] for k in names if k in reps} if reps else None,
+                   allow_multi_chip=overflow in (None, "multi_chip"), fresh_tile=fresh)
+        t, c = tiles_from_placement(pl, cfg)
+        tiles.update(t)
+        copies.update(c)
+        segments.update(dict.fromkeys(names, s_i))
+        if len(groups) > 1:
+            prog.update(_program_rows(pl, layouts, cfg))
+    return build_plan(graph, layouts, cfg, tiles, copies, max_groups, segments, prog)

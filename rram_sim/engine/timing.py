@@ -106,7 +106,8 @@ class LayerGeometry:
     elements read per step. ``gather_rows``: rows the index unit gathers per step on the busiest
     crossbar (0 for dense layouts). ``written_cells``: cells a weight update writes (used weight
     positions x weight slices), ``rows_written``: used physical rows of the busiest crossbar.
-    ``cells_per_crossbar``: cells holding weights on each crossbar (for wear).
+    ``cells_per_crossbar``: cells holding weights on each crossbar (for wear),
+    ``rows_per_crossbar``: used physical rows of each crossbar (for programming a reload).
     """
 
     name: str
@@ -121,6 +122,7 @@ class LayerGeometry:
     written_cells: int
     rows_written: int
     cells_per_crossbar: tuple[int, ...]
+    rows_per_crossbar: tuple[int, ...] = ()
 
 
 def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
@@ -164,7 +166,8 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
         n_crossbars=int(nx), reads_per_chunk=reads_per_chunk, row_blocks=row_blocks,
         inputs_used=inputs_used, gather_rows=gather_rows, written_cells=int(cells_unit.sum()),
         rows_written=int(rows_xb.max()) if rows_xb.size else 0,
-        cells_per_crossbar=tuple(int(c) for c in cells_xb))
+        cells_per_crossbar=tuple(int(c) for c in cells_xb),
+        rows_per_crossbar=tuple(int(r) for r in rows_xb))
 
 
 @dataclass(frozen=True)
@@ -254,7 +257,29 @@ def update_cycles(geom: LayerGeometry, cfg: Config, measured_pulses: int | None 
     p = math.ceil(update_pulses_per_cell(geom, cfg, measured_pulses) - 1e-9)
     if p <= 0 or geom.rows_written == 0:
         return 0
+    return geom.rows_written * p * write_pulse_cycles(cfg)
+
+
+def write_pulse_cycles(cfg: Config) -> int:
+    """One write pulse on a row of cells, plus its verify read under ``write_verify``."""
     per_pulse = ns_to_cycles(cfg.cell.write_latency_ns, cfg)
     if cfg.training.write_scheme == "write_verify":
         per_pulse += read_cycles(cfg)
-    return geom.rows_written * p * per_pulse
+    return per_pulse
+
+
+def program_pulses_per_cell(cfg: Config) -> int:
+    """Write pulses that program one cell from whatever the previous segment left in it to its
+    new level: the full range, ``(2**cell.bits - 1) x pulses_per_level`` (an upper bound; a row's
+    cells are written in parallel, so the row takes this many pulse slots)."""
+    return (2 ** cfg.cell.bits - 1) * cfg.cell.pulses_per_level
+
+
+def program_cycles(rows_on_busiest_pe: int, cfg: Config) -> int:
+    """Programming a layer's crossbars for a reload: every PE has one set of write drivers, so a
+    PE programs its crossbars one after another, row by row (the cells of a row in parallel), and
+    all PEs work in parallel; the busiest PE, with ``rows_on_busiest_pe`` used rows over its
+    crossbars, sets the time."""
+    if rows_on_busiest_pe <= 0:
+        return 0
+    return rows_on_busiest_pe * program_pulses_per_cell(cfg) * write_pulse_cycles(cfg)
