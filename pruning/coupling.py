@@ -132,8 +132,9 @@ def _trace_sets(model: nn.Module) -> _Spaces:
         mod = mods.get(node.target) if node.op == "call_module" else None
         if mod is not None and calls[node.target] > 1:
             unknown(node)  # a module called twice shares its weights between two sets
-        elif isinstance(mod, nn.Conv2d) and x is not None and x[1] in ("map", "any") \
+        elif isinstance(mod, nn.Conv2d) and x is not None and x[1] in ("map", "any", "unknown") \
                 and mod.groups == 1:
+            # a conv's output channels are its filters whatever its input was
             sp.consumers[sp.find(x[0])].append((f"{node.target}.weight", 1))
             s = sp.new()
             sp.producers[s].append((f"{node.target}.weight", int(mod.out_channels)))
