@@ -10,6 +10,10 @@ A :class:`Report` holds, for each run (``inference`` and/or ``training``):
 - energy by component category (``costs.CATEGORIES``), per-layer time intervals (``start_ns``,
   ``end_ns`` per layer, pass and tile) for a pipeline timeline, and for training the wear of every
   layer (writes per cell per step, steps until ``cell.endurance_writes`` is spent);
+- for a network run in reload segments (``overflow="reload"``), the reprogramming as its own pass
+  ``reload`` (per layer: write pulses, energy, time) and in the summary (``segments``,
+  ``reloads``, ``reload_ns``, ``reload_write_pulses``); its writes count as wear, per batch for an
+  inference run;
 - the chip's area and peak power (``costs.rollup``), the config and its hash, the layout figures.
 
 ``Report.save(dir)`` writes ``report.json`` (self-contained), ``records.csv`` and
@@ -105,6 +109,8 @@ class Report:
         keys = ("latency_ns", "throughput_per_s", "energy_per_item_uj", "average_power_w",
                 "crossbar_utilization", "adc_utilization", "link_utilization", "events")
         runs = list(self.runs)
+        if any(self.runs[r].get("reloads") for r in runs):
+            keys += ("segments", "reloads", "reload_ns", "reload_write_pulses")
         lines = [f"{'':28s}" + "".join(f"{r:>16s}" for r in runs)]
         for k in keys:
             cells = []
@@ -168,7 +174,8 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
             st = by_name.get(rec.name)
             counts = record_counts(rec, st, result.n_images, cfg)
             dyn = costs.dynamic_energy_pj(counts, cfg)
-            pass_name = "inference" if run == "inference" else rec.pass_name
+            pass_name = ("inference" if run == "inference" and rec.pass_name != "reload"
+                         else rec.pass_name)
             for comp, e in dyn.items():
                 n = getattr(counts, lib[comp].event) if lib[comp].event else 0
                 if n == 0 and e == 0.0:
@@ -211,7 +218,12 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
         cat = costs.energy_by_category(dyn_total, cfg)
         cat_leak = costs.energy_by_category(leak, cfg)
         by_cat[run] = {c: cat[c] + cat_leak[c] for c in costs.CATEGORIES}
-        placed = sum(s.geom.n_crossbars * s.copies for s in stages if s.geom is not None)
+        # Reload segments reuse the same crossbars: the chip holds one segment at a time.
+        per_seg: dict[int, int] = {}
+        for s in stages:
+            if s.geom is not None:
+                per_seg[s.segment] = per_seg.get(s.segment, 0) + s.geom.n_crossbars * s.copies
+        placed = max(per_seg.values(), default=0)
         xbar_util = (xbar_busy_cells / (placed * result.makespan_cycles)
                      if placed and result.makespan_cycles else 0.0)
         tr, ta = T.read_cycles(cfg), T.adc_cycles(cfg)
@@ -234,6 +246,9 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
             "link_utilization": (result.link_busy_cycles / (result.n_links * result.makespan_cycles)
                                  if result.makespan_cycles else 0.0),
             "events": result.events,
+            "segments": result.segments, "reloads": result.reloads,
+            "reload_ns": T.cycles_to_ns(result.reload_cycles, cfg),
+            "reload_write_pulses": int(sum(result.reload_pulses_per_layer.values())),
             "tiles_used": len({t for s in stages for t in s.tiles}),
             "phases": {p: {"start_ns": phase_span.get(p, [0.0, 0.0])[0],
                            "end_ns": phase_span.get(p, [0.0, 0.0])[1],
@@ -241,7 +256,10 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
         }
         if run == "training":
             summary["drain_ns"] = T.cycles_to_ns(result.drain_cycles, cfg)
-            summary["cell_write_pulses"] = int(sum(result.pulses_per_layer.values()))
+            summary["update_write_pulses"] = int(sum(result.pulses_per_layer.values()))
+            summary["cell_write_pulses"] = (summary["update_write_pulses"]
+                                            + summary["reload_write_pulses"])
+        if run == "training" or result.reloads:
             wear += _wear(stages, result, cfg)
         run_summaries[run] = summary
     roll = costs.rollup(cfg)
@@ -262,20 +280,30 @@ def _jsonable(o: Any) -> Any:
 
 
 def _wear(stages, result, cfg: Config) -> list[dict[str, Any]]:
-    """Writes per cell per training step and steps until the endurance budget is spent."""
+    """Writes per cell per step (a training step, or an inference batch that reloads) and steps
+    until the endurance budget is spent; the reload's programming writes count."""
+    from rram_sim.engine.timing import program_pulses_per_cell
+
     out = []
     for st in stages:
         if st.geom is None:
             continue
         g = st.geom
-        pulses = result.pulses_per_layer.get(st.name, 0)
-        per_cell = pulses / (g.written_cells * st.copies) if g.written_cells else 0.0
-        # Every copy is written with the same update.
+        upd = result.pulses_per_layer.get(st.name, 0)
+        rel = result.reload_pulses_per_layer.get(st.name, 0)
+        n_rel = result.reloads_per_layer.get(st.name, 0)
+        pulses = upd + rel
+        cells = g.written_cells * st.copies
+        per_cell = pulses / cells if cells else 0.0
+        upd_cell = upd / cells if cells else 0.0
+        # Every copy is written with the same update and the same programming.
         per_xb = [int(round(c * per_cell)) for c in g.cells_per_crossbar]
-        worst = math.ceil(per_cell - 1e-9) if per_cell > 0 else 0
+        worst = ((math.ceil(upd_cell - 1e-9) if upd_cell > 0 else 0)
+                 + n_rel * program_pulses_per_cell(cfg)) if cells else 0
         out.append({
-            "layer": st.name, "written_cells": g.written_cells * st.copies,
-            "write_pulses_per_step": pulses,
+            "run": result.mode, "layer": st.name, "written_cells": cells,
+            "write_pulses_per_step": pulses, "reload_pulses_per_step": rel,
+            "reloads_per_step": n_rel,
             "writes_per_cell_per_step": per_cell, "max_writes_per_cell_per_step": worst,
             "steps_to_endurance": (cfg.cell.endurance_writes / worst) if worst else None,
             "write_pulses_per_crossbar": per_xb})

@@ -13,7 +13,7 @@ from rram_sim.engine import run_plan, simulate
 from rram_sim.engine import timing as T
 from rram_sim.engine.noc import message_cycles
 from rram_sim.engine.plan import NodeSpec, build_plan
-from rram_sim.errors import ConfigError
+from rram_sim.errors import ConfigError, MappingError
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer
 
@@ -209,3 +209,113 @@ def test_replication_divides_step_work():
     g1 = st1[1].group_positions(0) * T.forward_step(st1[1].geom, cfg).total
     g2 = math.ceil(st1[1].group_positions(0) / 2) * T.forward_step(st1[1].geom, cfg).total
     assert r1.makespan_cycles - r2.makespan_cycles == 6 * (g1 - g2)
+
+
+# -- reload: a network larger than the chip runs in segments reprogrammed in turn --------------
+
+# 2 tiles x 2 PEs x 8 crossbars; a dense 1x1 conv 128 -> 128 takes 2 x 8 crossbars = 2 PEs.
+SMALL = {"chip.tiles": 2, "tile.pes": 2, "pe.crossbars": 8}
+
+
+def _big(cfg, pruned=False, n=4, h=4):
+    """``n`` dense 1x1 convs of 2 PEs each (twice a 4-PE chip), or the same with every other input
+    channel pruned (compact: 1 PE each, the network fits)."""
+    rng = np.random.default_rng(0)
+    specs = [LayerSpec(f"c{i}", "conv", (128, 128, 1, 1), (128, h, h)) for i in range(n)]
+    ws = [rng.standard_normal(s.weight_shape) for s in specs]
+    keep = (np.arange(128) % 2 == 0)[None, :, None, None]
+    masks = [np.broadcast_to(keep, s.weight_shape).copy() for s in specs] if pruned else None
+    return map_network(specs, ws, cfg, scheme="compact" if pruned else "dense", masks=masks,
+                       allow_multi_chip=True)
+
+
+def _segment_cycles(cfg):
+    """Closed form of one segment's programming: a PE's 8 crossbars one after another, 64 rows
+    each, (2**cell.bits - 1) x pulses_per_level pulses of write_latency per row."""
+    pulse = math.ceil(cfg.cell.write_latency_ns * cfg.chip.clock_ghz)
+    return 8 * 64 * (2 ** cfg.cell.bits - 1) * cfg.cell.pulses_per_level * pulse
+
+
+@pytest.mark.parametrize("mode", ["inference", "training"])
+def test_reload_of_a_network_that_fits_changes_nothing(mode):
+    cfg = config.preset("edge")
+    b = _net("resnet", cfg, "dense")
+    a = simulate(b, cfg, mode, batch=2, overflow="error").to_dict()
+    r = simulate(b, cfg, mode, batch=2, overflow="reload").to_dict()
+    assert r == a
+    assert r["runs"][mode]["segments"] == 1 and r["runs"][mode]["reloads"] == 0
+
+
+def test_reload_twice_the_chip_pays_the_predicted_write_time():
+    cfg = config.preset("edge").replace(**SMALL)
+    big, pruned = _big(cfg), _big(cfg, pruned=True)
+    assert [lay.n_crossbars for lay in big.layers] == [16] * 4
+    rep = simulate(big, cfg, "inference", batch=2, overflow="reload")
+    s = rep.runs["inference"]
+    assert (s["segments"], s["reloads"]) == (2, 2)   # every batch programs both segments
+    assert s["reload_ns"] == 2 * _segment_cycles(cfg) / cfg.chip.clock_ghz
+    cells = 128 * 128 * cfg.slices_per_weight
+    assert s["reload_write_pulses"] == 4 * cells * (2 ** cfg.cell.bits - 1)
+    rel = [r for r in rep.records if r["pass"] == "reload"]
+    assert {r["layer"] for r in rel} == {"c0", "c1", "c2", "c3"}
+    assert sum(r["count"] for r in rel if r["component"] == "cell_write") == \
+        s["reload_write_pulses"]
+    assert s["phases"]["reload"]["dynamic_energy_pj"] == pytest.approx(
+        s["reload_write_pulses"] * cfg.cell.write_energy_pj)
+    # Programming sits on the critical path: slower writes add exactly their extra time.
+    slow = cfg.replace(**{"cell.write_latency_ns": 150.0})
+    s2 = simulate(big, slow, "inference", batch=2, overflow="reload").runs["inference"]
+    assert s2["makespan_ns"] - s["makespan_ns"] == pytest.approx(
+        2 * (_segment_cycles(slow) - _segment_cycles(cfg)) / cfg.chip.clock_ghz)
+    # The same network pruned to fit runs without reprogramming, and faster.
+    p = simulate(pruned, cfg, "inference", batch=2, overflow="reload").runs["inference"]
+    assert (p["segments"], p["reloads"], p["reload_ns"]) == (1, 0, 0.0)
+    assert p["makespan_ns"] < s["makespan_ns"]
+    t = simulate(big, cfg, "training", batch=2, overflow="reload").runs["training"]
+    tp = simulate(pruned, cfg, "training", batch=2, overflow="reload").runs["training"]
+    # A step starts with segment 0 on the chip: segment 1 for the forward pass, 0 again after.
+    assert t["reloads"] == 2 and t["reload_ns"] == 2 * _segment_cycles(cfg) / cfg.chip.clock_ghz
+    assert t["makespan_ns"] > tp["makespan_ns"] and tp["reloads"] == 0
+    assert {"forward", "backward", "update", "reload"} <= set(t["phases"])
+
+
+def test_reload_writes_count_as_wear():
+    cfg = config.preset("edge").replace(**SMALL)
+    big = _big(cfg)
+    rel = simulate(big, cfg, "training", batch=1, overflow="reload")
+    multi = simulate(big, cfg, "training", batch=1, overflow="multi_chip")
+    cells = 128 * 128 * cfg.slices_per_weight
+    program = (2 ** cfg.cell.bits - 1) * cfg.cell.pulses_per_level
+    for w_r, w_m in zip(rel.wear, multi.wear):
+        assert w_r["layer"] == w_m["layer"] and w_r["reloads_per_step"] == 1
+        assert w_r["reload_pulses_per_step"] == cells * program
+        assert w_r["write_pulses_per_step"] == w_m["write_pulses_per_step"] + cells * program
+        assert w_r["max_writes_per_cell_per_step"] == w_m["max_writes_per_cell_per_step"] + program
+        assert w_r["steps_to_endurance"] < w_m["steps_to_endurance"]
+    t = rel.runs["training"]
+    assert t["cell_write_pulses"] == t["update_write_pulses"] + t["reload_write_pulses"]
+    assert multi.runs["training"]["tiles_used"] > cfg.chip.tiles   # spilled onto a second chip
+    inf = simulate(big, cfg, "inference", batch=3, overflow="reload")
+    assert [w["reload_pulses_per_step"] for w in inf.wear] == [cells * program] * 4
+    assert {w["run"] for w in inf.wear} == {"inference"}
+
+
+def test_reload_residual_network_in_segments():
+    cfg = config.preset("edge").replace(**{"chip.tiles": 1, "tile.pes": 2})
+    b = _net("resnet", cfg.replace(**{"chip.tiles": 16, "tile.pes": 4}), "dense")
+    for mode in ("inference", "training"):
+        s = simulate(b, cfg, mode, batch=2, overflow="reload").runs[mode]
+        assert s["segments"] == 2 and s["reloads"] == 2 and s["makespan_ns"] > s["reload_ns"] > 0
+
+
+def test_overflow_errors():
+    cfg = config.preset("edge").replace(**SMALL)
+    big = _big(cfg)
+    with pytest.raises(MappingError, match="needs 4 tiles .* has chip.tiles=2"):
+        simulate(big, cfg, overflow="error")
+    with pytest.raises(ConfigError, match="overflow='spill': must be one of error, multi_chip"):
+        simulate(big, cfg, overflow="spill")
+    tiny = cfg.replace(**{"chip.tiles": 1, "tile.pes": 1})
+    with pytest.raises(MappingError, match=r"layer 'c0': 16 crossbars .* chip '.*' has 8 crossbar "
+                                           r"slots \(1 tiles x 1 PEs x 8 crossbars\)"):
+        simulate(big, tiny, overflow="reload")

@@ -81,3 +81,20 @@ def test_replication_forms_agree():
     assert resolve_replication(3, ["a", "b"]) == [3, 3]
     assert resolve_replication([2, 1], ["a", "b"]) == [2, 1]
     assert resolve_replication({"a": 2}, ["a", "b"]) == [2, 1]
+
+
+def test_segment_layers_splits_in_order_and_names_a_layer_too_big():
+    from rram_sim.placement import segment_layers
+
+    cfg = config.preset("edge").replace(**{"chip.tiles": 2, "tile.pes": 2, "pe.crossbars": 4})
+    # 16 slots, 4 PEs: layers of 2, 1, 2, 1, 4 PEs (4 crossbars per PE).
+    assert segment_layers([8, 4, 8, 1, 16], cfg) == [[0, 1], [2, 3], [4]]
+    # Each segment fits place() without spilling.
+    for seg in segment_layers([8, 4, 8, 1, 16], cfg):
+        place([[8, 4, 8, 1, 16][i] for i in seg], cfg)
+    # Copies count; a fresh tile per layer rounds up to whole tiles.
+    assert segment_layers([4, 4], cfg, replication=2) == [[0, 1]]
+    assert segment_layers([4, 4, 4], cfg, fresh_tile=True) == [[0, 1], [2]]
+    with pytest.raises(MappingError, match=r"layer 'big': 17 crossbars \(17 x 1 copies\) need 5 "
+                                           r"PEs but chip 'edge' has 16 crossbar slots"):
+        segment_layers([4, 17], cfg, names=["a", "big"])

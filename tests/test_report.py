@@ -15,11 +15,11 @@ from rram_sim.layout import LayerSpec
 from rram_sim.report import RECORD_FIELDS, Report
 
 
-def _bundle(cfg):
+def _bundle(cfg, **kw):
     rng = np.random.default_rng(3)
     specs = [LayerSpec("c1", "conv", (8, 3, 3, 3), (3, 6, 6), padding=(1, 1)),
              LayerSpec("fc", "linear", (4, 288), (288,))]
-    return map_network(specs, [rng.standard_normal(s.weight_shape) for s in specs], cfg)
+    return map_network(specs, [rng.standard_normal(s.weight_shape) for s in specs], cfg, **kw)
 
 
 def test_round_trip_and_contents(tmp_path):
@@ -61,3 +61,21 @@ def test_cli_simulate(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "b"), "--chip", "isaac", "-o", str(out)]) == 2
     assert "re-map" in capsys.readouterr().err
     assert main(["simulate", str(tmp_path / "b"), "--batch", "0", "-o", str(out)]) == 2
+
+
+def test_cli_simulate_overflow_reload(tmp_path, capsys):
+    cfg = config.preset("edge").replace(**{"chip.tiles": 1, "tile.pes": 1, "pe.crossbars": 1})
+    save_bundle(_bundle(cfg, allow_multi_chip=True), tmp_path / "b")  # c1: 1 crossbar, fc: 5
+    out = tmp_path / "r"
+    assert main(["simulate", str(tmp_path / "b"), "--overflow", "error", "-o", str(out)]) == 2
+    assert "placement" in capsys.readouterr().err
+    assert main(["simulate", str(tmp_path / "b"), "--overflow", "reload", "-o", str(out)]) == 2
+    assert "layer 'fc'" in capsys.readouterr().err
+    big = cfg.replace(**{"pe.crossbars": 5})
+    save_bundle(_bundle(big, allow_multi_chip=True), tmp_path / "b2")
+    assert main(["simulate", str(tmp_path / "b2"), "--overflow", "reload", "--pass", "both",
+                 "-o", str(out)]) == 0
+    assert "reload_ns" in capsys.readouterr().out
+    rep = Report.load(out)
+    assert rep.runs["inference"]["reloads"] == 2 and rep.runs["training"]["reloads"] == 2
+    assert {"reload"} <= {r["pass"] for r in rep.records}

@@ -73,3 +73,22 @@ def test_gradient_units_and_unit_conversion():
     assert T.gradient_cycles(g, 4, 1, cfg) == -(-16 * 16 * 4 // 16)
     xb = cfg.replace(**{"training.gradient_unit": "crossbar"})
     assert T.gradient_cycles(g, 4, 1, xb) == 4 * T.read_sequence_cycles(16, xb)
+
+
+def test_program_cycles_rows_pulses_and_verify():
+    cfg = config.preset("edge")                       # 2-bit cells, 1 pulse per level, 50 ns
+    assert T.program_pulses_per_cell(cfg) == 3
+    assert T.program_cycles(0, cfg) == 0
+    assert T.program_cycles(64, cfg) == 64 * 3 * 50
+    wv = cfg.replace(**{"training.write_scheme": "write_verify", "cell.pulses_per_level": 2})
+    assert T.program_cycles(10, wv) == 10 * 6 * (50 + T.read_cycles(wv))
+
+
+def test_geometry_rows_per_crossbar():
+    cfg = config.preset("edge")
+    rng = np.random.default_rng(0)
+    spec = LayerSpec("c", "conv", (8, 10, 3, 3), (10, 5, 5))     # 90 rows: 64 + 26
+    geom = T.geometry_from_layout(map_layer(spec, rng.standard_normal(spec.weight_shape), cfg),
+                                  cfg)
+    assert sorted(geom.rows_per_crossbar) == [26, 64]
+    assert max(geom.rows_per_crossbar) == geom.rows_written

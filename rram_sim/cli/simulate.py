@@ -1,8 +1,9 @@
 """``rram-sim simulate BUNDLE``: time and energy of a mapped network on a chip (discrete-event run).
 
 Runs the SimPy chip model (:mod:`rram_sim.engine`) for an inference pass, a training step, or both,
-prints a summary table (latency, throughput, energy per inference or step, power, utilization) and
-writes the report files (``report.json``, ``records.csv``, ``intervals.csv``) into ``-o DIR``.
+prints a summary table (latency, throughput, energy per inference or step, power, utilization;
+with ``--overflow reload`` on a network larger than the chip, the reprogramming time) and writes
+the report files (``report.json``, ``records.csv``, ``intervals.csv``) into ``-o DIR``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from typing import Any
 
 from rram_sim import config as config_mod
 from rram_sim.bundle import load_bundle
-from rram_sim.engine import check_compatible, run_plan
-from rram_sim.engine.plan import plan_from_bundle
+from rram_sim.engine import check_compatible, plan_for, run_plan
 from rram_sim.errors import ConfigError
 
 
@@ -33,6 +33,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--batch", type=int, default=None,
                    help="images: of the inference run (default 1) or of the training step "
                         "(default training.batch_size)")
+    p.add_argument("--overflow", choices=("error", "multi_chip", "reload"), default=None,
+                   help="a network larger than the chip: fail (error), spill onto more chips "
+                        "(multi_chip) or run on one chip in segments reprogrammed in turn "
+                        "(reload); default: the bundle's own placement")
     p.add_argument("-o", "--output", metavar="DIR", default="report",
                    help="report directory (default: ./report)")
     p.set_defaults(func=run)
@@ -41,7 +45,6 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rram_sim.engine import _PLACEMENT_KEYS, _get
     from rram_sim.report import build_report
 
     bundle = load_bundle(args.bundle)
@@ -50,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch is not None and args.batch < 1:
         raise ConfigError(f"--batch={args.batch}: must be an integer >= 1")
     modes = ("inference", "training") if args.mode == "both" else (args.mode,)
-    same_place = all(_get(bundle.config, k) == _get(cfg, k) for k in _PLACEMENT_KEYS)
-    stages = plan_from_bundle(bundle, cfg, replace_placement=not same_place)
+    stages = plan_for(bundle, cfg, args.overflow)
     runs = []
     t0 = time.perf_counter()
     for mode in modes:

@@ -7,6 +7,10 @@ closed-form timing functions (:mod:`.timing`) and NoC routes from :mod:`.noc`, a
 ``rram_sim.kernels.forward_counts`` / ``transposed_counts`` for the crossbars — plus what only the
 DES knows (flits, hops, digital ops, write pulses); energy is ``costs.dynamic_energy_pj(counts)``
 plus ``costs.leakage_energy_pj`` over the simulated time.
+
+A network larger than the chip: ``overflow="error"`` raises MappingError, ``"multi_chip"`` spills
+onto further chips, ``"reload"`` runs it on one chip in segments reprogrammed in turn (the report's
+``reload`` pass); left out, the bundle's own placement is honoured.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from collections.abc import Callable
 from rram_sim.config import Config
 from rram_sim.counts import Counts
 from rram_sim.engine.model import ChipModel, SimResult, StageRecord
-from rram_sim.engine.plan import DEFAULT_MAX_GROUPS, Stage, plan_from_bundle
+from rram_sim.engine.plan import DEFAULT_MAX_GROUPS, OVERFLOW_POLICIES, Stage, plan_from_bundle
 from rram_sim.errors import ConfigError
 
 MODES = ("inference", "training")
 
-__all__ = ["MODES", "ChipModel", "SimResult", "Stage", "StageRecord", "record_counts", "run_plan",
-           "simulate"]
+__all__ = ["MODES", "OVERFLOW_POLICIES", "ChipModel", "SimResult", "Stage", "StageRecord",
+           "plan_for", "record_counts", "run_plan", "simulate"]
 
 
 # What the cells hold depends on these: a bundle only runs on a chip that agrees on them.
@@ -50,7 +54,7 @@ def record_counts(rec: StageRecord, st: Stage | None, n_images: int, cfg: Config
     """All event counts of one stage record: the kernels' closed-form crossbar counts for its
     pass plus the DES's own counts."""
     total = Counts() + rec.counts
-    if st is None or st.layout is None or rec.pass_name == "update":
+    if st is None or st.layout is None or rec.pass_name in ("update", "reload"):
         return total
     from rram_sim import kernels
 
@@ -83,23 +87,33 @@ def run_plan(stages: list[Stage], cfg: Config, mode: str = "inference", n_images
     return model.run()
 
 
+def plan_for(bundle, cfg: Config, overflow: str | None = None,
+             max_groups: int = DEFAULT_MAX_GROUPS) -> list[Stage]:
+    """The stages of ``bundle`` on ``cfg``: its own placement when the chip's size agrees and no
+    ``overflow`` policy is given, else a fresh placement under that policy."""
+    same_place = all(_get(bundle.config, k) == _get(cfg, k) for k in _PLACEMENT_KEYS)
+    return plan_from_bundle(bundle, cfg, max_groups=max_groups, replace_placement=not same_place,
+                            overflow=overflow)
+
+
 def simulate(bundle, cfg: Config | None = None, mode: str = "inference",
              batch: int | None = None, measured_pulses: dict[str, int] | None = None,
              max_groups: int = DEFAULT_MAX_GROUPS,
-             progress: Callable[[int], None] | None = None):
+             progress: Callable[[int], None] | None = None, overflow: str | None = None):
     """Simulate ``bundle`` on ``cfg`` (default: the bundle's own chip) and return a Report.
 
     ``batch``: images (inference) or the batch of one training step (default 1 for inference,
     ``training.batch_size`` for training). ``measured_pulses``: per layer, the write pulses a real
-    update needs (otherwise 1 pulse per written weight slice is assumed)."""
+    update needs (otherwise 1 pulse per written weight slice is assumed). ``overflow``: what a
+    network larger than the chip does, one of :data:`OVERFLOW_POLICIES` (default: honour the
+    bundle's placement)."""
     from rram_sim.report import build_report
 
     cfg = cfg or bundle.config
     check_compatible(bundle.config, cfg)
     if batch is None:
         batch = cfg.training.batch_size if mode == "training" else 1
-    same_place = all(_get(bundle.config, k) == _get(cfg, k) for k in _PLACEMENT_KEYS)
-    stages = plan_from_bundle(bundle, cfg, max_groups=max_groups, replace_placement=not same_place)
+    stages = plan_for(bundle, cfg, overflow, max_groups)
     result = run_plan(stages, cfg, mode, batch, measured_pulses, progress)
     return build_report([(result, stages)], cfg, figures=getattr(bundle, "figures", {}),
                         scheme=getattr(bundle, "scheme", ""))
