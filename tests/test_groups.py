@@ -148,3 +148,39 @@ def test_spec_for_modules():
         LayerSpec("w", "linear", (3, 2), (2,)), "filter", CFG)}, 1 / 3)
     assert isinstance(masks, Masks) and masks["w"].tolist() == [[False, False], [True, True],
                                                                 [True, True]]
+
+
+def test_groupset_is_a_dict_and_plain_models_are_not_coupled():
+    m = nn.Sequential(_conv(), nn.ReLU(), nn.Conv2d(10, 4, 3), nn.Flatten(), nn.Linear(64, 5))
+    for gran in ("filter", "channel", "ou"):
+        groups = make_groups(m, gran, CFG)
+        assert isinstance(groups, dict) and groups.coupled == []
+        assert list(groups) == ["0.weight", "2.weight", "4.weight"]
+    # without coupling, masks cover the grouped weights only, as before
+    groups = make_groups(m, "filter", CFG)
+    masks = prune_lowest(group_scores(m, groups), groups, 0.5)
+    assert masks.names() == ["0.weight", "2.weight", "4.weight"]
+    kept = masks["2.weight"].any(axis=(1, 2, 3))
+    assert kept.sum() == 2 and masks["2.weight"][kept].all()  # the next layer's inputs stay
+
+
+def test_batchnorm_coupling_on_a_residual_model():
+    """couple_batchnorm masks every BN after a conv (block BNs, option-B shortcut BNs) for
+    uncoupled masks, and keeps the coupled masks' BN entries (already masked)."""
+    from pruning.groups import couple_batchnorm
+    from pruning.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("resnet20", 10, 3, 0.25, 8)
+    plain = make_groups(model, "filter", CFG, couple="none")
+    masks = couple_batchnorm(model, prune_lowest(group_scores(model, plain), plain, 0.5))
+    for conv, bn in (("layers.3.shortcut.0", "layers.3.shortcut.1"), ("layers.4.conv1",
+                                                                      "layers.4.bn1")):
+        alive = masks[f"{conv}.weight"].reshape(8, -1).any(axis=1)
+        assert np.array_equal(masks[f"{bn}.weight"], alive)
+        assert np.array_equal(masks[f"{bn}.bias"], alive) and not alive.all()
+    coupled = make_groups(model, "filter", CFG)
+    cm = prune_lowest(group_scores(model, coupled), coupled, 0.5)
+    both = couple_batchnorm(model, cm)
+    assert all(np.array_equal(both[k], v) for k, v in cm.items())
+    assert not cm["layers.3.shortcut.1.weight"].all()
