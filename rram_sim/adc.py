@@ -61,6 +61,19 @@ class AdcModel:
         code = np.clip(code, 0, self.max_code)
         return lo + code * self.step, clipped
 
+    def lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every conversion a read can make, as tables indexed ``[signed, s + max_sum]`` for the
+        integer sums ``s`` in ``[-max_sum, max_sum]``: ``(values float64, clipped uint8)``, each
+        ``[2, 2 x max_sum + 1]``, computed by :meth:`convert` (so a lookup is bit-identical to a
+        conversion)."""
+        s = np.arange(-self.max_sum, self.max_sum + 1, dtype=np.float64)
+        values = np.empty((2, len(s)), dtype=np.float64)
+        clipped = np.empty((2, len(s)), dtype=np.uint8)
+        for signed in (0, 1):
+            values[signed], c = self.convert(s, bool(signed))
+            clipped[signed] = c
+        return values, clipped
+
 
 def adc_model(cfg: Config, lines: int) -> AdcModel:
     """The ADC of ``cfg`` for reads that drive ``lines`` lines at once."""

@@ -36,6 +36,9 @@ from dataclasses import dataclass, replace
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from rram_sim.adc import AdcModel, adc_model
 from rram_sim.config import Config
@@ -47,6 +50,7 @@ from rram_sim.quant import n_slices, qmax, quantize, slice_weights
 
 FLOAT32_EXACT = 1 << 24      # integers below this are exact in float32
 FLOAT64_EXACT = 1 << 53      # integers below this are exact in float64
+ADC_TABLE_MAX = 1 << 20      # largest read sum for which the ADC is a lookup table (16 MB)
 CHUNK_FLOATS = 1 << 25       # elements of the GEMM output per batch chunk (128 MB of float32)
 
 
@@ -70,6 +74,19 @@ class UpdateResult:
 # ---------------------------------------------------------------------------------------------
 # Numba kernels
 # ---------------------------------------------------------------------------------------------
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Set bits of a uint64 (LLVM ``ctpop``: one POPCNT instruction on x86-64)."""
+    sig = types.int64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.ctpop.i64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
 
 @nb.njit(cache=True, inline="always")
 def _chunk(x, j, db, t):
@@ -166,6 +183,110 @@ def _scatter(acc, insum, ug_of, bias, out_index, b0, out):
                 k = out_index[u, o]
                 if k >= 0:
                     out[b0 + b, k] += acc[b, u, o] - corr
+
+
+@nb.njit(cache=True)
+def _pack_levels(cells, gl, planes):
+    """planes[u, g, c, w, o*P + p] holds, at bit r % 64 of word w = r // 64, bit c of the level of
+    input line g*gl + r at output line o, slice p (one bit plane per cell bit and line group;
+    output lines innermost so the popcount loop runs over contiguous words)."""
+    n_u, n_i, n_o, n_p = cells.shape
+    cb = planes.shape[2]
+    for u in range(n_u):
+        for i in range(n_i):
+            g = i // gl
+            r = i % gl
+            w = r // 64
+            bit = np.uint64(1) << np.uint64(r % 64)
+            for o in range(n_o):
+                for p in range(n_p):
+                    lvl = cells[u, i, o, p]
+                    for c in range(cb):
+                        if (lvl >> c) & 1:
+                            planes[u, g, c, w, o * n_p + p] |= bit
+
+
+@nb.njit(cache=True, parallel=True)
+def _bitplane_reads(q, b0, idx, unit_of, out_used, gact, skip, planes, t, db, gl, spv, table,
+                    tclip, off, acc, clipped):
+    """Every read of a lossy-ADC plan for vectors b0 .. b0 + len(acc): each line sum is
+    ``sum_a sum_c 2**(a+c) popcount(input chunk bit plane a AND level bit plane c)`` (the top bit
+    of the signed chunk weighs ``-2**(dac.bits-1)``), an exact integer; ``table[signed, s + off]``
+    is its ADC reconstruction and ``tclip`` whether it clipped; shift-and-add into acc[b, u, o].
+    Per (b, u, o) the additions run chunk by chunk, row group by row group, as in the GEMM path."""
+    bc = acc.shape[0]
+    n_ug, n_lines = idx.shape
+    n_gp = planes.shape[1]
+    cb = planes.shape[2]
+    nw = planes.shape[3]
+    n_col = planes.shape[4]
+    m = unit_of.shape[1]
+    n_out = out_used.shape[1]
+    n_p = spv.shape[0]
+    mask = (1 << db) - 1
+    for b in nb.prange(bc):
+        xb = np.zeros((t, n_gp, db, nw), dtype=np.uint64)
+        sums = np.zeros(n_col, dtype=np.int64)
+        nclip = 0
+        for ug in range(n_ug):
+            xb[:] = 0
+            for i in range(n_lines):
+                k = idx[ug, i]
+                if k < 0:
+                    continue
+                x = q[b0 + b, k]
+                g = i // gl
+                r = i % gl
+                bit = np.uint64(1) << np.uint64(r % 64)
+                for j in range(t):
+                    c = _chunk(x, j, db, t) & mask   # two's complement bits of the chunk
+                    for a in range(db):
+                        if (c >> a) & 1:
+                            xb[j, g, a, r // 64] |= bit
+            for j in range(t):
+                sg = 1 if j == t - 1 else 0
+                cpv = float(1 << (j * db))
+                for g in range(n_gp):
+                    if gact[ug, g] == 0:
+                        continue
+                    if skip:
+                        any_nz = False
+                        for a in range(db):
+                            for w in range(nw):
+                                if xb[j, g, a, w] != 0:
+                                    any_nz = True
+                        if not any_nz:
+                            continue
+                    for slot in range(m):
+                        u = unit_of[ug, slot]
+                        if u < 0:
+                            continue
+                        sums[:] = 0
+                        for a in range(db):
+                            neg = sg == 1 and a == db - 1
+                            for c in range(cb):
+                                sh = a + c
+                                for w in range(nw):
+                                    xw = xb[j, g, a, w]
+                                    if xw == 0:
+                                        continue
+                                    pl = planes[u, g, c, w]
+                                    if neg:
+                                        for col in range(n_col):
+                                            sums[col] -= _popcount(xw & pl[col]) << sh
+                                    else:
+                                        for col in range(n_col):
+                                            sums[col] += _popcount(xw & pl[col]) << sh
+                        for o in range(n_out):
+                            if out_used[u, o] == 0:
+                                continue
+                            acc_o = 0.0
+                            for p in range(n_p):
+                                e = sums[o * n_p + p] + off
+                                nclip += tclip[sg, e]
+                                acc_o += spv[p] * table[sg, e]
+                            acc[b, u, o] += cpv * acc_o
+        clipped[b] += nclip
 
 
 @nb.njit(cache=True)
@@ -468,21 +589,19 @@ def _run(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, layout: LayerLayou
     exact = _exact_values(plan, q) if plan.adc.exact else None
     if exact is not None and not skip:
         return exact, counts, 0      # the counts are closed-form, the values one GEMM
-    grp = _groups(plan, cfg, with_weights=exact is None)
+    adc = plan.adc
+    bits = exact is None and not adc.exact and adc.max_sum <= ADC_TABLE_MAX
+    grp = _groups(plan, cfg, with_weights=exact is None and not bits)
     n_ug, m = grp.unit_of.shape
+    if bits:
+        return _run_bitplanes(plan, cfg, q, skip, grp, counts)
     width = m * o_n * p_n if exact is None else 0
     per_b = n_ug * grp.n_gc * (width + grp.rc)
     bc = int(max(1, min(bsz, CHUNK_FLOATS // max(per_b, 1))))
     t, db = cfg.input_cycles, cfg.dac.bits
     out_used = (plan.out_index >= 0).astype(np.uint8)
-    adc = plan.adc
     clipped = np.zeros(bc, dtype=np.int64)
-    reads = np.zeros((n_ug, grp.n_gp), dtype=np.int64)   # skipped-mode read counts
-    xb_reads = 0
-    if skip:
-        xb_ids, xb_of = np.unique(plan.crossbar, return_inverse=True)
-        onehot = np.zeros((u_n, len(xb_ids)), dtype=np.float32)
-        onehot[np.arange(u_n), xb_of.reshape(-1)] = 1.0
+    tally = _SkipTally(plan, grp) if skip else None
     for b0 in range(0, bsz, bc):
         nb_ = min(bc, bsz - b0)
         xg = np.empty((n_ug, grp.n_gc, nb_, grp.rc), dtype=np.float32)
@@ -501,16 +620,70 @@ def _run(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, layout: LayerLayou
                 lo = adc.lo_signed if signed else adc.lo_unsigned
                 _adc_accumulate(s_arr, grp.unit_of, out_used, nz, grp.gact, skip, grp.fused, cpv,
                                 plan.spv, adc.exact, lo, adc.step, adc.max_code, acc, clipped)
-            if skip:
-                live = nz * grp.gact[:, :, None]
-                reads += live.sum(2, dtype=np.int64)
-                unit_read = live.any(1).T[:, grp.ug_of].astype(np.float32)   # [b, U]
-                xb_reads += int(((unit_read @ onehot) > 0).sum())
+            if tally is not None:
+                tally.add(nz)
         if exact is None:
             _scatter(acc, insum, grp.ug_of, float(plan.bias), plan.out_index, b0, out)
-    if skip:
-        _skip_counts(counts, plan, grp, reads, xb_reads)
+    if tally is not None:
+        _skip_counts(counts, plan, grp, tally.reads, tally.xb_reads)
     return (out if exact is None else exact), counts, int(clipped.sum())
+
+
+class _SkipTally:
+    """The reads actually made with ``skip_zero_inputs``, from each chunk's nonzero flags."""
+
+    def __init__(self, plan: _Plan, grp: _Groups) -> None:
+        self.grp = grp
+        self.reads = np.zeros((len(grp.idx), grp.n_gp), dtype=np.int64)
+        self.xb_reads = 0
+        xb_ids, xb_of = np.unique(plan.crossbar, return_inverse=True)
+        self.onehot = np.zeros((len(plan.crossbar), len(xb_ids)), dtype=np.float32)
+        self.onehot[np.arange(len(plan.crossbar)), xb_of.reshape(-1)] = 1.0
+
+    def add(self, nz: np.ndarray) -> None:
+        live = nz * self.grp.gact[:, :, None]
+        self.reads += live.sum(2, dtype=np.int64)
+        unit_read = live.any(1).T[:, self.grp.ug_of].astype(np.float32)   # [b, U]
+        self.xb_reads += int(((unit_read @ self.onehot) > 0).sum())
+
+
+def _run_bitplanes(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, grp: _Groups,
+                   counts: Counts) -> tuple[np.ndarray, Counts, int]:
+    """A lossy ADC: every read's line sums from bit planes (:func:`_bitplane_reads`), converted by
+    table lookup, shift-added, scattered. No float GEMM: an exact integer sum costs
+    ``dac.bits x cell.bits x ceil(lines/64)`` POPCNTs instead of ``lines`` multiply-adds."""
+    bsz = q.shape[0]
+    u_n, i_n, o_n, p_n = plan.cells_o.shape
+    gl = plan.group_lines
+    nw = -(-gl // 64)
+    planes = np.zeros((u_n, grp.n_gp, cfg.cell.bits, nw, o_n * p_n), dtype=np.uint64)
+    _pack_levels(plan.cells_o, gl, planes)
+    table, tclip = plan.adc.lookup()
+    out_used = (plan.out_index >= 0).astype(np.uint8)
+    bc = int(max(1, min(bsz, CHUNK_FLOATS // 4 // max(u_n * o_n, 1))))
+    clipped = np.zeros(bc, dtype=np.int64)
+    out = np.zeros((bsz, plan.n_out), dtype=np.float64)
+    t, db = cfg.input_cycles, cfg.dac.bits
+    for b0 in range(0, bsz, bc):
+        nb_ = min(bc, bsz - b0)
+        acc = np.zeros((nb_, u_n, o_n), dtype=np.float64)
+        insum = np.zeros((nb_, len(grp.idx)), dtype=np.float64)
+        if plan.bias:
+            _input_sums(q, b0, nb_, grp.idx, insum)
+        _bitplane_reads(q, b0, grp.idx, grp.unit_of, out_used, grp.gact, skip, planes, t, db, gl,
+                        plan.spv, table, tclip, plan.adc.max_sum, acc, clipped)
+        _scatter(acc, insum, grp.ug_of, float(plan.bias), plan.out_index, b0, out)
+    if skip:
+        tally = _SkipTally(plan, grp)
+        xg = np.empty((len(grp.idx), grp.n_gp, bc, gl), dtype=np.float32)
+        nz = np.empty((len(grp.idx), grp.n_gp, bc), dtype=np.uint8)
+        for b0 in range(0, bsz, bc):
+            nb_ = min(bc, bsz - b0)
+            for j in range(t):
+                _gather(q, b0, grp.idx, j, db, t, gl, xg[:, :, :nb_], nz[:, :, :nb_])
+                tally.add(nz[:, :, :nb_])
+        _skip_counts(counts, plan, grp, tally.reads, tally.xb_reads)
+    return out, counts, int(clipped.sum())
 
 
 def _skip_counts(counts: Counts, plan: _Plan, grp: _Groups, reads: np.ndarray,

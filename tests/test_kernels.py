@@ -336,3 +336,57 @@ def test_exact_values_bound_picks_float_type():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(kernels, "FLOAT64_EXACT", wmax * 32767)
         assert kernels._exact_values(plan, big) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(setups(policies=("full_scale", "calibrated")), st.booleans())
+def test_bitplane_path_matches_gemm_path(s, skip):
+    """A lossy ADC reads line sums from bit planes and converts them by table lookup; the float32
+    GEMM path with per-sum conversion (used when the table would be too large) must agree bit for
+    bit, with the same counts and clipped conversions, forward and transposed."""
+    cfg, lay, xq, eq = s
+    fast = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
+    fast_t = kernels.transposed(lay, eq, cfg)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "ADC_TABLE_MAX", -1)
+        slow = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
+        slow_t = kernels.transposed(lay, eq, cfg)
+    assert np.array_equal(fast.values, slow.values) and fast.counts == slow.counts
+    assert np.array_equal(fast_t.values, slow_t.values) and fast_t.counts == slow_t.counts
+
+
+def test_adc_lookup_equals_conversion():
+    cfg = config.default().replace(**{"adc.range_policy": "calibrated", "adc.bits": 3,
+                                      "adc.calibration_fraction": 0.5})
+    m = adc_model(cfg, 16)
+    values, clipped = m.lookup()
+    s = np.arange(-m.max_sum, m.max_sum + 1)
+    for signed in (0, 1):
+        v, c = m.convert(s, bool(signed))
+        assert np.array_equal(values[signed], v) and np.array_equal(clipped[signed], c)
+    assert clipped[0].any() and clipped[1].any()
+
+
+@pytest.mark.parametrize("rows,ou_rows,db,scheme", [(128, 128, 1, "offset"),
+                                                    (96, 96, 2, "differential"),
+                                                    (144, 72, 4, "offset")])
+def test_bitplane_path_multiword_groups(rows, ou_rows, db, scheme):
+    """Row groups longer than one 64-bit word (and not a multiple of it), multi-bit DAC."""
+    cfg = config.preset("isaac").replace(**{
+        "adc.range_policy": "calibrated", "adc.calibration_fraction": 0.1, "ou.rows": ou_rows,
+        "crossbar.rows": rows,
+        "dac.bits": db, "crossbar.signed_scheme": scheme, "precision.weight_bits": 8,
+        "precision.input_bits": 8})
+    rng = np.random.default_rng(ou_rows)
+    k, n = 300, 20
+    lay = map_layer(LayerSpec("l", "linear", (n, k), (k,)), rng.normal(size=(n, k)), cfg,
+                    "compact", mask=rng.random((n, k)) < 0.7)
+    xq = rng.integers(-128, 128, size=(5, k))
+    res = kernels.forward(lay, xq, cfg)
+    ref, clipped = reference_forward(lay, xq, cfg)
+    np.testing.assert_allclose(res.values, ref, rtol=1e-12, atol=1e-6)
+    assert res.counts.adc_clipped == clipped > 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "ADC_TABLE_MAX", -1)
+        slow = kernels.forward(lay, xq, cfg)
+    assert np.array_equal(res.values, slow.values) and res.counts == slow.counts
