@@ -87,9 +87,16 @@ def test_resnet_channel_sets():
                                             "layers.2.conv1.weight", "layers.3.conv1.weight",
                                             "layers.3.shortcut.0.weight"]
     assert "bn1.weight" in s1.channelwise and "layers.2.bn2.bias" in s1.channelwise
-    assert "layers.3.shortcut.0.weight" in s2.producers and "layers.3.shortcut.1.weight" in \
-        s2.channelwise
-    assert ("fc.weight", 1) in s3.consumers  # global pool + flatten: one feature per channel
+    assert s2.producers == ("layers.3.conv2.weight", "layers.3.shortcut.0.weight",
+                            "layers.4.conv2.weight", "layers.5.conv2.weight")
+    assert [c for c, _ in s2.consumers] == ["layers.4.conv1.weight", "layers.5.conv1.weight",
+                                            "layers.6.conv1.weight", "layers.6.shortcut.0.weight"]
+    assert "layers.3.shortcut.1.weight" in s2.channelwise
+    assert s3.producers == ("layers.6.conv2.weight", "layers.6.shortcut.0.weight",
+                            "layers.7.conv2.weight", "layers.8.conv2.weight")
+    # global pool + flatten: one fc feature per channel
+    assert s3.consumers == (("layers.7.conv1.weight", 1), ("layers.8.conv1.weight", 1),
+                            ("fc.weight", 1))
     # every block's inner channel is a plain (single-producer) set
     plain = [s for s in channel_sets(_resnet()) if not s.residual]
     assert sorted(s.producers[0] for s in plain) == sorted(f"layers.{i}.conv1.weight"
@@ -239,6 +246,26 @@ def test_sets_through_unknown_ops_are_not_removable():
     assert {p for s in sets for p in s.producers} == {"a.weight", "b.weight", "c.weight",
                                                       "d.weight", "e.weight"}
     assert [c for s in sets for c, _ in s.consumers] == ["head.weight"]
+
+
+class _Shared(nn.Module):
+    """A module called twice, and a concatenation: neither is coupled."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.s = nn.Conv2d(2, 3, 1), nn.Conv2d(2, 3, 1), nn.Conv2d(3, 3, 1)
+        self.head = nn.Conv2d(6, 2, 1)
+
+    def forward(self, x):
+        y = self.s(self.a(x)) + self.s(self.b(x))
+        return self.head(torch.cat([y, y], 1))
+
+
+def test_shared_modules_and_concatenation_are_not_coupled():
+    sets = channel_sets(_Shared())
+    assert not any(s.residual for s in sets)
+    assert all("s.weight" not in s.producers and "head.weight" not in [c for c, _ in s.consumers]
+               for s in sets)
 
 
 def test_vgg_dead_channel_propagation():
