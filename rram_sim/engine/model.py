@@ -7,7 +7,9 @@ uses, and (3) puts one token per consumer into the consumer's input ``Store`` an
 transfer of the group's data. The stores have a capacity (the rows the consumer's eDRAM buffer
 holds, at least one window), so a slow consumer back-pressures its producer.
 
-Shared, contended hardware is a ``simpy.Resource``:
+Shared, contended hardware is a capacity-1 FIFO server (the NoC links and the off-chip links are
+``simpy.Resource``s; a unit whose every hold is known when requested is served arithmetically, with
+the same times and no request or release events):
 
 - per tile: the eDRAM port (input loads), the tile bus (partial sums), the digital units
   (activation, pooling, adders);
@@ -176,6 +178,7 @@ class ChipModel:
         self.records: list[StageRecord] = []
         self.n_segments = 1 + max((s.segment for s in stages), default=0)
         self._flow_free: dict[tuple, int] = {}
+        self._unit_free: dict[tuple, int] = {}
 
     # -- resources ------------------------------------------------------------------------------
     def resource(self, kind: str, key) -> simpy.Resource:
@@ -327,7 +330,8 @@ class ChipModel:
 
     def _group_ops(self, st: Stage, g: int, rec: StageRecord, backward: bool) -> list:
         """The timed work of one group, computed once: plain delays (ints; back-to-back
-        uncontended segments merged into one) and ``(resource, cycles)`` holds. Busy cycles and
+        uncontended segments merged into one) and ``((kind, key), cycles)`` holds of a shared
+        unit. Busy cycles and
         digital counts of all images are booked here."""
         ops: list = []
         pending = 0
@@ -341,7 +345,7 @@ class ChipModel:
             if pending:
                 ops.append(pending)
                 pending = 0
-            ops.append((self.resource(kind, key), cyc))
+            ops.append(((kind, key), cyc))
         if pending:
             ops.append(pending)
         self._count_digital(st, g, rec, backward, self.n_images)
@@ -358,6 +362,7 @@ class ChipModel:
             yield ready
         got = [0] * len(in_edges)
         timeout = env.timeout
+        free = self._unit_free
         for _img in range(self.n_images):
             for g in range(st.groups):
                 for i, (ch, needs, per_image) in enumerate(in_edges):
@@ -385,10 +390,14 @@ class ChipModel:
                     if op.__class__ is int:
                         yield timeout(op)
                     else:
-                        res, cyc = op
-                        with res.request() as req:
-                            yield req
-                            yield timeout(cyc)
+                        # A shared unit is a FIFO server whose every hold is known when it is
+                        # requested: it starts when the unit frees up (same times as a
+                        # capacity-1 Resource, without the request and release events).
+                        key, cyc = op
+                        t = free.get(key, 0)
+                        t = (t if t > env.now else env.now) + cyc
+                        free[key] = t
+                        yield timeout(t - env.now)
                 rec.mark(start, env.now)
                 for ch, msgs in out_edges:
                     wait = ch.put(self._send(msgs[g]))
@@ -623,17 +632,18 @@ class ChipModel:
             reload_pulses_per_layer=reload["pulses"], reloads_per_layer=reload["times"])
 
     def _shared_keys(self, bwd: dict) -> set:
-        """Resources more than one stage of a segment uses: only these can be contended, so only
-        these are requested; a stage's other segments are plain delays (same times, fewer
-        events). Segments never run at the same time, so their users are counted apart."""
+        """Resources more than one stage of a segment really uses (a segment of positive time):
+        only these can be contended, so only these are requested; a stage's other segments are
+        plain delays (same times, fewer events). Segments never run at the same time, so their
+        users are counted apart."""
         users: dict[tuple, int] = {}
-        all_stages = list(self.stages) + list(bwd.values())
-        for st in all_stages:
-            keys = {("edram", st.home), ("bus", st.home), ("digital", st.home)}
-            if st.geom is not None:
-                keys.add(("xbar", st.name))
+        passes = [(st, False) for st in self.stages] + [(b, True) for b in bwd.values()]
+        for st, backward in passes:
+            keys = {(kind, key, st.segment)
+                    for g in range(st.groups)
+                    for kind, key, cyc, _ in self._segments(st, g, backward)
+                    if kind is not None and cyc > 0}
             for k in keys:
-                k = k + (st.segment,)
                 users[k] = users.get(k, 0) + 1
         return {k for k, n in users.items() if n > 1}
 
