@@ -207,13 +207,15 @@ def _pack_levels(cells, gl, planes):
 
 
 @nb.njit(cache=True, parallel=True)
-def _bitplane_reads(q, b0, idx, unit_of, out_used, gact, skip, planes, t, db, gl, spv, table,
-                    tclip, off, acc, clipped):
+def _bitplane_reads(q, b0, idx, unit_of, out_used, gact, skip, planes, t, db, gl, table, tclip,
+                    off, count_clips, acc, clipped):
     """Every read of a lossy-ADC plan for vectors b0 .. b0 + len(acc): each line sum is
     ``sum_a sum_c 2**(a+c) popcount(input chunk bit plane a AND level bit plane c)`` (the top bit
-    of the signed chunk weighs ``-2**(dac.bits-1)``), an exact integer; ``table[signed, s + off]``
-    is its ADC reconstruction and ``tclip`` whether it clipped; shift-and-add into acc[b, u, o].
-    Per (b, u, o) the additions run chunk by chunk, row group by row group, as in the GEMM path."""
+    of the signed chunk weighs ``-2**(dac.bits-1)``), an exact integer ``s``;
+    ``table[signed, p, s + off]`` is slice p's place value times the ADC's reconstruction of ``s``
+    and ``tclip[signed, s + off]`` whether it clipped (read only if ``count_clips``); shift-and-add
+    into acc[b, u, o]. Per (b, u, o) the additions run slice by slice, then chunk by chunk and row
+    group by row group, in the GEMM path's order, so the float64 results are bit-identical."""
     bc = acc.shape[0]
     n_ug, n_lines = idx.shape
     n_gp = planes.shape[1]
@@ -222,7 +224,7 @@ def _bitplane_reads(q, b0, idx, unit_of, out_used, gact, skip, planes, t, db, gl
     n_col = planes.shape[4]
     m = unit_of.shape[1]
     n_out = out_used.shape[1]
-    n_p = spv.shape[0]
+    n_p = table.shape[1]
     mask = (1 << db) - 1
     for b in nb.prange(bc):
         xb = np.zeros((t, n_gp, db, nw), dtype=np.uint64)
@@ -281,10 +283,14 @@ def _bitplane_reads(q, b0, idx, unit_of, out_used, gact, skip, planes, t, db, gl
                             if out_used[u, o] == 0:
                                 continue
                             acc_o = 0.0
-                            for p in range(n_p):
-                                e = sums[o * n_p + p] + off
-                                nclip += tclip[sg, e]
-                                acc_o += spv[p] * table[sg, e]
+                            if count_clips:
+                                for p in range(n_p):
+                                    e = sums[o * n_p + p] + off
+                                    nclip += tclip[sg, e]
+                                    acc_o += table[sg, p, e]
+                            else:
+                                for p in range(n_p):
+                                    acc_o += table[sg, p, sums[o * n_p + p] + off]
                             acc[b, u, o] += cpv * acc_o
         clipped[b] += nclip
 
@@ -658,7 +664,15 @@ def _run_bitplanes(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, grp: _Gr
     nw = -(-gl // 64)
     planes = np.zeros((u_n, grp.n_gp, cfg.cell.bits, nw, o_n * p_n), dtype=np.uint64)
     _pack_levels(plan.cells_o, gl, planes)
-    table, tclip = plan.adc.lookup()
+    values, tclip = plan.adc.lookup()
+    # slice place value x reconstruction: the same float64 product the per-sum path computes
+    table = np.ascontiguousarray(values[:, None, :] * plan.spv[None, :, None])
+    # sums a read can produce: [0, M] unsigned; [-2**(db-1) x G, (2**(db-1)-1) x G] for the signed
+    # chunk (G = lines x largest level); if none of them clips, clip counting is skipped
+    m_sum, g_sum = plan.adc.max_sum, gl * ((1 << cfg.cell.bits) - 1)
+    half = 1 << (cfg.dac.bits - 1)
+    count_clips = bool(tclip[0, m_sum:2 * m_sum + 1].any()
+                       or tclip[1, m_sum - half * g_sum:m_sum + (half - 1) * g_sum + 1].any())
     out_used = (plan.out_index >= 0).astype(np.uint8)
     bc = int(max(1, min(bsz, CHUNK_FLOATS // 4 // max(u_n * o_n, 1))))
     clipped = np.zeros(bc, dtype=np.int64)
@@ -671,7 +685,7 @@ def _run_bitplanes(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, grp: _Gr
         if plan.bias:
             _input_sums(q, b0, nb_, grp.idx, insum)
         _bitplane_reads(q, b0, grp.idx, grp.unit_of, out_used, grp.gact, skip, planes, t, db, gl,
-                        plan.spv, table, tclip, plan.adc.max_sum, acc, clipped)
+                        table, tclip, plan.adc.max_sum, count_clips, acc, clipped)
         _scatter(acc, insum, grp.ug_of, float(plan.bias), plan.out_index, b0, out)
     if skip:
         tally = _SkipTally(plan, grp)
