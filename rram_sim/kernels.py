@@ -16,13 +16,26 @@ columns of *one slice position* of one OU column group and senses the row sums: 
 different place values, so driving them together would add them with equal weight. Each slice is a
 separate read; the row sums go through the same ADC and shift-and-add.
 
-The hot path is shared by both directions, seen as *input lines* (rows forward, logical columns
-transposed) and *output lines*: a Numba gather of each unit's input chunks, one float32 BLAS GEMM
-per (batch chunk, input chunk) over all units at once (``np.matmul`` on stacks; every partial sum
-is an integer below ``2**24``, so float32 is exact), then a Numba pass doing ADC, shift-and-add and
-scatter. Units with identical input tables (the row blocks of a dense layout) share one gather and
-one wide GEMM. With an exact ADC the row groups of a unit are summed inside the GEMM (the sum of
-exact conversions is the conversion of the sum); the counts still count one read per row group.
+Three paths compute the same values; the counts are always those of the reads above.
+
+- **Exact ADC** (lossless, or full-scale with step 1 and no clipping possible): a conversion
+  returns its sum, so the reads add up to ``q @ W_eff`` with ``W_eff`` the integer weight the
+  datapath applies from each input to each output (slices, place values, offset correction and
+  index tables folded in, :func:`_effective_weights`). The values come from that one GEMM, in
+  float32 when ``max|q| x max_n sum_k |W_eff[k, n]| < 2**24``, else in float64 when it is below
+  ``2**53`` (every partial sum is then an exactly representable integer, in any summation order).
+- **Lossy ADC** (conversion tables up to ``ADC_TABLE_MAX``): every read's line sums are exact
+  integers computed from bit planes, ``sum_a sum_c 2**(a+c) popcount(chunk bit plane a AND level
+  bit plane c)`` over 64 lines per word (:func:`_bitplane_reads`, one Numba pass per batch chunk),
+  each converted by a lookup into a table made by :meth:`AdcModel.convert` and shift-added in the
+  same order as the GEMM path, so the results are bit-identical to it.
+- **Otherwise** (an exact ADC beyond ``2**53``, or an ADC table too large): a Numba gather of each
+  unit's input chunks, one float32 BLAS GEMM per (batch chunk, input chunk) over all units at once
+  (``np.matmul`` on stacks; every partial sum is an integer below ``2**24``, so float32 is exact),
+  then a Numba pass doing ADC, shift-and-add and scatter. Units with identical input tables (the
+  row blocks of a dense layout) share one gather and one wide GEMM. With an exact ADC the row
+  groups of a unit are summed inside the GEMM (the sum of exact conversions is the conversion of
+  the sum); the counts still count one read per row group.
 
 Counts are closed-form functions of the layout (see :func:`forward_counts`), except with
 ``skip_zero_inputs`` (a read whose input chunk is zero on all its rows is skipped) and
@@ -577,11 +590,15 @@ def _exact_values(plan: _Plan, q: np.ndarray) -> np.ndarray | None:
     wi = w.astype(np.int64)
     assert np.array_equal(wi, w), "effective weights must be integers"
     bound = int(np.abs(q).max(initial=0)) * int(np.abs(wi).sum(0).max(initial=0))
-    if bound < FLOAT32_EXACT:
-        return (q.astype(np.float32) @ w.astype(np.float32)).astype(np.float64)
-    if bound < FLOAT64_EXACT:
-        return q.astype(np.float64) @ w
-    return None
+    if bound >= FLOAT64_EXACT:
+        return None
+    dt = np.float32 if bound < FLOAT32_EXACT else np.float64
+    w = w.astype(dt)
+    out = np.empty((q.shape[0], plan.n_out), dtype=np.float64)
+    bc = max(1, CHUNK_FLOATS // 4 // max(plan.n_in + plan.n_out, 1))   # bounded temporaries
+    for b0 in range(0, q.shape[0], bc):
+        out[b0:b0 + bc] = q[b0:b0 + bc].astype(dt) @ w
+    return out
 
 
 def _run(plan: _Plan, cfg: Config, q: np.ndarray, skip: bool, layout: LayerLayout,

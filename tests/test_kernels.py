@@ -390,3 +390,17 @@ def test_bitplane_path_multiword_groups(rows, ou_rows, db, scheme):
         mp.setattr(kernels, "ADC_TABLE_MAX", -1)
         slow = kernels.forward(lay, xq, cfg)
     assert np.array_equal(res.values, slow.values) and res.counts == slow.counts
+
+
+@settings(max_examples=25, deadline=None)
+@given(setups(policies=("lossless", "full_scale", "calibrated")))
+def test_batch_chunking_does_not_change_results(s):
+    """Every path splits large batches into chunks; tiny chunks must give the same values (bit
+    for bit) and counts as one chunk."""
+    cfg, lay, xq, _ = s
+    xq = np.concatenate([xq] * 3)
+    whole = kernels.forward(lay, xq, cfg)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "CHUNK_FLOATS", 8)
+        parts = kernels.forward(lay, xq, cfg)
+    assert np.array_equal(whole.values, parts.values) and whole.counts == parts.counts
