@@ -21,13 +21,13 @@ import argparse
 import csv
 import io
 import sys
+import time
 from pathlib import Path
 
 import torch
 
-from pruning.autoprune import AutoPruneSettings, PruningEnv, autoprune, simulate_ou
+from pruning.autoprune import EPISODES, AutoPruneSettings, PruningEnv, autoprune, simulate_ou
 from pruning.data import get_data
-from pruning.ddpg import DdpgConfig
 from pruning.export import export_bundle
 from pruning.models import build_model
 from pruning.train import evaluate, seed_everything, train
@@ -102,8 +102,11 @@ def write_comparison(rows: list[dict], out: Path, reference: str = "pim_prune") 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="out/bench_autoprune")
-    ap.add_argument("--episodes", type=int, default=6)
-    ap.add_argument("--epochs", type=int, default=3, help="dense training epochs")
+    ap.add_argument("--episodes", type=int, default=EPISODES,
+                    help=f"AUTO-PRUNE search episodes (default: {EPISODES})")
+    ap.add_argument("--epochs", type=int, default=8,
+                    help="dense training epochs, also per round of the round-based methods")
+    ap.add_argument("--rounds", type=int, default=4, help="rounds of pim_prune / realprune")
     ap.add_argument("--chip", default="edge")
     args = ap.parse_args(argv)
     out = Path(args.output)
@@ -112,16 +115,26 @@ def main(argv: list[str] | None = None) -> int:
     x, _ = next(iter(data.val))
     spec = {"name": "digits_cnn", "num_classes": 10, "in_channels": 1, "width": 1.0,
             "image_size": 8}
-    seed_everything(0)
+    seed_everything(0, threads=1)
     dense = build_model("digits_cnn", 10, 1, 1.0, 8)
     train(dense, data, args.epochs, lr=0.05, seed=0, progress=False,
           checkpoint_dir=out / "dense")
     rows = []
 
-    settings = AutoPruneSettings(episodes=args.episodes, finetune_epochs=2, ddpg=DdpgConfig(
-        hidden=64, batch_size=32, replay_size=1000, warmup_episodes=2, delta_decay=0.9))
+    settings = AutoPruneSettings(episodes=args.episodes)
+    t0 = time.process_time()
     res = autoprune(dense, data, cfg, settings, out / "autoprune", model_spec=spec)
+    cpu_s = time.process_time() - t0
     rows.append(_row("auto_prune", "ou", res.model, res.masks, data, cfg, x))
+    hist = res.search.history
+    best = res.search.best
+    print(f"auto_prune: {len(hist)} episodes ({settings.ddpg.warmup_episodes} warm-up), "
+          f"{sum(e.feasible for e in hist)} within the constraint, best episode "
+          f"{best.episode if best else None} ({best.crossbars if best else '-'} crossbars); "
+          f"applied policy {' '.join(f'{n}={r:.3f}' for n, r in res.ratios.items())} "
+          f"(scale {res.scale}, fine-tuned {res.finetuned}); accuracy {res.base_accuracy:.4f} -> "
+          f"{res.accuracy:.4f}, crossbars {res.dense_crossbars} -> {res.crossbars}; "
+          f"CPU {cpu_s:.0f} s", file=sys.stderr)
 
     # uniform: every layer at AUTO-PRUNE's mean ratio, same groups and fine-tune
     env = PruningEnv(dense, data, cfg, settings)
@@ -136,8 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for method in ("pim_prune", "realprune"):
         folder = out / method
-        rp_run(PruneSettings(method=method, chip=args.chip, rounds=2, epochs=args.epochs,
-                             target_sparsity=0.5), folder, data=data)
+        # the same 1-point accuracy constraint as AUTO-PRUNE decides where the rounds stop
+        rp_run(PruneSettings(method=method, chip=args.chip, rounds=args.rounds,
+                             epochs=args.epochs, target_sparsity=0.9,
+                             tolerance=settings.accuracy_loss), folder, data=data)
         m, masks, _ = load_round_model(folder)
         rows.append(_row(method, "compact", m, masks, data, cfg, x))
 

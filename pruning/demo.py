@@ -38,8 +38,8 @@ from typing import Any
 from rram_sim.fileio import atomic_write_json, atomic_write_text
 
 POINTS = ("dense", "realprune", "autoprune")
-SUMMARY_FIELDS = ("point", "scheme", "crossbars", "dense_crossbars", "hardware_reduction",
-                  "compression_rate", "test_accuracy", "verify_with_index",
+SUMMARY_FIELDS = ("point", "scheme", "weights_pruned", "crossbars", "dense_crossbars",
+                  "hardware_reduction", "compression_rate", "test_accuracy", "verify_with_index",
                   "verify_without_index", "inference_latency_ns", "inference_energy_uj",
                   "training_step_ns", "training_energy_uj", "inference_speedup",
                   "inference_energy_saving", "training_speedup", "training_energy_saving")
@@ -53,21 +53,24 @@ class DemoSettings:
     data: str = "digits"
     chip: str = "edge"
     seed: int = 0
-    epochs: int = 4                  # training epochs per ReaLPrune round
-    rounds: int = 4                  # most ReaLPrune pruning rounds
+    epochs: int = 6                  # epochs per ReaLPrune round (round 0: the dense model)
+    # ReaLPrune rounds: enough that the accuracy tolerance, not the round count or the target,
+    # decides where pruning stops.
+    rounds: int = 10                 # most ReaLPrune pruning rounds
     rate: float = 0.3                # fraction of the remaining groups pruned per round
-    target_sparsity: float = 0.8
+    target_sparsity: float = 0.95
     tolerance: float = 0.02          # accuracy drop allowed (ReaLPrune and AUTO-PRUNE)
-    episodes: int = 8                # AUTO-PRUNE search episodes
-    finetune_epochs: int = 2         # AUTO-PRUNE fine-tune of the best policy
+    episodes: int = 40               # AUTO-PRUNE search episodes (10 random warm-up, 30 learning)
+    episode_finetune_epochs: int = 2  # AUTO-PRUNE fine-tune inside each episode
+    finetune_epochs: int = 3         # AUTO-PRUNE fine-tune of the best policy
     golden_batch: int = 2            # images in each bundle's golden vectors
     autoprune: bool = True           # run AUTO-PRUNE when pruning.autoprune is available
 
     @classmethod
     def quick(cls) -> DemoSettings:
         """Tiny epochs, rounds and episodes: the whole pipeline in well under a minute."""
-        return cls(epochs=1, rounds=1, rate=0.5, tolerance=1.0, episodes=1, finetune_epochs=0,
-                   golden_batch=1)
+        return cls(epochs=1, rounds=1, rate=0.5, tolerance=1.0, episodes=1,
+                   episode_finetune_epochs=0, finetune_epochs=0, golden_batch=1)
 
 
 def _say(msg: str) -> None:
@@ -118,10 +121,17 @@ def step_autoprune(s: DemoSettings, out: Path, data: Any, cfg: Any) -> Path | No
     spec = {"name": s.model, "num_classes": data.num_classes, "in_channels": data.in_channels,
             "width": 1.0, "image_size": data.image_size}
     settings = ap.AutoPruneSettings(accuracy_loss=min(s.tolerance, 0.99), episodes=s.episodes,
+                                    episode_finetune_epochs=s.episode_finetune_epochs,
                                     finetune_epochs=s.finetune_epochs, seed=s.seed)
     res = ap.autoprune(model, data, cfg, settings, folder, model_spec=spec)
-    _say(f"  autoprune: {res.crossbars}/{res.dense_crossbars} crossbars (compression "
-         f"{res.compression_rate:.2f}x), val acc {res.accuracy:.3f} -> {folder}")
+    best = res.search.best
+    found = (f"best of {len(res.search.history)} episodes: #{best.episode}, {best.crossbars} "
+             f"crossbars" if best else f"no episode of {len(res.search.history)} within the "
+             "constraint")
+    _say(f"  autoprune: {found}; {res.masks.sparsity() if len(res.masks) else 0.0:.1%} pruned, "
+         f"{res.crossbars}/{res.dense_crossbars} crossbars (compression "
+         f"{res.compression_rate:.2f}x), val acc {res.base_accuracy:.3f} -> {res.accuracy:.3f}, "
+         f"ratios {' '.join(f'{r:.2f}' for r in res.ratios.values())} -> {folder}")
     return folder / "bundle"
 
 
@@ -199,14 +209,18 @@ def step_simulate(bundles: dict[str, Path], out: Path) -> dict[str, Path]:
     return paths
 
 
-def _accuracy(out: Path, point: str) -> float | None:
+def _point_figures(out: Path, point: str) -> tuple[float | None, float | None]:
+    """(fraction of weights pruned, test accuracy) of a design point."""
     if point == "autoprune":
         p = out / "autoprune" / "best_policy.json"
-        return json.loads(p.read_text())["test_accuracy"] if p.is_file() else None
+        if not p.is_file():
+            return None, None
+        d = json.loads(p.read_text())
+        return d.get("sparsity"), d["test_accuracy"]
     from pruning.realprune import load_round_model
 
     _, _, report = load_round_model(out / "realprune", 0 if point == "dense" else None)
-    return float(report["test_acc"])
+    return float(report["sparsity"]), float(report["test_acc"])
 
 
 def summary_rows(out: Path, verify: dict[str, Any], reports: dict[str, Any]
@@ -218,11 +232,13 @@ def summary_rows(out: Path, verify: dict[str, Any], reports: dict[str, Any]
         f, inf = rep.figures, rep.runs["inference"]
         tr = rep.runs.get("training")
         v = verify[point]
-        row = {"point": point, "scheme": rep.scheme, "crossbars": f["n_crossbars"],
+        pruned, acc = _point_figures(out, point)
+        row = {"point": point, "scheme": rep.scheme, "weights_pruned": pruned,
+               "crossbars": f["n_crossbars"],
                "dense_crossbars": f["dense_crossbars"],
                "hardware_reduction": f["hardware_reduction"],
                "compression_rate": f["compression_rate"],
-               "test_accuracy": _accuracy(out, point),
+               "test_accuracy": acc,
                "verify_with_index": "pass" if v["with_index"]["passed"] else "FAIL",
                "verify_without_index": "pass" if v["without_index"]["passed"] else "FAIL",
                "inference_latency_ns": inf["latency_ns"],
@@ -250,7 +266,8 @@ def _fmt(v: Any) -> str:
 
 
 def summary_markdown(rows: list[dict[str, Any]]) -> str:
-    head = ("| point | scheme | crossbars (dense) | hw reduction | compression | test acc | "
+    head = ("| point | scheme | weights pruned | crossbars (dense) | hw reduction | compression | "
+            "test acc | "
             "verify with / without index | inference us | inference uJ | training step us | "
             "training uJ | speed-up inf / train | energy saving inf / train |")
     lines = ["# Demo summary", "",
@@ -260,7 +277,9 @@ def summary_markdown(rows: list[dict[str, Any]]) -> str:
              "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(
-            f"| {r['point']} | {r['scheme']} | {r['crossbars']} ({r['dense_crossbars']}) | "
+            f"| {r['point']} | {r['scheme']} | "
+            f"{'-' if r['weights_pruned'] is None else format(r['weights_pruned'], '.1%')} | "
+            f"{r['crossbars']} ({r['dense_crossbars']}) | "
             f"{r['hardware_reduction']:.1%} | {_fmt(r['compression_rate'])}x | "
             f"{_fmt(r['test_accuracy'])} | {r['verify_with_index']} / "
             f"{r['verify_without_index']} | {r['inference_latency_ns'] * 1e-3:.1f} | "

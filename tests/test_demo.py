@@ -48,6 +48,9 @@ def test_summary_numbers_match_reports_and_verify(demo_out):
         assert float(r["training_speedup"]) == pytest.approx(speedup, rel=1e-12)
         # With the index unit every mapping computes the exact product.
         assert r["verify_with_index"] == "pass"
+    assert float(rows["dense"]["weights_pruned"]) == 0.0
+    policy = json.loads((demo_out / "autoprune" / "best_policy.json").read_text())
+    assert float(rows["autoprune"]["weights_pruned"]) == pytest.approx(policy["sparsity"])
     assert rows["dense"]["verify_without_index"] == "pass"   # dense needs no index tables
     assert float(rows["dense"]["inference_speedup"]) == 1.0
     v = json.loads((demo_out / "verify" / "realprune.json").read_text())

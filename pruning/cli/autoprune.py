@@ -10,11 +10,17 @@ resumes after the last finished episode. At the end ``RUN`` holds ``best_policy.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pruning.autoprune import GRANULARITY_CHOICES, REWARD_METRICS, AutoPruneSettings
-from pruning.ddpg import DdpgConfig
+from pruning.autoprune import (
+    AGENT,
+    EPISODES,
+    GRANULARITY_CHOICES,
+    REWARD_METRICS,
+    AutoPruneSettings,
+)
 from pruning.errors import PruningError
 
 
@@ -35,23 +41,26 @@ def register(subparsers: Any) -> None:
                    help="epochs of the base model when no --checkpoint (default: 8)")
     p.add_argument("--accuracy-loss", type=float, default=0.01,
                    help="allowed drop of validation accuracy, e.g. 0.01 = 1 point (default: 0.01)")
-    p.add_argument("--episodes", type=int, default=8, help="search episodes (default: 8)")
-    p.add_argument("--warmup", type=int, default=2,
-                   help="episodes of random actions before the agent learns (default: 2)")
+    p.add_argument("--episodes", type=int, default=EPISODES,
+                   help=f"search episodes (default: {EPISODES})")
+    p.add_argument("--warmup", type=int, default=AGENT.warmup_episodes,
+                   help="episodes of random actions before the agent learns (default: "
+                   f"{AGENT.warmup_episodes})")
     p.add_argument("--lower", type=float, default=0.0, help="smallest layer ratio (default: 0)")
-    p.add_argument("--upper", type=float, default=0.9, help="largest layer ratio (default: 0.9)")
-    p.add_argument("--granularity", default="ou_column", choices=GRANULARITY_CHOICES,
-                   help="pruning groups (default: ou_column, OU-aligned column vectors)")
+    p.add_argument("--upper", type=float, default=0.8, help="largest layer ratio (default: 0.8)")
+    p.add_argument("--granularity", default="ou_row", choices=GRANULARITY_CHOICES,
+                   help="pruning groups (default: ou_row, one row of one OU column block)")
     p.add_argument("--reward", default="crossbars",
                    help=f"comma-separated hardware metrics of the reward: "
                    f"{', '.join(REWARD_METRICS)} (default: crossbars)")
-    p.add_argument("--penalty", type=float, default=100.0,
-                   help="reward lost per unit of accuracy drop beyond the allowance (default: 100)")
-    p.add_argument("--episode-finetune", type=int, default=0,
-                   help="fine-tune epochs inside each episode (default: 0)")
+    p.add_argument("--penalty", type=float, default=20.0,
+                   help="reward lost per unit of accuracy drop beyond the allowance (default: 20)")
+    p.add_argument("--episode-finetune", type=int, default=2,
+                   help="fine-tune epochs inside each episode before it is evaluated (default: 2)")
     p.add_argument("--finetune", type=int, default=3,
                    help="fine-tune epochs of the best policy (default: 3)")
-    p.add_argument("--finetune-lr", type=float, default=0.01, help="fine-tune SGD learning rate")
+    p.add_argument("--finetune-lr", type=float, default=0.05,
+                   help="SGD learning rate of both fine-tunes (default: 0.05)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("-o", "--output", required=True, help="run folder (created or resumed)")
@@ -66,8 +75,7 @@ def settings_from_args(args: argparse.Namespace) -> AutoPruneSettings:
         upper=args.upper, granularity=args.granularity, reward_metrics=metrics,
         penalty=args.penalty, episode_finetune_epochs=args.episode_finetune,
         finetune_epochs=args.finetune, finetune_lr=args.finetune_lr, seed=args.seed,
-        ddpg=DdpgConfig(hidden=64, batch_size=32, replay_size=1000, warmup_episodes=args.warmup,
-                        delta_decay=0.9))
+        ddpg=replace(AGENT, warmup_episodes=args.warmup))
     s.validate()
     return s
 
