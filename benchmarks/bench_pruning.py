@@ -4,18 +4,28 @@ For every method of the registry (:mod:`pruning.realprune`, :mod:`pruning.baseli
 round runner on one model and dataset with the same rounds and epochs, takes each method's ticket
 (its sparsest round within the accuracy tolerance), exports it as a compact layout bundle for the
 training chip and simulates one training step with the discrete-event engine
-(:func:`rram_sim.engine.simulate`, mode ``training``). The dense model (round 0, dense mapping) is
-the reference for the speed-up. Writes, under ``--out``:
+(:func:`rram_sim.engine.simulate`, mode ``training``, ``overflow="reload"``: a network larger than
+the chip runs on it in segments reprogrammed one after another, the programming time and energy
+charged). The dense model (round 0, dense mapping) is the reference for the speed-up. Writes,
+under ``--out``:
 
 - ``results.csv`` and ``results.md``: one row per method (and the dense reference): weights pruned,
   crossbars occupied (dense tiling and compact mapping), hardware reduction, test accuracy and its
-  change from the dense model, training-step time and energy, speed-up and energy ratio vs dense;
+  change from the dense model, reload segments on the chip and the reprogramming's share of the
+  step's time and energy, training-step time and energy, speed-up and energy ratio vs dense;
 - ``rounds.png``: validation accuracy and compact crossbars against the round, one line per method;
 - ``runs/METHOD/``: the round folders (resumable: a second call reuses every finished round).
 
-CI size (the defaults: digits, digits_cnn at width 2, 4 rounds of 3 epochs, half the remaining
-groups per round) takes about 70 s of CPU time on two cores. The paper's setting, when CIFAR-10
-is on disk::
+Presets (``--preset``; any option given explicitly overrides the preset's value):
+
+- ``ci`` (default): digits, digits_cnn at width 2, 4 rounds of 3 epochs, half the remaining
+  groups per round, every method; it fits the edge chip dense, so nothing is reloaded.
+- ``edge-overflow``: digits, resnet20 at width 1 — 282 crossbars of the edge chip's 256 (77 PEs
+  of its 64 under one-layer-per-PE placement), so the dense model is trained in 2 reload
+  segments — 6 rounds of 4 epochs at half the remaining groups per round, target 90 %, methods
+  realprune, lottery, pim_prune, filter_l1_iterative, crossbar, random.
+
+The paper's setting, when CIFAR-10 is on disk::
 
     .venv/bin/python benchmarks/bench_pruning.py --data cifar10 --data-root DIR --model vgg16 \\
         --chip pipelayer --rate 0.2 --rounds 11 --epochs 30
@@ -44,17 +54,38 @@ from rram_sim.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 FIELDS = ("method", "model", "data", "round", "weights_pruned_pct", "crossbars_dense",
           "crossbars_dense_occupied", "crossbars_compact", "hardware_reduction_pct", "test_acc",
-          "test_acc_change", "val_acc", "step_time_us", "step_energy_uj", "speedup_vs_dense",
-          "energy_ratio_vs_dense")
+          "test_acc_change", "val_acc", "segments", "reload_time_pct", "reload_energy_pct",
+          "step_time_us", "step_energy_uj", "speedup_vs_dense", "energy_ratio_vs_dense")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "ci": dict(data="digits", model="digits_cnn", width=2.0, methods=None, rate=0.5, rounds=4,
+               epochs=3, lr=0.05, batch_size=32, target_sparsity=0.9, tolerance=0.03,
+               out="out/bench_pruning"),
+    # resnet20 at width 1 on 8x8 digits: 282 crossbars (77 PEs) against the edge chip's 256 (64)
+    "edge-overflow": dict(data="digits", model="resnet20", width=1.0,
+                          methods="realprune,lottery,pim_prune,filter_l1_iterative,crossbar,random",
+                          rate=0.5, rounds=6, epochs=4, lr=0.05, batch_size=64,
+                          target_sparsity=0.9, tolerance=0.03,
+                          out="out/bench_pruning_edge_overflow"),
+}
 
 
-def simulate_step(model, masks, cfg, scheme: str, sample) -> dict[str, float]:
-    """One training step of ``model`` (``masks`` applied) on ``cfg``: time and energy."""
+def simulate_step(model, masks, cfg, scheme: str, sample, overflow: str = "reload"
+                  ) -> dict[str, float]:
+    """One training step of ``model`` (``masks`` applied) on ``cfg``: time, energy, and the
+    reload segments it needs (``overflow="reload"``: a network larger than the chip is
+    reprogrammed segment by segment within the step; one that fits is one segment, no reload)."""
     from rram_sim.engine import simulate
 
-    bundle = export_bundle(model, masks, cfg, scheme, sample, golden=False)
-    run = simulate(bundle, cfg, "training").runs["training"]
-    return {"step_time_us": run["makespan_ns"] * 1e-3,
+    # mapped without the one-chip limit: the reload placement below re-places it in segments
+    bundle = export_bundle(model, masks, cfg, scheme, sample, golden=False,
+                           allow_multi_chip=True)
+    run = simulate(bundle, cfg, "training", overflow=overflow).runs["training"]
+    reload_pj = run["phases"].get("reload", {}).get("dynamic_energy_pj", 0.0)
+    return {"segments": int(run["segments"]),
+            "reload_time_pct": 100.0 * run["reload_ns"] / run["makespan_ns"],
+            "reload_energy_pct": 100.0 * reload_pj / run["energy_pj"],
+            "step_time_us": run["makespan_ns"] * 1e-3,
             "step_energy_uj": run["energy_per_item_pj"] * 1e-6}
 
 
@@ -76,15 +107,18 @@ def row_for(method: str, s: rp.PruneSettings, rep: dict[str, Any], dense: dict[s
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = ("| method | round | weights pruned | crossbars (dense tiling / occupied / compact) "
-            "| hw reduction | test acc (change) | step time | step energy | speed-up |")
-    lines = [head, "|" + "---|" * 9]
+            "| hw reduction | test acc (change) | segments | reload share (time / energy) "
+            "| step time | step energy | speed-up | energy ratio |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         lines.append(
             f"| {r['method']} | {r['round']} | {r['weights_pruned_pct']:.1f} % | "
             f"{r['crossbars_dense']} / {r['crossbars_dense_occupied']} / {r['crossbars_compact']}"
             f" | {r['hardware_reduction_pct']:.1f} % | {r['test_acc']:.3f} "
-            f"({r['test_acc_change']:+.3f}) | {r['step_time_us']:.1f} us | "
-            f"{r['step_energy_uj']:.1f} uJ | {r['speedup_vs_dense']:.2f}x |")
+            f"({r['test_acc_change']:+.3f}) | {r['segments']} | {r['reload_time_pct']:.2f} % / "
+            f"{r['reload_energy_pct']:.2f} % | {r['step_time_us']:.1f} us | "
+            f"{r['step_energy_uj']:.1f} uJ | {r['speedup_vs_dense']:.2f}x | "
+            f"{r['energy_ratio_vs_dense']:.2f}x |")
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +180,8 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
         sim = simulate_step(model, masks, cfg, "compact", sample)
         rows.append(row_for(method, res.settings, ticket, res.dense, sim, dense_sim))
         print(f"{method}: ticket round {ticket['round']}, {ticket['sparsity']:.1%} pruned, "
-              f"{ticket['crossbars_compact']}/{ticket['crossbars_dense']} crossbars "
+              f"{ticket['crossbars_compact']}/{ticket['crossbars_dense']} crossbars, "
+              f"{sim['segments']} segment(s), {rows[-1]['speedup_vs_dense']:.2f}x "
               f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     atomic_write_text(out / "results.csv", to_csv(rows))
     atomic_write_text(out / "results.md", markdown(rows))
@@ -157,23 +192,30 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="digits")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="ci",
+                   help="a named configuration (default: ci); options given explicitly override it")
+    p.add_argument("--data", default=None)
     p.add_argument("--data-root", default=None)
-    p.add_argument("--model", default="digits_cnn")
-    p.add_argument("--width", type=float, default=2.0)
+    p.add_argument("--model", default=None)
+    p.add_argument("--width", type=float, default=None)
     p.add_argument("--chip", default="edge", help="training chip preset or YAML (default: edge)")
-    p.add_argument("--methods", default=None, help="comma-separated (default: every method)")
-    p.add_argument("--rate", type=float, default=0.5,
-                   help="fraction of remaining groups per round (default: 0.5, CI size)")
-    p.add_argument("--rounds", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--target-sparsity", type=float, default=0.9)
-    p.add_argument("--tolerance", type=float, default=0.03)
+    p.add_argument("--methods", default=None,
+                   help="comma-separated (default: the preset's; ci: every method)")
+    p.add_argument("--rate", type=float, default=None,
+                   help="fraction of remaining groups per round (both presets: 0.5)")
+    p.add_argument("--rounds", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--target-sparsity", type=float, default=None)
+    p.add_argument("--tolerance", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="out/bench_pruning")
-    return p.parse_args(argv)
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

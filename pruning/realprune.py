@@ -257,11 +257,18 @@ def mask_crossbars(mask: np.ndarray, name: str, cfg: Config) -> dict[str, int]:
             "compact": int(compact)}
 
 
+def weight_masks(masks: Masks) -> Masks:
+    """The masks of crossbar weights (conv and linear: 2-D or 4-D), without the 1-D BatchNorm
+    and bias masks that filter and channel pruning add; they hold no crossbar cells."""
+    return Masks({n: m for n, m in masks.items() if m.ndim in (2, 4)})
+
+
 def hardware_report(masks: Masks, cfg: Config) -> dict[str, Any]:
-    """Per-layer and total weights and crossbars of ``masks`` (every prunable weight masked)."""
+    """Per-layer and total weights and crossbars of ``masks`` (every prunable weight masked;
+    BatchNorm and bias masks are not counted)."""
     layers: dict[str, Any] = {}
     tot = {"kept": 0, "total": 0, "dense": 0, "dense_occupied": 0, "compact": 0}
-    for name, m in masks.items():
+    for name, m in weight_masks(masks).items():
         xb = mask_crossbars(m, name, cfg)
         kept, total = int(m.sum()), int(m.size)
         layers[name] = {"kept": kept, "total": total, "sparsity": 1.0 - kept / total, **xb}
@@ -310,8 +317,14 @@ def prune_step(model: nn.Module, masks: Masks, settings: PruneSettings, cfg: Con
     the weights go in all. A layer always keeps ``floor`` of its groups. Groups are ranked by
     their norm divided by their size (groups at a matrix edge are smaller), per layer or, with
     ``scope="global"``, all layers together.
+
+    The result keeps every name of ``masks`` (in order) and adds the masks pruning creates on
+    other parameters: the BatchNorm and consumer-slice masks of coupled filter / channel groups
+    (:class:`pruning.groups.GroupSet`), and the BatchNorm of every conv whose filters are all gone
+    (:func:`pruning.groups.couple_batchnorm`: a removed filter's channel is then exactly zero
+    instead of its BatchNorm's constant shift).
     """
-    from pruning.groups import group_scores, make_groups, prune_lowest
+    from pruning.groups import couple_batchnorm, group_scores, make_groups, prune_lowest
 
     method = get_method(settings.method)
     order = masks.names()
@@ -348,15 +361,20 @@ def prune_step(model: nn.Module, masks: Masks, settings: PruneSettings, cfg: Con
             fractions[n] = min(want[n], cap) / g.n_groups
         masks = prune_lowest(scores, groups, fractions, scope="layer", masks=masks)
         with_mask = masks.to_tensors()
-        for n in groups:  # the next kind scores what this one left
-            params[n].data.mul_(with_mask[n].to(params[n].dtype))
-    return Masks({n: masks[n] for n in order})
+        for n, t in with_mask.items():  # the next kind scores what this one left
+            params[n].data.mul_(t.to(params[n].dtype))
+    if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        masks = couple_batchnorm(model, masks)
+        masks.apply(model)
+    extra = [n for n in masks.names() if n not in order]
+    return Masks({n: masks[n] for n in order + extra})
 
 
 def round_fraction(masks: Masks, settings: PruneSettings, one_shot: bool) -> float:
     """Fraction of the remaining prunable weights to remove this round: the rate, cut so that the
     run stops at the target sparsity (a one-shot method goes to the target at once)."""
     excluded = set(settings.exclude or ())
+    masks = weight_masks(masks)
     kept = sum(int(m.sum()) for _, m in masks.items())
     total = sum(int(m.size) for _, m in masks.items())
     kept_prunable = sum(int(m.sum()) for n, m in masks.items() if n not in excluded)
@@ -495,4 +513,4 @@ def load_round_model(path: str | os.PathLike, index: int | None = None
 
 __all__ = ["Method", "METHODS", "PruneRun", "PruneSettings", "REALPRUNE", "get_method",
            "hardware_report", "load_round_model", "mask_crossbars", "method_names", "prune_step",
-           "register_method", "round_fraction", "rounds_needed", "run"]
+           "register_method", "round_fraction", "rounds_needed", "run", "weight_masks"]

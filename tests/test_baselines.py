@@ -144,3 +144,59 @@ def test_benchmark_writes_table_and_plot(tmp_path):
     assert float(dense["speedup_vs_dense"]) == 1.0 and float(dense["step_time_us"]) > 0
     assert (out / "results.md").read_text().startswith("| method |")
     assert (out / "rounds.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_pruning.py"
+    spec = importlib.util.spec_from_file_location("bench_pruning", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_presets_and_explicit_options():
+    bench = _bench()
+    ci = bench.parse_args([])
+    assert (ci.preset, ci.model, ci.width, ci.rounds, ci.methods) == ("ci", "digits_cnn", 2.0, 4,
+                                                                      None)
+    edge = bench.parse_args(["--preset", "edge-overflow", "--epochs", "2"])
+    assert (edge.model, edge.width, edge.rounds, edge.epochs) == ("resnet20", 1.0, 6, 2)
+    assert edge.methods.split(",")[:3] == ["realprune", "lottery", "pim_prune"]
+    assert edge.out == "out/bench_pruning_edge_overflow"
+    # the preset's model does not fit the edge chip dense: that is what the preset is for
+    from pruning.models import build_model
+    model = build_model("resnet20", 10, 1, edge.width, 8)
+    hw = rp.hardware_report(Masks.ones_like(model), CFG)
+    assert hw["crossbars_dense"] > CFG.chip.tiles * CFG.tile.pes * CFG.pe.crossbars
+
+
+def test_benchmark_step_reloads_a_network_larger_than_the_chip(data):
+    """simulate_step runs a network larger than the chip in reload segments (their programming
+    charged in time and energy) and one that fits in a single segment with no reload."""
+    bench = _bench()
+    torch.manual_seed(0)
+    from pruning.models import build_model
+    model = build_model("digits_cnn", 10, 1, 1.0, 8)   # 1 + 2 + 3 + 1 PEs of 4 crossbars
+    small = CFG.replace(**{"chip.tiles": 1})            # 4 PEs
+    sample = next(iter(data.test))[0][:1]
+    dense = Masks.ones_like(model)
+    fits = bench.simulate_step(model, dense, CFG, "dense", sample)
+    assert fits["segments"] == 1
+    assert fits["reload_time_pct"] == 0 and fits["reload_energy_pct"] == 0
+    over = bench.simulate_step(model, dense, small, "dense", sample)
+    assert over["segments"] >= 2
+    assert 0 < over["reload_time_pct"] < 100 and 0 < over["reload_energy_pct"] < 100
+    assert over["step_time_us"] > fits["step_time_us"]
+    # keep 4 of features.2's 32 filters and 8 of features.5's 32 filters on those 4 channels:
+    # compact, the pruned network fits the 4 PEs in one segment, with no reload
+    m2, m5 = dense["features.2.weight"].copy(), dense["features.5.weight"].copy()
+    m2[4:] = False
+    m5[8:] = False
+    m5[:, 4:] = False
+    pruned = Masks({**dict(dense.items()), "features.2.weight": m2, "features.5.weight": m5})
+    cut = bench.simulate_step(model, pruned, small, "compact", sample)
+    assert cut["segments"] == 1 and cut["reload_time_pct"] == 0
+    assert cut["step_time_us"] < over["step_time_us"]

@@ -125,18 +125,83 @@ def test_prune_step_is_cumulative_and_respects_the_floor():
         assert masks[n].mean() >= 0.25 - 1e-9
 
 
+def _w(keep: int) -> np.ndarray:
+    """A 10 x 10 weight mask keeping its first ``keep`` weights."""
+    return (np.arange(100) < keep).reshape(10, 10)
+
+
 def test_round_fraction_stops_at_target():
-    masks = Masks({"a": np.ones(100, bool), "b": np.ones(100, bool)})
+    masks = Masks({"a": _w(100), "b": _w(100)})
     s = rp.PruneSettings(exclude=("a",), target_sparsity=0.4, rate=0.5).resolved()
     assert rp.round_fraction(masks, s, one_shot=False) == pytest.approx(0.5)
-    masks = Masks({"a": np.ones(100, bool), "b": np.r_[np.ones(30), np.zeros(70)].astype(bool)})
+    masks = Masks({"a": _w(100), "b": _w(30)})
     # 130 kept of 200; 120 may stay: 10 of b's 30 go, not half of them
     assert rp.round_fraction(masks, s, one_shot=False) == pytest.approx(1 / 3)
-    masks = Masks({"a": np.ones(100, bool), "b": np.r_[np.ones(10), np.zeros(90)].astype(bool)})
+    masks = Masks({"a": _w(100), "b": _w(10)})
     assert rp.round_fraction(masks, s, one_shot=False) == 0.0     # already past the target
-    masks = Masks({"a": np.ones(100, bool), "b": np.ones(100, bool)})
+    masks = Masks({"a": _w(100), "b": _w(100)})
     assert rp.round_fraction(masks, s, one_shot=True) == pytest.approx(0.8)
+    # BatchNorm masks (1-D) are not weights: they change neither the count nor the fraction
+    bn = Masks({"bn.weight": np.zeros(50, bool), "bn.bias": np.zeros(50, bool)})
+    masks = Masks({"a": _w(100), "b": _w(30)}) & bn
+    assert rp.round_fraction(masks, s, one_shot=False) == pytest.approx(1 / 3)
     assert rp.rounds_needed(0.2, 0.9) == 11
+
+
+def _dead_filters(m: np.ndarray) -> np.ndarray:
+    return ~m.reshape(m.shape[0], -1).any(axis=1)
+
+
+@pytest.mark.parametrize("method", ["filter_l1_iterative", "realprune"])
+def test_prune_step_keeps_batchnorm_masks_on_a_resnet(method):
+    """Filter groups on a ResNet are coupled across residual adds and carry the BatchNorm masks
+    of their channels; prune_step keeps them (and masks the BN of every fully removed filter)."""
+    from pruning.models import build_model
+    from pruning.xbar_layers import conv_bn_pairs
+
+    torch.manual_seed(0)
+    model = build_model("resnet20", 10, 1, 0.5, 8)
+    masks = Masks.ones_like(model)
+    s = rp.PruneSettings(model="resnet20", method=method,
+                         exclude=rp.default_exclude(model)).resolved()
+    new = rp.prune_step(model, masks, s, rconfig.preset("edge"), 0.5, seed=0)
+    assert new.names()[:len(masks.names())] == masks.names()    # weights first, in order
+    extra = set(new.names()) - set(masks.names())
+    pairs = conv_bn_pairs(model)
+    assert extra == {f"{bn}.{p}" for bn in pairs.values() for p in ("weight", "bias")}
+    n_dead = 0
+    for conv, bn in pairs.items():
+        dead = _dead_filters(new[f"{conv}.weight"])
+        n_dead += int(dead.sum())
+        assert np.array_equal(new[f"{bn}.weight"], ~dead)
+        assert np.array_equal(new[f"{bn}.bias"], ~dead)
+        # the model prune_step worked on has those channels zeroed
+        assert float(dict(model.named_parameters())[f"{bn}.bias"].detach()[dead].abs().sum()) == 0
+    if method == "filter_l1_iterative":
+        assert n_dead > 0
+        # a coupled residual set: the producers of layers.3..5 lose the same channels
+        assert np.array_equal(_dead_filters(new["layers.3.conv2.weight"]),
+                              _dead_filters(new["layers.4.conv2.weight"]))
+    # hardware figures and the round fraction count the crossbar weights only
+    hw = rp.hardware_report(new, rconfig.preset("edge"))
+    assert set(hw["layers"]) == set(masks.names())
+    assert hw["weights_total"] == sum(m.size for _, m in masks.items())
+    assert rp.round_fraction(new, s, False) == rp.round_fraction(rp.weight_masks(new), s, False)
+    new.validate(model)
+
+
+def test_a_filter_run_on_a_resnet_trains_with_its_batchnorm_masks(tmp_path, data):
+    s = rp.PruneSettings(model="resnet20", method="filter_l1_iterative", width=0.25,
+                         rounds=1, epochs=1, rate=0.5, tolerance=1.0, batch_size=128)
+    res = rp.run(s, tmp_path / "r", data=data)
+    assert [r["round"] for r in res.rounds] == [0, 1]
+    model, masks, rep = rp.load_round_model(tmp_path / "r", 1)
+    assert rep["sparsity"] > 0.3
+    dead = _dead_filters(masks["layers.6.conv2.weight"])
+    assert dead.any()
+    # trained with the BN masks held: those channels' BN scale and shift stayed zero
+    assert float(model.layers[6].bn2.weight.detach()[dead].abs().sum()) == 0
+    assert float(model.layers[6].bn2.bias.detach()[dead].abs().sum()) == 0
 
 
 def test_settings_are_checked():
