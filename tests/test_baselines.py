@@ -163,7 +163,7 @@ def test_benchmark_presets_and_explicit_options():
     assert (ci.preset, ci.model, ci.width, ci.rounds, ci.methods) == ("ci", "digits_cnn", 2.0, 4,
                                                                       None)
     edge = bench.parse_args(["--preset", "edge-overflow", "--epochs", "2"])
-    assert (edge.model, edge.width, edge.rounds, edge.epochs) == ("resnet20", 1.0, 6, 2)
+    assert (edge.model, edge.width, edge.rounds, edge.epochs) == ("resnet20", 1.0, 8, 2)
     assert edge.methods.split(",")[:3] == ["realprune", "lottery", "pim_prune"]
     assert edge.out == "out/bench_pruning_edge_overflow"
     # the preset's model does not fit the edge chip dense: that is what the preset is for
@@ -190,6 +190,10 @@ def test_benchmark_step_reloads_a_network_larger_than_the_chip(data):
     assert over["segments"] >= 2
     assert 0 < over["reload_time_pct"] < 100 and 0 < over["reload_energy_pct"] < 100
     assert over["step_time_us"] > fits["step_time_us"]
+    # the smallest doubling of the tile count that holds it: 2 tiles (8 PEs for 7), no reload
+    big = bench.fitting_chip(small, model, dense, "dense", sample)
+    assert big.chip.tiles == 2
+    assert bench.simulate_step(model, dense, big, "dense", sample)["segments"] == 1
     # keep 4 of features.2's 32 filters and 8 of features.5's 32 filters on those 4 channels:
     # compact, the pruned network fits the 4 PEs in one segment, with no reload
     m2, m5 = dense["features.2.weight"].copy(), dense["features.5.weight"].copy()

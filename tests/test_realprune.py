@@ -280,6 +280,21 @@ def test_stops_when_accuracy_drops(tmp_path, data, monkeypatch):
     assert res.ticket["round"] == 0
 
 
+def test_stops_when_a_round_would_remove_nothing(tmp_path, data, monkeypatch):
+    real_step = rp.prune_step
+    calls = []
+
+    def step(model, masks, *a, **kw):  # round 1 prunes, round 2 finds nothing left to remove
+        calls.append(1)
+        return real_step(model, masks, *a, **kw) if len(calls) == 1 else masks.copy()
+
+    monkeypatch.setattr(rp, "prune_step", step)
+    res = rp.run(rp.PruneSettings(**{**TINY, "rounds": 4}), tmp_path / "r", data=data)
+    assert len(calls) == 2
+    assert [r["round"] for r in res.rounds] == [0, 1] and res.computed == [0, 1]
+    assert not (tmp_path / "r" / "round_02").exists()
+
+
 def test_every_round_exports_to_a_verified_bundle(data, two_rounds):
     from pruning.export import export_bundle
     from rram_sim.datapath import verify_bundle
