@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"AUTO-PRUNE search episodes (default: {EPISODES})")
     ap.add_argument("--epochs", type=int, default=8,
                     help="dense training epochs, also per round of the round-based methods")
-    ap.add_argument("--rounds", type=int, default=4, help="rounds of pim_prune / realprune")
+    ap.add_argument("--rounds", type=int, default=20,
+                    help="most rounds of pim_prune / realprune (the tolerance stops them)")
     ap.add_argument("--chip", default="edge")
     args = ap.parse_args(argv)
     out = Path(args.output)

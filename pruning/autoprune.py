@@ -33,9 +33,9 @@ Doubling the compression rate is worth one unit of reward; with the default ``pe
 each 5 points of accuracy lost beyond the allowance cost one unit (10 points over cost as much as
 a 4x compression gains). That is mild enough that the agent keeps probing the constraint's
 boundary, where the compressing policies are, instead of retreating to light
-pruning (with ``penalty = 100`` the CI-size search settled on lighter policies;
-docs/autoprune.md). The best policy is the highest-reward episode whose accuracy drop is within
-``eps``: an episode over the constraint is never chosen, whatever its reward.
+pruning (with ``penalty = 100`` and whole-``ou`` groups the CI-size search settled on lighter
+policies; docs/autoprune.md). The best policy is the highest-reward episode whose accuracy drop
+is within ``eps``: an episode over the constraint is never chosen, whatever its reward.
 
 **Result.** The best policy is applied and the model fine-tuned with the masks fixed; of that
 model, the one the search evaluated for the policy (same fine-tune, same seed) and the

@@ -21,7 +21,8 @@
 
 Every step skips work whose outputs exist, so a killed demo resumes; each prints where its outputs
 went. :meth:`DemoSettings.quick` shrinks epochs, rounds and episodes for tests (well under a
-minute); the defaults take a few minutes on 2 cores.
+minute); the defaults took 35 s on 2 otherwise idle cores (ReaLPrune to its tolerance, a
+40-episode AUTO-PRUNE search) and take longer on a busy machine.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class DemoSettings:
     data: str = "digits"
     chip: str = "edge"
     seed: int = 0
-    epochs: int = 6                  # epochs per ReaLPrune round (round 0: the dense model)
+    epochs: int = 8                  # epochs per ReaLPrune round (round 0: the dense model)
     # ReaLPrune rounds: enough that the accuracy tolerance, not the round count or the target,
     # decides where pruning stops.
     rounds: int = 10                 # most ReaLPrune pruning rounds
