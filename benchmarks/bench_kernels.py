@@ -31,7 +31,7 @@ from rram_sim.mapping import map_layer, unmap
 from rram_sim.quant import encode_cells, n_slices, slice_weights
 
 B = 1024
-REF_B = 64
+REF_B = 128
 CHECK_B = 16
 REPEAT = 5
 
