@@ -148,13 +148,18 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def plot_rounds(histories: dict[str, list[dict[str, Any]]], path: Path, title: str) -> None:
-    """Validation accuracy and compact crossbars against the round, one line per method."""
+def plot_rounds(histories: dict[str, list[dict[str, Any]]], path: Path, title: str,
+                chip_crossbars: int | None = None) -> None:
+    """Validation accuracy and compact crossbars against the round, one line per method (and the
+    chip's crossbar count, when given: above it a network needs reload segments)."""
     fig, (ax_acc, ax_xb) = plt.subplots(1, 2, figsize=(11, 4))
     for method, reps in histories.items():
         rounds = [r["round"] for r in reps]
         ax_acc.plot(rounds, [r["val_acc"] for r in reps], marker="o", label=method)
         ax_xb.plot(rounds, [r["crossbars_compact"] for r in reps], marker="o", label=method)
+    if chip_crossbars is not None:
+        ax_xb.axhline(chip_crossbars, color="k", ls="--", lw=1,
+                      label=f"chip: {chip_crossbars} crossbars")
     ax_acc.set(xlabel="round", ylabel="validation accuracy", title="accuracy")
     ax_xb.set(xlabel="round", ylabel="crossbars (compact mapping)", title="crossbars occupied")
     for ax in (ax_acc, ax_xb):
@@ -209,7 +214,8 @@ def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     atomic_write_text(out / "results.csv", to_csv(rows))
     atomic_write_text(out / "results.md", markdown(rows))
     plot_rounds(histories, out / "rounds.png",
-                f"{args.model} on {args.data}, chip {args.chip}: accuracy and crossbars by round")
+                f"{args.model} on {args.data}, chip {args.chip}: accuracy and crossbars by round",
+                chip_crossbars=cfg.chip.tiles * cfg.tile.pes * cfg.pe.crossbars)
     return rows
 
 
