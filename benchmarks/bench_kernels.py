@@ -15,7 +15,9 @@ reference and, bit for bit and count for count, against its own per-read GEMM pa
 takes when neither fast path applies). Kernel and bound are timed side by
 side, alternating, ``REPEAT`` times, best of each; both wall time and process CPU time (all
 threads) are reported, since CPU time is less disturbed by other processes sharing the cores.
-Ratios only; times differ by machine. Run: ``.venv/bin/python benchmarks/bench_kernels.py``.
+``conversions`` is the ADC conversions of the layer (:func:`rram_sim.kernels.forward_counts`) and
+``cpu_ns/conv`` the kernel's CPU time per conversion. Ratios only; times differ by machine.
+Run: ``.venv/bin/python benchmarks/bench_kernels.py``.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"{'setting':<24} {'weights':>9} {'path':>10} {'kernel_s':>9} {'gemm_bound_s':>13} "
           f"{'kernel/bound':>13} {'cpu ratio':>10} {'numpy_ref_s':>12} "
-          f"{'ref/kernel':>11}")
+          f"{'ref/kernel':>11} {'conversions':>12} {'cpu_ns/conv':>12}")
     for name, cfg, k, n in cases():
         spec = LayerSpec("l", "linear", (n, k), (k,))
         lay = map_layer(spec, rng.normal(size=(n, k)), cfg, "dense")
@@ -117,9 +119,11 @@ def main() -> None:
         assert np.array_equal(got.values, slow.values), "fast and per-read paths disagree"
         assert got.counts == slow.counts, "fast and per-read paths count differently"
         path = "one GEMM" if adc_model(cfg, cfg.ou.rows).exact else "bit planes"
+        conv = kernels.forward_counts(lay, cfg, B).adc_conversions
         print(f"{name:<24} {k:>4}x{n:<4} {path:>10} {t_kernel:>9.3f} {t_bound:>13.3f} "
               f"{t_kernel / t_bound:>13.2f} {c_kernel / max(c_bound, 1e-9):>10.2f} "
-              f"{t_ref:>12.3f} {t_ref / t_kernel:>11.1f}", flush=True)
+              f"{t_ref:>12.3f} {t_ref / t_kernel:>11.1f} {conv:>12} {c_kernel / conv * 1e9:>12.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":
