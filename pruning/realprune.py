@@ -19,8 +19,8 @@ Iterative magnitude pruning with rewinding, one round at a time (:mod:`pruning.r
    removes the lowest ``rate`` fraction of the groups still present (per layer or globally;
    layers may be excluded, by default the first conv and the classifier; a floor keeps a minimum
    fraction of each layer), rewinds the survivors to the rewind point and retrains them.
-3. It stops at the target sparsity, after ``rounds`` rounds, when a round would remove no weight
-   (the fraction left to the target rounds to no group), or when the validation accuracy drops
+3. It stops at the target sparsity, after ``rounds`` rounds, when the fraction left to the
+   target is so small that it rounds to no group (the round would remove nothing), or when the validation accuracy drops
    more than ``tolerance`` below the dense model's; the ticket is the last round within tolerance.
 
 Each round reports the weights remaining, the crossbars occupied under the dense and the compact
@@ -453,8 +453,8 @@ def run(settings: PruneSettings, out: str | os.PathLike,
             model.load_state_dict(prev.weights())
             prev.masks.apply(model)
             masks = prune_step(model, prev.masks, s, cfg, fraction, seed=s.seed * 7919 + r)
-            if weight_masks(masks) == weight_masks(prev.masks):
-                break  # the fraction left rounds to no group: nothing more to prune
+            if fraction < s.rate and weight_masks(masks) == weight_masks(prev.masks):
+                break  # the fraction left to the target rounds to no group: nothing to prune
             if method.rewind:
                 model.load_state_dict(load_state(r0 / REWIND_FILE))
             _finish_round(folder, r, model, masks, data, s, cfg, spec, epochs, dense_val, result)
