@@ -20,8 +20,9 @@ Iterative magnitude pruning with rewinding, one round at a time (:mod:`pruning.r
    layers may be excluded, by default the first conv and the classifier; a floor keeps a minimum
    fraction of each layer), rewinds the survivors to the rewind point and retrains them.
 3. It stops at the target sparsity, after ``rounds`` rounds, when the fraction left to the
-   target is so small that it rounds to no group (the round would remove nothing), or when the validation accuracy drops
-   more than ``tolerance`` below the dense model's; the ticket is the last round within tolerance.
+   target is so small that it rounds to no group (the round would remove nothing), or when the
+   validation accuracy drops more than ``tolerance`` below the dense model's; the ticket is the
+   last round within tolerance.
 
 Each round reports the weights remaining, the crossbars occupied under the dense and the compact
 mapping of its mask (:mod:`rram_sim.mapping` on the training chip), the hardware reduction
