@@ -18,7 +18,6 @@ Usage: ``python benchmarks/bench_autoprune.py [-o RUN] [--episodes N]`` (CI size
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import sys
 import time
@@ -32,7 +31,7 @@ from pruning.export import export_bundle
 from pruning.models import build_model
 from pruning.train import evaluate, seed_everything, train
 from rram_sim.config import load
-from rram_sim.fileio import atomic_write_bytes, atomic_write_text
+from rram_sim.fileio import atomic_write_bytes, atomic_write_text, csv_text
 
 FIELDS = ("method", "scheme", "sparsity", "accuracy", "test_accuracy", "crossbars",
           "dense_crossbars", "compression_rate", "throughput_per_s", "area_mm2", "area_eff",
@@ -62,12 +61,7 @@ def write_comparison(rows: list[dict], out: Path, reference: str = "pim_prune") 
         r["area_eff_x"] = r["area_eff"] / base["area_eff"]
         r["energy_eff_x"] = r["energy_eff"] / base["energy_eff"]
 
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, FIELDS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    atomic_write_text(out / "comparison.csv", buf.getvalue())
+    atomic_write_text(out / "comparison.csv", csv_text(rows, FIELDS, ".6g"))
     md = ["| method | scheme | val acc | test acc | crossbars | compression | area eff "
           "(inf/s/mm^2) | energy eff (inf/J) | vs PIM-Prune (comp / area / energy) |",
           "|---|---|---|---|---|---|---|---|---|"]

@@ -38,7 +38,6 @@ The paper's setting, when CIFAR-10 is on disk::
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import sys
 import time
@@ -54,7 +53,7 @@ from pruning import realprune as rp  # noqa: E402
 from pruning.data import get_data  # noqa: E402
 from pruning.export import export_bundle  # noqa: E402
 from rram_sim import config as rconfig  # noqa: E402
-from rram_sim.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
+from rram_sim.fileio import atomic_write_bytes, atomic_write_text, csv_text  # noqa: E402
 
 FIELDS = ("method", "model", "data", "round", "weights_pruned_pct", "crossbars_dense",
           "crossbars_dense_occupied", "crossbars_compact", "hardware_reduction_pct", "test_acc",
@@ -140,12 +139,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
+    return csv_text(rows, FIELDS, ".6g")
 
 
 def plot_rounds(histories: dict[str, list[dict[str, Any]]], path: Path, title: str,

@@ -27,8 +27,6 @@ minute); the defaults took 35 s on 2 otherwise idle cores (ReaLPrune to its tole
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
@@ -36,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rram_sim.fileio import atomic_write_json, atomic_write_text
+from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
 POINTS = ("dense", "realprune", "autoprune")
 SUMMARY_FIELDS = ("point", "scheme", "weights_pruned", "crossbars", "dense_crossbars",
@@ -293,11 +291,7 @@ def summary_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def summary_csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    return csv_text(rows, SUMMARY_FIELDS)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,9 +5,12 @@ A reader never sees a half-written file, and a run killed mid-write leaves the o
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +41,28 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def csv_text(rows: Iterable[dict[str, Any]], fields: Sequence[str],
+             float_format: str | None = None) -> str:
+    """CSV text with a header of ``fields``; each row gives those keys (missing ones are empty,
+    others ignored). ``float_format`` (e.g. ``".6g"``) formats float cells."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(fields)
+    for r in rows:
+        cells = []
+        for k in fields:
+            v = r.get(k)
+            if v is None:
+                v = ""
+            elif float_format and isinstance(v, float):
+                v = format(v, float_format)
+            cells.append(v)
+        w.writerow(cells)
+    return buf.getvalue()
+
+
 def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Save arrays as an uncompressed .npz atomically (object arrays are refused: no pickle)."""
-    import io
-
     for k, a in arrays.items():
         if np.asarray(a).dtype == object:
             raise TypeError(f"array '{k}' has dtype object; bundles never hold pickled data")

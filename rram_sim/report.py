@@ -23,8 +23,6 @@ become nanoseconds here and nowhere earlier.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -34,7 +32,7 @@ from typing import Any
 
 from rram_sim.config import Config, from_dict
 from rram_sim.errors import LayoutError
-from rram_sim.fileio import atomic_write_json, atomic_write_text
+from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
 REPORT_VERSION = 1
 RECORD_FIELDS = ("run", "layer", "pass", "component", "category", "count", "energy_pj",
@@ -89,8 +87,8 @@ class Report:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         atomic_write_json(d / "report.json", self.to_dict())
-        atomic_write_text(d / "records.csv", _csv(self.records, RECORD_FIELDS))
-        atomic_write_text(d / "intervals.csv", _csv(self.intervals, INTERVAL_FIELDS))
+        atomic_write_text(d / "records.csv", csv_text(self.records, RECORD_FIELDS))
+        atomic_write_text(d / "intervals.csv", csv_text(self.intervals, INTERVAL_FIELDS))
         return d
 
     @classmethod
@@ -119,15 +117,6 @@ class Report:
                 cells.append(f"{v:>16.4g}" if isinstance(v, (int, float)) else f"{'-':>16s}")
             lines.append(f"{k:28s}" + "".join(cells))
         return "\n".join(lines)
-
-
-def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: r.get(k) for k in fields})
-    return buf.getvalue()
 
 
 def _busy_ns(busy_cycles: dict[str, int], category: str, cfg: Config) -> float:

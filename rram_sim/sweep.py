@@ -40,10 +40,8 @@ processes). Every backend runs the same pure function per point, so results are 
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import hashlib
-import io
 import itertools
 import json
 import os
@@ -58,6 +56,7 @@ import yaml
 from rram_sim import config as config_mod
 from rram_sim.errors import ConfigError, MappingError
 from rram_sim.fileio import atomic_write_json, atomic_write_text
+from rram_sim.fileio import csv_text as _csv_text
 from rram_sim.layout import SCHEMES
 
 BACKENDS = ("serial", "process", "dask")
@@ -392,12 +391,7 @@ def _append(path: Path, row: dict[str, Any]) -> None:
 
 
 def csv_text(rows: list[dict[str, Any]], params: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=[*BASE_FIELDS, *params, *METRIC_FIELDS],
-                       lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+    return _csv_text(rows, [*BASE_FIELDS, *params, *METRIC_FIELDS])
 
 
 @dataclass

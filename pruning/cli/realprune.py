@@ -9,13 +9,11 @@ run. At the end the command prints one line per round and writes ``RUN/summary.j
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from typing import Any
 
 from pruning import realprune as rp
 from pruning.realprune import PruneSettings, get_method, method_names
-from rram_sim.fileio import atomic_write_json, atomic_write_text
+from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
 SUMMARY_FIELDS = ("round", "method", "sparsity", "weights_remaining", "weights_total",
                   "crossbars_dense", "crossbars_dense_occupied", "crossbars_compact",
@@ -96,11 +94,7 @@ def summary_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     result = rp.run(settings_from_args(args), args.output)
     rows = summary_rows(result.rounds)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_text(f"{args.output}/summary.csv", buf.getvalue())
+    atomic_write_text(f"{args.output}/summary.csv", csv_text(rows, SUMMARY_FIELDS))
     atomic_write_json(f"{args.output}/summary.json",
                       {"settings": result.settings.identity(), "rounds": rows,
                        "ticket_round": result.ticket["round"],
