@@ -71,7 +71,7 @@ def _interrupted(model, data, folder):
     orig = data.val
 
     class Boom(Exception):
-        pass
+        """Stands for the kill."""
 
     class KillOnSecondVal:
         def __iter__(self):
