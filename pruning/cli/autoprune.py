@@ -21,6 +21,7 @@ from pruning.autoprune import (
     REWARD_METRICS,
     AutoPruneSettings,
 )
+from pruning.cli.common import add_data_args
 from pruning.errors import PruningError
 
 
@@ -32,8 +33,7 @@ def register(subparsers: Any) -> None:
         "energy / latency); the best policy is fine-tuned and exported as an 'ou' bundle with "
         "index tables. Rerunning with the same -o resumes the search.")
     p.add_argument("--model", default="digits_cnn", help="model name (default: digits_cnn)")
-    p.add_argument("--data", default="digits", help="dataset (default: digits)")
-    p.add_argument("--data-root", default=None, help="folder holding file-based datasets")
+    add_data_args(p)
     p.add_argument("--chip", default="edge", help="preset name or YAML file (default: edge)")
     p.add_argument("--checkpoint", default=None,
                    help="a trained model checkpoint (default: train one into RUN/base)")
@@ -61,8 +61,6 @@ def register(subparsers: Any) -> None:
                    help="fine-tune epochs of the best policy (default: 3)")
     p.add_argument("--finetune-lr", type=float, default=0.05,
                    help="SGD learning rate of both fine-tunes (default: 0.05)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("-o", "--output", required=True, help="run folder (created or resumed)")
     p.add_argument("--quiet", action="store_true", help="no per-episode progress on stderr")
     p.set_defaults(func=run)

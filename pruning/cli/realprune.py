@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from pruning import realprune as rp
+from pruning.cli.common import add_data_args
 from pruning.realprune import PruneSettings, get_method, method_names
 from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
@@ -34,8 +35,7 @@ def register(subparsers: Any) -> None:
         "granularity (ReaLPrune), or a baseline chosen with --method. One folder per round under "
         "-o; rerunning resumes after the last finished round.")
     p.add_argument("--model", default="digits_cnn", help="model name (default: digits_cnn)")
-    p.add_argument("--data", default="digits", help="dataset (default: digits)")
-    p.add_argument("--data-root", default=None, help="folder holding file-based datasets")
+    add_data_args(p)
     p.add_argument("--chip", default="edge",
                    help="training chip: preset name or YAML file (default: edge)")
     p.add_argument("--method", default="realprune",
@@ -66,8 +66,6 @@ def register(subparsers: Any) -> None:
                    "and the classifier; '' for none)")
     p.add_argument("--width", type=float, default=1.0, help="model width multiplier")
     p.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
     p.add_argument("-o", "--output", required=True, help="run folder (created or resumed)")
     p.add_argument("--quiet", action="store_true", help="no per-round progress on stderr")
