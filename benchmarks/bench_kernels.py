@@ -28,6 +28,7 @@ import numpy as np
 
 from rram_sim import config, kernels
 from rram_sim.adc import adc_model
+from rram_sim.crossbar import values
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer, unmap
 from rram_sim.quant import encode_cells, n_slices, slice_weights
@@ -82,12 +83,12 @@ def numpy_reference(q, wq, cfg):
 
 def per_read(lay, q, cfg):
     """The kernel forced onto its per-read GEMM path (no single-GEMM values, no ADC table)."""
-    saved = kernels._exact_values, kernels.ADC_TABLE_MAX
-    kernels._exact_values, kernels.ADC_TABLE_MAX = (lambda plan, q: None), -1
+    saved = values.exact_values, values.ADC_TABLE_MAX
+    values.exact_values, values.ADC_TABLE_MAX = (lambda plan, q: None), -1
     try:
         return kernels.forward(lay, q, cfg)
     finally:
-        kernels._exact_values, kernels.ADC_TABLE_MAX = saved
+        values.exact_values, values.ADC_TABLE_MAX = saved
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from rram_sim import config, kernels
 from rram_sim.adc import adc_model
 from rram_sim.bundle import golden_from_numpy
+from rram_sim.crossbar import values
+from rram_sim.crossbar.readplan import read_plan
 from rram_sim.errors import MappingError
 from rram_sim.layout import SCHEMES, LayerSpec
 from rram_sim.mapping import map_layer, unmap
@@ -313,7 +315,7 @@ def test_single_gemm_path_matches_per_read_path(s, skip):
     fast = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
     fast_t = kernels.transposed(lay, eq, cfg)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kernels, "_exact_values", lambda plan, q: None)
+        mp.setattr(values, "exact_values", lambda plan, q: None)
         slow = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
         slow_t = kernels.transposed(lay, eq, cfg)
     assert np.array_equal(fast.values, slow.values) and fast.counts == slow.counts
@@ -325,17 +327,17 @@ def test_exact_values_bound_picks_float_type():
     2**53, none (per-read path) above."""
     cfg = config.preset("isaac")
     lay = map_layer(LayerSpec("l", "linear", (3, 4), (4,)), np.eye(3, 4), cfg, "dense")
-    plan = kernels._plan(lay, cfg, True, False)
+    plan = read_plan(lay, cfg)
     w = unmap(lay, cfg)
     wmax = int(np.abs(w).sum(0).max())
     small = np.ones((1, 4), np.int64)
     big = np.full((1, 4), 32767, np.int64)
-    assert wmax * 32767 >= kernels.FLOAT32_EXACT
-    assert np.array_equal(kernels._exact_values(plan, small), small @ w)
-    assert np.array_equal(kernels._exact_values(plan, big), big @ w)
+    assert wmax * 32767 >= values.FLOAT32_EXACT
+    assert np.array_equal(values.exact_values(plan, small), small @ w)
+    assert np.array_equal(values.exact_values(plan, big), big @ w)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kernels, "FLOAT64_EXACT", wmax * 32767)
-        assert kernels._exact_values(plan, big) is None
+        mp.setattr(values, "FLOAT64_EXACT", wmax * 32767)
+        assert values.exact_values(plan, big) is None
 
 
 @settings(max_examples=40, deadline=None)
@@ -348,7 +350,7 @@ def test_bitplane_path_matches_gemm_path(s, skip):
     fast = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
     fast_t = kernels.transposed(lay, eq, cfg)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kernels, "ADC_TABLE_MAX", -1)
+        mp.setattr(values, "ADC_TABLE_MAX", -1)
         slow = kernels.forward(lay, xq, cfg, skip_zero_inputs=skip)
         slow_t = kernels.transposed(lay, eq, cfg)
     assert np.array_equal(fast.values, slow.values) and fast.counts == slow.counts
@@ -387,7 +389,7 @@ def test_bitplane_path_multiword_groups(rows, ou_rows, db, scheme):
     np.testing.assert_allclose(res.values, ref, rtol=1e-12, atol=1e-6)
     assert res.counts.adc_clipped == clipped > 0
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kernels, "ADC_TABLE_MAX", -1)
+        mp.setattr(values, "ADC_TABLE_MAX", -1)
         slow = kernels.forward(lay, xq, cfg)
     assert np.array_equal(res.values, slow.values) and res.counts == slow.counts
 
@@ -401,6 +403,6 @@ def test_batch_chunking_does_not_change_results(s):
     xq = np.concatenate([xq] * 3)
     whole = kernels.forward(lay, xq, cfg)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kernels, "CHUNK_FLOATS", 8)
+        mp.setattr(values, "CHUNK_FLOATS", 8)
         parts = kernels.forward(lay, xq, cfg)
     assert np.array_equal(whole.values, parts.values) and whole.counts == parts.counts
