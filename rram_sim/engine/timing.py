@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rram_sim.config import Config
+from rram_sim.crossbar.readplan import read_plan
 
 
 def ns_to_cycles(ns: float, cfg: Config) -> int:
@@ -100,12 +101,17 @@ def offchip_cycles(n_bits: int, cfg: Config) -> int:
 class LayerGeometry:
     """What a mapped layer looks like to the clock.
 
-    ``reads_per_chunk``: OU reads one crossbar performs per input chunk (its OUs in sequence; the
-    slowest crossbar of the layer, since the crossbars work in parallel). ``row_blocks``: partial
-    sums combined per output (crossbars sharing an output column). ``inputs_used``: distinct input
-    elements read per step. ``gather_rows``: rows the index unit gathers per step on the busiest
-    crossbar (0 for dense layouts). ``written_cells``: cells a weight update writes (used weight
-    positions x weight slices), ``rows_written``: used physical rows of the busiest crossbar.
+    ``reads_per_chunk``: OU reads one crossbar performs per input chunk in a forward pass (its OUs
+    in sequence; the slowest crossbar of the layer, since the crossbars work in parallel);
+    ``reads_per_chunk_t``: the same in a transposed pass (one read per slice position);
+    ``ou_reads_per_crossbar`` / ``_t``: every crossbar's OU reads per input chunk in each pass.
+    All come from the layer's :class:`~rram_sim.crossbar.readplan.ReadPlan`, as the kernels'
+    counts do.
+    ``row_blocks``: partial sums combined per output (crossbars sharing an output column).
+    ``inputs_used``: distinct input elements read per step. ``gather_rows``: rows the index unit
+    gathers per step on the busiest crossbar (0 for dense layouts). ``written_cells``: cells a
+    weight update writes (used weight positions x weight slices), ``rows_written``: used physical
+    rows of the busiest crossbar.
     ``cells_per_crossbar``: cells holding weights on each crossbar (for wear),
     ``rows_per_crossbar``: used physical rows of each crossbar (for programming a reload).
     """
@@ -116,6 +122,7 @@ class LayerGeometry:
     cols_n: int
     n_crossbars: int
     reads_per_chunk: int
+    reads_per_chunk_t: int
     row_blocks: int
     inputs_used: int
     gather_rows: int
@@ -123,6 +130,8 @@ class LayerGeometry:
     rows_written: int
     cells_per_crossbar: tuple[int, ...]
     rows_per_crossbar: tuple[int, ...] = ()
+    ou_reads_per_crossbar: tuple[int, ...] = ()
+    ou_reads_per_crossbar_t: tuple[int, ...] = ()
 
 
 def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
@@ -133,14 +142,9 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
     nx = max(int(layout.n_crossbars), int(xb.max()) + 1 if xb.size else 0)
     rows_used = (ri >= 0).sum(axis=1).astype(np.int64)
     cols_used = (ci >= 0).sum(axis=1).astype(np.int64)
-    cpw = cfg.columns_per_weight
-    if layout.scheme == "ou":
-        reads = np.bincount(xb, weights=((rows_used > 0) & (cols_used > 0)).astype(np.int64),
-                            minlength=nx)
-    else:
-        per_unit = (-(-rows_used // cfg.ou.rows)) * (-(-(cols_used * cpw) // cfg.ou.cols))
-        reads = np.bincount(xb, weights=per_unit, minlength=nx)
-    reads_per_chunk = int(reads.max()) if reads.size else 0
+    # The reads come from the read plan, as the kernels' counts do.
+    fwd = read_plan(layout, cfg, with_cells=False).ou_reads_per_crossbar(nx)
+    bwd = read_plan(layout, cfg, transposed=True, with_cells=False).ou_reads_per_crossbar(nx)
     # Row blocks: how many units feed each output column.
     cols = ci[ci >= 0]
     row_blocks = int(np.bincount(cols, minlength=n).max()) if cols.size else 0
@@ -163,7 +167,10 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
         rows_xb = np.bincount(xb[first], weights=rows_used[first], minlength=nx)
     return LayerGeometry(
         name=layout.spec.name, scheme=layout.scheme, rows_k=int(k), cols_n=int(n),
-        n_crossbars=int(nx), reads_per_chunk=reads_per_chunk, row_blocks=row_blocks,
+        n_crossbars=int(nx), reads_per_chunk=int(fwd.max(initial=0)),
+        reads_per_chunk_t=int(bwd.max(initial=0)),
+        ou_reads_per_crossbar=tuple(int(r) for r in fwd),
+        ou_reads_per_crossbar_t=tuple(int(r) for r in bwd), row_blocks=row_blocks,
         inputs_used=inputs_used, gather_rows=gather_rows, written_cells=int(cells_unit.sum()),
         rows_written=int(rows_xb.max()) if rows_xb.size else 0,
         cells_per_crossbar=tuple(int(c) for c in cells_xb),
@@ -206,11 +213,12 @@ def forward_step(geom: LayerGeometry, cfg: Config) -> StepTiming:
 
 def transposed_step(geom: LayerGeometry, cfg: Config) -> StepTiming:
     """One transposed MVM (error back-propagation): the N output errors drive the columns and the
-    rows are converted. Same OU sequence and conversion rule as the forward read (the ADCs are
-    assumed to be switchable to the wordlines, PipeLayer-style); the reduction runs over the
-    column blocks that share an input row."""
+    rows are converted. The OU reads are the transposed read plan's (each OU column group read
+    once per slice position); the conversion rule is the forward read's (the ADCs are assumed to
+    be switchable to the wordlines, PipeLayer-style); the reduction runs over the column blocks
+    that share an input row."""
     bits = cfg.precision.input_bits
-    n_reads = cfg.input_cycles * geom.reads_per_chunk
+    n_reads = cfg.input_cycles * geom.reads_per_chunk_t
     col_blocks = max(1, math.ceil(geom.n_crossbars / max(1, geom.row_blocks)))
     return StepTiming(
         load=bus_cycles(geom.cols_n * bits, cfg),
