@@ -26,10 +26,13 @@ from typing import Any
 
 import yaml
 
+from rram_sim.adc.registry import ADC_MODELS
 from rram_sim.errors import ConfigError
 
 SIGNED_SCHEMES = ("offset", "differential")
-ADC_RANGE_POLICIES = ("lossless", "full_scale", "calibrated")
+# adc.range_policy names an ADC model; the registry is the list of choices (rram_sim.adc), so a
+# registered model is a valid value at once.
+ADC_RANGE_POLICIES = ADC_MODELS
 NOC_TOPOLOGIES = ("mesh", "cmesh")
 WRITE_SCHEMES = ("single_pulse", "write_verify")
 GRADIENT_UNITS = ("digital", "crossbar")

@@ -1,4 +1,4 @@
-"""ADC models: how a column (or, in a transposed read, a row) sum becomes a digital code.
+"""The ADC model contract: how a column (in a transposed read, a row) sum becomes a digital code.
 
 A crossbar read produces, on every active bitline, an integer sum ``s = sum_r chunk_r * level_r``
 of input chunks times cell levels. The largest sum one read can produce is
@@ -6,31 +6,33 @@ of input chunks times cell levels. The largest sum one read can produce is
     M = lines x (2**dac.bits - 1) x (2**cell.bits - 1)
 
 where ``lines`` is the number of driven lines of one read (``ou.rows`` for a forward read, the
-logical columns of one OU column group for a transposed read). The ADC covers a range of width
-``W`` with codes ``0 .. n_codes - 1`` starting at ``lo``:
+logical columns of one OU column group for a transposed read). An ADC model covers a range of
+width ``W`` with codes ``0 .. max_code`` starting at ``lo``, one code worth ``step``: the code of a
+sum is ``rint((s - lo) / step)``, clipped to the codes, and the reconstructed value is
+``lo + code x step``. An unclipped conversion errs by at most ``step/2``; an ``exact`` model
+converts every sum a read can produce without error (the kernels then skip the conversion).
 
-- ``lossless``: every sum converted exactly (an ideal, unlimited-resolution converter);
-- ``full_scale``: ``W = M``. When ``M < 2**adc.bits`` the step is 1 and the conversion is exact;
-  otherwise ``step = W / (2**adc.bits - 1)``, the code is ``rint((s - lo) / step)``, clipped;
-- ``calibrated``: ``W = calibration_fraction x M``; same rule, so sums above ``lo + W`` clip (each
-  such conversion is counted in ``Counts.adc_clipped``).
-
-The reconstructed value is ``lo + code x step``. An unclipped conversion errs by at most ``step/2``.
 ``lo`` is 0 for every read except the most significant input chunk, which carries the sign of
 two's-complement inputs (see ``docs/datapath.md``, "Crossbar model"): its sums lie in
 ``[-2**(dac.bits-1) x lines x Lmax, (2**(dac.bits-1) - 1) x lines x Lmax]``, a range of the same
 width ``M``, so the ADC's range is shifted to start at
 ``lo = -W x 2**(dac.bits-1) / (2**dac.bits - 1)``.
+
+The models themselves (one file each, selected by ``adc.range_policy``) are in
+:mod:`rram_sim.adc`; this module holds what every model shares.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from rram_sim.config import Config
+if TYPE_CHECKING:
+    from rram_sim.config import Config
 
 
 def max_line_sum(lines: int, dac_bits: int, cell_bits: int) -> int:
@@ -38,17 +40,36 @@ def max_line_sum(lines: int, dac_bits: int, cell_bits: int) -> int:
     return int(lines) * ((1 << dac_bits) - 1) * ((1 << cell_bits) - 1)
 
 
-@dataclass(frozen=True)
-class AdcModel:
-    """One ADC's transfer function for reads of ``lines`` driven lines."""
+def signed_fraction(dac_bits: int) -> float:
+    """Share of a read's range below zero for the signed (most significant) input chunk:
+    ``2**(dac_bits-1) / (2**dac_bits - 1)``."""
+    return (1 << (dac_bits - 1)) / ((1 << dac_bits) - 1)
 
-    policy: str
+
+@dataclass(frozen=True)
+class AdcModel(ABC):
+    """One ADC's transfer function for reads of ``lines`` driven lines.
+
+    A model is a subclass that names itself (``name``, the value of ``adc.range_policy`` that
+    selects it) and builds its numbers from the chip in :meth:`from_config`. The kernels use only
+    the fields below: ``exact`` to skip conversion, ``lo_*``/``step``/``max_code`` for the uniform
+    rule of the module docstring, and :meth:`lookup` (built from :meth:`convert`) for small ranges.
+    """
+
+    name: ClassVar[str] = ""
+
+    policy: str          # the adc.range_policy that built this model
     exact: bool          # every sum a read can produce converts without error and without clipping
     step: float          # value of one code (1.0 when exact)
     max_code: int        # codes are 0 .. max_code
     lo_unsigned: float   # range start for reads of unsigned input chunks
     lo_signed: float     # range start for the read of the signed (most significant) input chunk
     max_sum: int         # M, the largest possible sum of one read
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, cfg: Config, lines: int) -> AdcModel:
+        """The model for chip ``cfg`` and reads that drive ``lines`` lines at once."""
 
     def convert(self, s: np.ndarray, signed: bool) -> tuple[np.ndarray, np.ndarray]:
         """Reference (numpy) conversion: ``(reconstructed values, clipped mask)``."""
@@ -75,22 +96,19 @@ class AdcModel:
         return values, clipped
 
 
-def adc_model(cfg: Config, lines: int) -> AdcModel:
-    """The ADC of ``cfg`` for reads that drive ``lines`` lines at once."""
-    db, cb = cfg.dac.bits, cfg.cell.bits
-    m = max_line_sum(lines, db, cb)
-    signed_frac = (1 << (db - 1)) / ((1 << db) - 1)
-    policy = cfg.adc.range_policy
-    if policy == "lossless":
-        return AdcModel(policy, True, 1.0, m, 0.0, -signed_frac * m, m)
-    width = float(m) if policy == "full_scale" else cfg.adc.calibration_fraction * m
+def uniform_model(cls: type[AdcModel], cfg: Config, max_sum: int, width: float) -> AdcModel:
+    """A ``cls`` ADC of ``2**adc.bits`` codes spanning ``width`` (sums above ``lo + width`` clip).
+
+    When ``width`` fits the codes the step is 1 (integer sums land on integer codes, so the signed
+    range start is rounded down to an integer); otherwise ``step = width / (2**adc.bits - 1)``.
+    """
     codes = (1 << cfg.adc.bits) - 1
     if width <= codes:
         step, max_code = 1.0, int(math.floor(width))
     else:
         step, max_code = width / codes, codes
-    lo_signed = -signed_frac * width
+    lo_signed = -signed_fraction(cfg.dac.bits) * width
     if step == 1.0:
         lo_signed = float(math.floor(lo_signed))  # keep integer sums on integer codes
-    exact = step == 1.0 and max_code >= m
-    return AdcModel(policy, exact, step, max_code, 0.0, lo_signed, m)
+    exact = step == 1.0 and max_code >= max_sum
+    return cls(cls.name, exact, step, max_code, 0.0, lo_signed, max_sum)
