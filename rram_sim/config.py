@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,24 +37,30 @@ ADC_RANGE_POLICIES = ADC_MODELS
 NOC_TOPOLOGIES = ("mesh", "cmesh")
 WRITE_SCHEMES = ("single_pulse", "write_verify")
 GRADIENT_UNITS = ("digital", "crossbar")
+# Keys that older versions had and that changed no result: files (bundles saved earlier, user
+# YAMLs) that still carry them load, with one warning naming the keys dropped.
+REMOVED_KEYS = ("cell.g_on_us", "cell.g_off_us", "cell.read_voltage_v", "training.replication")
+
+
+class RemovedKeyWarning(UserWarning):
+    """A configuration carried keys this version no longer has; they were dropped."""
 
 
 def _f(default: Any, doc: str, unit: str = "", lo: float | None = None, hi: float | None = None,
-       choices: tuple[str, ...] | None = None, lo_open: bool = False) -> Any:
-    """A dataclass field with its documentation and constraint in the metadata."""
-    meta = {"doc": doc, "unit": unit, "min": lo, "max": hi, "choices": choices, "min_open": lo_open}
+       choices: tuple[str, ...] | None = None, lo_open: bool = False, label: bool = False) -> Any:
+    """A dataclass field with its documentation and constraint in the metadata. ``label=True``
+    marks a field that describes the chip but changes no result (documented as such; every other
+    field must change some result, which tests/test_dead_keys.py checks)."""
+    meta = {"doc": doc, "unit": unit, "min": lo, "max": hi, "choices": choices, "min_open": lo_open,
+            "label": label}
     return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class CellConfig:
-    """The ReRAM cell: levels, conductance range, read and write characteristics."""
+    """The ReRAM cell: conductance levels and write characteristics."""
 
     bits: int = _f(2, "bits stored per cell (2**bits conductance levels)", "bit", 1, 8)
-    g_on_us: float = _f(100.0, "conductance of the lowest-resistance state", "uS", 0, lo_open=True)
-    g_off_us: float = _f(1.0, "conductance of the highest-resistance state", "uS", 0, lo_open=True)
-    read_voltage_v: float = _f(0.2, "read voltage applied by a DAC at its full code", "V", 0,
-                               lo_open=True)
     write_energy_pj: float = _f(10.0, "energy of one write (SET/RESET) pulse on one cell", "pJ", 0)
     write_latency_ns: float = _f(50.0, "duration of one write pulse", "ns", 0)
     pulses_per_level: int = _f(1, "write pulses needed to move a cell by one conductance level",
@@ -149,7 +156,8 @@ class ChipConfig:
 
     tiles: int = _f(168, "tiles on the chip", "tile", 1)
     clock_ghz: float = _f(1.2, "digital clock (NoC, buffers, shift-add)", "GHz", 0, lo_open=True)
-    technology_nm: int = _f(32, "process node the cost constants refer to", "nm", 1)
+    technology_nm: int = _f(32, "process node the cost constants refer to (they are not scaled "
+                            "by it)", "nm", 1, label=True)
     offchip_links: int = _f(4, "chip-to-chip links", "link", 0)
     offchip_link_gbps: float = _f(6.4, "bandwidth of one chip-to-chip link", "GB/s", 0,
                                   lo_open=True)
@@ -170,8 +178,6 @@ class TrainingConfig:
 
     enabled: bool = _f(False, "the chip supports training passes (transposed reads, updates)")
     batch_size: int = _f(16, "images per weight update", "image", 1)
-    replication: int = _f(1, "copies of each layer's crossbars, processing images in parallel",
-                          "copy", 1)
     write_scheme: str = _f("single_pulse", "'single_pulse' writes each level change open-loop; "
                            "'write_verify' follows every pulse with a verify read",
                            choices=WRITE_SCHEMES)
@@ -305,8 +311,6 @@ def validate(cfg: Config) -> None:
             _check_field(f.name, value, f)
 
     xb, ou = cfg.crossbar, cfg.ou
-    _rule(cfg.cell.g_on_us > cfg.cell.g_off_us, "cell.g_on_us", cfg.cell.g_on_us,
-          f"must exceed cell.g_off_us={cfg.cell.g_off_us}")
     _rule(cfg.columns_per_weight <= xb.cols, "crossbar.cols", xb.cols,
           f"must hold one weight's {cfg.columns_per_weight} physical columns "
           f"(ceil(weight_bits/cell.bits), x2 for 'differential')")
@@ -371,7 +375,7 @@ def from_dict(data: dict[str, Any]) -> Config:
     or the named preset's values when the dict has ``base: NAME``."""
     if not isinstance(data, dict):
         raise ConfigError(f"config: must be a mapping of keys, got {type(data).__name__}")
-    data = dict(data)
+    data = _drop_removed_keys(data)
     base_name = data.pop("base", None)
     if base_name is not None:
         if not isinstance(base_name, str):
@@ -386,6 +390,21 @@ def from_dict(data: dict[str, Any]) -> Config:
     for name, cls in GROUPS.items():
         groups[name] = cls(**merged[name])
     return Config(name=merged["name"], description=merged["description"], **groups)
+
+
+def _drop_removed_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``data`` without the :data:`REMOVED_KEYS`, warning once if any was there."""
+    data = dict(data)
+    dropped = []
+    for path in REMOVED_KEYS:
+        group, key = path.split(".")
+        if isinstance(data.get(group), dict) and key in data[group]:
+            data[group] = {k: v for k, v in data[group].items() if k != key}
+            dropped.append(path)
+    if dropped:
+        warnings.warn(f"config: ignoring removed key(s) {', '.join(dropped)} (they changed no "
+                      "result)", RemovedKeyWarning, stacklevel=3)
+    return data
 
 
 def _defaults() -> dict[str, Any]:

@@ -20,12 +20,13 @@ from rram_sim import config
 from rram_sim.fileio import atomic_write_text
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "config.md"
+# How docs/config.md marks a field that describes the chip but changes no result (config._f's
+# ``label=True``); tests/test_dead_keys.py exempts exactly these keys.
+LABEL = "label: changes no result"
 
 # The rules validate() enforces between fields: (rule, a dotted-path override of the 'isaac'
 # preset that breaks it). tests/test_config.py checks every example raises ConfigError.
 CROSS_FIELD_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("`cell.g_on_us` must exceed `cell.g_off_us`.",
-     {"cell.g_on_us": 1.0, "cell.g_off_us": 2.0}),
     ("`crossbar.cols` must hold one weight's physical columns: ceil(weight_bits / cell.bits), "
      "doubled for `differential`.", {"crossbar.cols": 4, "ou.cols": 4, "adc.columns_per_adc": 4}),
     ("`crossbar.cols` must be a multiple of the physical columns per weight.",
@@ -75,6 +76,8 @@ def _field_table(cls: type, prefix: str) -> list[str]:
         meta = f.metadata
         typ = f.type if isinstance(f.type, str) else f.type.__name__
         doc = str(meta.get("doc", "")).replace("|", "\\|")
+        if meta.get("label"):
+            doc = f"{LABEL} — {doc}"
         lines.append(f"| `{prefix}{f.name}` | {typ} | {meta.get('unit') or '—'} | "
                      f"{_fmt(f.default)} | {_constraint(meta)} | {doc} |")
     return lines
@@ -132,6 +135,13 @@ def config_reference_markdown() -> str:
     out += [f"{i}. {rule}" for i, (rule, _) in enumerate(CROSS_FIELD_RULES, 1)]
     out += ["", "Every violation raises `ConfigError` with one line naming the key path, the value "
             "and the rule, e.g. `ou.rows=48: must divide crossbar.rows=128`.", "",
+            "## Labels and removed keys", "",
+            f"Every key changes some result except those marked *{LABEL}* "
+            "(tests/test_dead_keys.py checks this for every key of every preset). Keys that "
+            "changed no result were removed: "
+            + ", ".join(f"`{k}`" for k in config.REMOVED_KEYS)
+            + ". A file that still carries one (a bundle saved earlier, an old YAML) loads "
+            "with one warning naming the keys it dropped.", "",
             "## Presets", "",
             f"Shipped in `rram_sim/presets/`; the default chip is `{config.DEFAULT_PRESET}`. "
             "Listed with every value that differs from the dataclass defaults above (the "

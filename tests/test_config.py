@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rram_sim import config
+from rram_sim import config, docgen
 from rram_sim.config import Config, from_dict, load, load_yaml_text, preset, preset_names, save
 from rram_sim.errors import ConfigError, RramSimError
 
@@ -118,7 +118,6 @@ def test_invalid_values_name_key_and_value(text, must_contain):
      ["noc.concentration=4", "mesh"]),
     ("base: edge\nnoc: {topology: cmesh, concentration: 32}",
      ["noc.concentration=32", "chip.tiles=16"]),
-    ("base: isaac\ncell: {g_on_us: 1.0, g_off_us: 2.0}", ["cell.g_on_us=1.0", "g_off_us=2.0"]),
     ("base: edge\ndac: {bits: 8}\nprecision: {input_bits: 4}", ["dac.bits=8", "input_bits=4"]),
     ("base: isaac\ncrossbar: {rows: 4096}\nou: {rows: 4096}\ndac: {bits: 8}\ncell: {bits: 8}",
      ["ou.rows=4096", "2**24"]),
@@ -253,14 +252,41 @@ def test_config_reference_covers_every_field_and_preset():
     assert "| `adc.bits` | int | bit | 8 | >= 1, <= 16 |" in text
 
 
-@pytest.mark.parametrize("index", range(10))
-def test_documented_cross_field_rules_are_enforced(index):
-    from rram_sim import docgen
-
-    assert len(docgen.CROSS_FIELD_RULES) == 10
-    _, breaking = docgen.CROSS_FIELD_RULES[index]
+@pytest.mark.parametrize("rule, breaking", docgen.CROSS_FIELD_RULES,
+                         ids=[f"rule{i}" for i in range(1, len(docgen.CROSS_FIELD_RULES) + 1)])
+def test_documented_cross_field_rules_are_enforced(rule, breaking):
     with pytest.raises(ConfigError):
         preset("isaac").replace(**breaking)
+
+
+@pytest.mark.parametrize("text", [
+    "base: isaac\ncell: {g_on_us: 100.0, g_off_us: 1.0, read_voltage_v: 0.2}\n"
+    "training: {replication: 1}\nadc: {bits: 6}\n",
+    "cell: {g_on_us: 1.0}\n",
+])
+def test_removed_keys_load_with_one_warning_naming_them(text):
+    with pytest.warns(config.RemovedKeyWarning) as rec:
+        cfg = load_yaml_text(text)
+    assert len(rec) == 1
+    msg = str(rec[0].message)
+    assert "\n" not in msg
+    dropped = [k for k in config.REMOVED_KEYS if k.split(".")[1] in text]
+    assert dropped and all(k in msg for k in dropped)
+    assert not [k for k in config.REMOVED_KEYS if k not in dropped and k in msg]
+    assert cfg == load_yaml_text("\n".join(line for line in text.splitlines()
+                                           if "g_on" not in line and "replication" not in line))
+
+
+def test_removed_keys_are_gone_and_current_files_load_without_warning():
+    import warnings
+
+    d = preset("edge").to_dict()
+    for key in config.REMOVED_KEYS:
+        group, name = key.split(".")
+        assert name not in d[group], key
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert from_dict(d) == preset("edge")
 
 
 def test_docgen_check_and_write(tmp_path, capsys):

@@ -27,7 +27,7 @@ busiest PE programs (``program_rows``), from which :func:`.timing.program_cycles
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,23 +35,11 @@ import numpy as np
 from rram_sim.config import Config
 from rram_sim.engine.timing import LayerGeometry, geometry_from_layout
 from rram_sim.errors import ConfigError, LayoutError
+from rram_sim.graph import CROSSBAR_OPS, OPS, GraphNode, chain_graph
 
 OVERFLOW_POLICIES = ("error", "multi_chip", "reload")
-CROSSBAR_OPS = ("conv", "linear")
-DIGITAL_OPS = ("relu", "maxpool", "avgpool", "add", "flatten", "softmax")
-OPS = ("input",) + CROSSBAR_OPS + DIGITAL_OPS
 DEFAULT_MAX_GROUPS = 8
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """One node of a network graph, as the engine needs it (``params``: ``kernel``, ``stride``,
-    ``padding`` for pooling; ``shape`` for the input)."""
-
-    name: str
-    op: str
-    inputs: tuple[str, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
+NodeSpec = GraphNode   # the graph type's former name here (tests/test_engine.py still uses it)
 
 
 @dataclass
@@ -143,23 +131,7 @@ def _rows_per_group(rows: int, max_groups: int) -> int:
     return max(1, math.ceil(rows / max_groups))
 
 
-def chain_graph(layouts: list) -> list[NodeSpec]:
-    """The graph of a plain chain of layers (a ``flatten`` wherever a conv feeds a linear layer)."""
-    if not layouts:
-        raise LayoutError("network: no layers to simulate")
-    nodes = [NodeSpec("input", "input", (), {"shape": tuple(layouts[0].spec.input_shape)})]
-    prev = "input"
-    for i, lay in enumerate(layouts):
-        spec = lay.spec
-        if spec.kind == "linear" and i > 0 and layouts[i - 1].spec.kind == "conv":
-            nodes.append(NodeSpec(f"{spec.name}.flatten", "flatten", (prev,)))
-            prev = f"{spec.name}.flatten"
-        nodes.append(NodeSpec(spec.name, spec.kind, (prev,)))
-        prev = spec.name
-    return nodes
-
-
-def build_plan(graph: list[NodeSpec], layouts: dict[str, Any], cfg: Config,
+def build_plan(graph: list[GraphNode], layouts: dict[str, Any], cfg: Config,
                tiles: dict[str, tuple[int, ...]], copies: dict[str, int] | None = None,
                max_groups: int = DEFAULT_MAX_GROUPS, segments: dict[str, int] | None = None,
                program_rows: dict[str, int] | None = None) -> list[Stage]:
@@ -246,19 +218,15 @@ def consumers(stages: list[Stage]) -> dict[str, list[str]]:
     return out
 
 
-def _graph_from_bundle(bundle) -> list[NodeSpec]:
+def _graph_from_bundle(bundle) -> list[GraphNode]:
+    """The bundle's graph (copied; the input node given the first layer's input shape when it
+    has none), or the plain chain of its layers when it has no graph."""
     graph = getattr(bundle, "graph", None)
     if not graph:
-        return chain_graph(list(bundle.layers))
-    nodes = []
-    for g in graph:
-        params = dict(getattr(g, "params", None) or {})
-        nodes.append(NodeSpec(g.name, g.op, tuple(getattr(g, "inputs", ()) or ()), params))
-    if nodes and nodes[0].op == "input" and "shape" not in nodes[0].params:
-        first = next((lay for lay in bundle.layers), None)
-        if first is not None:
-            nodes[0] = NodeSpec(nodes[0].name, "input", (),
-                                {"shape": tuple(first.spec.input_shape)})
+        return chain_graph([lay.spec for lay in bundle.layers])
+    nodes = [GraphNode(g.name, g.op, list(g.inputs), dict(g.params)) for g in graph]
+    if nodes[0].op == "input" and "shape" not in nodes[0].params and bundle.layers:
+        nodes[0].params["shape"] = tuple(bundle.layers[0].spec.input_shape)
     return nodes
 
 

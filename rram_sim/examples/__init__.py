@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from rram_sim import config as config_mod
-from rram_sim.bundle import Bundle, GraphNode, golden_from_numpy, map_network, save_bundle
+from rram_sim.bundle import Bundle, golden_from_numpy, map_network, save_bundle
 from rram_sim.config import Config
 from rram_sim.errors import MappingError
+from rram_sim.graph import GraphNode
 from rram_sim.layout import SCHEMES, LayerSpec
 
 SPARSITY = 0.7

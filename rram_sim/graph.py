@@ -1,0 +1,168 @@
+"""The network graph, typed once: how a network's layers, pools and activations connect.
+
+A graph is a list of :class:`GraphNode` in topological order (every input names an earlier node).
+The bundle stores it (:mod:`rram_sim.bundle`), the front-end builds it (``pruning.export``) and the
+engine turns it into pipeline stages (:mod:`rram_sim.engine.plan`); all three use this one type and
+these checks.
+
+Ops: the crossbar ops ``conv`` and ``linear`` (a node named after its mapped layer), the digital ops
+``relu``, ``maxpool``, ``avgpool``, ``add``, ``flatten``, ``softmax``, and ``input`` (the network's
+input; ``params["shape"]`` is its ``(C, H, W)`` or ``(features,)`` shape when known).
+
+Adding a new op: append its name to :data:`CROSSBAR_OPS` or :data:`DIGITAL_OPS`, give it a row in
+:data:`OP_PARAMS` and :data:`OP_ARITY`, and teach ``rram_sim.engine.plan.build_plan`` its output
+shape and row dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rram_sim.errors import LayoutError
+from rram_sim.layout import LAYER_KINDS
+
+if TYPE_CHECKING:
+    from rram_sim.layout import LayerSpec
+
+CROSSBAR_OPS: tuple[str, ...] = LAYER_KINDS
+DIGITAL_OPS = ("relu", "maxpool", "avgpool", "add", "flatten", "softmax")
+OPS = ("input",) + CROSSBAR_OPS + DIGITAL_OPS
+
+
+@dataclass
+class GraphNode:
+    """One node of the network graph. ``conv`` and ``linear`` nodes are named after their layer;
+    ``params`` holds an op's settings (see :data:`OP_PARAMS`, e.g. ``{"kernel": 2, "stride": 2}``
+    for a pool, ``{"shape": [1, 8, 8]}`` for the input)."""
+
+    name: str
+    op: str
+    inputs: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_int(v: Any, lo: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _int_or_pair(lo: int) -> Callable[[Any], str | None]:
+    """A check: an integer >= lo, or a pair of them (rows, columns)."""
+    def check(v: Any) -> str | None:
+        if _is_int(v, lo):
+            return None
+        if isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(i, lo) for i in v):
+            return None
+        return f"must be an integer >= {lo} or a pair of them"
+    return check
+
+
+def _shape(v: Any) -> str | None:
+    if isinstance(v, (list, tuple)) and len(v) in (1, 3) and all(_is_int(i, 1) for i in v):
+        return None
+    return "must be a list of 1 or 3 integers >= 1 ((features,) or (C, H, W))"
+
+
+def _flag(v: Any) -> str | None:
+    return None if isinstance(v, bool) else "must be true or false"
+
+
+_POOL = {"kernel": _int_or_pair(1), "kernel_size": _int_or_pair(1), "stride": _int_or_pair(1),
+         "padding": _int_or_pair(0), "global": _flag}
+# Per op: the params it accepts, each with a check returning None or the broken rule.
+OP_PARAMS: dict[str, dict[str, Callable[[Any], str | None]]] = {
+    "input": {"shape": _shape},
+    "conv": {},
+    "linear": {},
+    "relu": {},
+    "maxpool": _POOL,
+    "avgpool": _POOL,
+    "add": {},
+    "flatten": {},
+    "softmax": {},
+}
+# Per op: (fewest, most) inputs; None: no upper bound.
+OP_ARITY: dict[str, tuple[int, int | None]] = {
+    "input": (0, 0), "conv": (1, 1), "linear": (1, 1), "relu": (1, 1), "maxpool": (1, 1),
+    "avgpool": (1, 1), "add": (2, None), "flatten": (1, 1), "softmax": (1, 1),
+}
+
+
+def check_node(node: GraphNode, index: int) -> None:
+    """One node on its own: name, op, params (known keys, valid values) and input count.
+    Raises LayoutError naming the node."""
+    if not isinstance(node.name, str) or not node.name:
+        raise LayoutError(f"graph node {index}: name {node.name!r} must be a non-empty string")
+    where = f"graph node {index} ('{node.name}')"
+    if node.op not in OPS:
+        raise LayoutError(f"{where}: op={node.op!r} must be one of {', '.join(OPS)}")
+    if not isinstance(node.params, dict):
+        raise LayoutError(f"{where}: params must be a mapping")
+    allowed = OP_PARAMS[node.op]
+    for key, value in node.params.items():
+        if key not in allowed:
+            known = ", ".join(allowed) or "none"
+            raise LayoutError(f"{where}: param '{key}' is not one of op {node.op}'s ({known})")
+        rule = allowed[key](value)
+        if rule:
+            raise LayoutError(f"{where}: params.{key}={value!r}: {rule}")
+    lo, hi = OP_ARITY[node.op]
+    n = len(node.inputs)
+    if n < lo or (hi is not None and n > hi):
+        want = (f"exactly {lo}" if lo == hi else f"at least {lo}" if hi is None
+                else f"{lo} to {hi}")
+        raise LayoutError(f"{where}: op {node.op} takes {want} input(s), got {n}")
+
+
+def check_graph(graph: Sequence[GraphNode], specs: Sequence[LayerSpec],
+                err: type[Exception] = LayoutError) -> None:
+    """Every node valid (:func:`check_node`), names unique, inputs defined earlier, every layer of
+    ``specs`` exactly once as its node. Raises ``err`` with one line naming the node."""
+    kinds = {s.name: s.kind for s in specs}
+    seen: set[str] = set()
+    for i, node in enumerate(graph):
+        try:
+            check_node(node, i)
+        except LayoutError as exc:
+            raise err(str(exc)) from None
+        where = f"graph node {i} ('{node.name}')"
+        if node.name in seen:
+            raise err(f"{where}: duplicate node name")
+        for src in node.inputs:
+            if src not in seen:
+                raise err(f"{where}: input '{src}' is not an earlier node")
+        if node.op in CROSSBAR_OPS:
+            if kinds.get(node.name) != node.op:
+                raise err(f"{where}: a {node.op} node must be named after a {node.op} layer")
+        elif node.name in kinds:
+            raise err(f"{where}: layer '{node.name}' must be a {kinds[node.name]} node")
+        seen.add(node.name)
+    missing = [n for n in kinds if n not in seen]
+    if graph and missing:
+        raise err(f"graph: layer(s) {', '.join(missing)} have no node")
+
+
+def default_graph(specs: Sequence[LayerSpec]) -> list[GraphNode]:
+    """A plain chain: input, then the layers in order, with a flatten before a linear layer that
+    follows a conv. It has no activations or pools; pass a graph to describe them. (This is what
+    a bundle mapped without a graph stores; the input node carries no shape.)"""
+    graph = [GraphNode("input", "input")]
+    prev, prev_kind = "input", None
+    for s in specs:
+        if s.kind == "linear" and prev_kind == "conv":
+            graph.append(GraphNode(f"{s.name}.flatten", "flatten", [prev]))
+            prev = graph[-1].name
+        graph.append(GraphNode(s.name, s.kind, [prev]))
+        prev, prev_kind = s.name, s.kind
+    return graph
+
+
+def chain_graph(specs: Sequence[LayerSpec]) -> list[GraphNode]:
+    """:func:`default_graph` with the input node's ``shape`` (the first layer's input), as the
+    engine needs it. Raises LayoutError for no layers."""
+    if not specs:
+        raise LayoutError("network: no layers to simulate")
+    graph = default_graph(specs)
+    graph[0].params["shape"] = tuple(specs[0].input_shape)
+    return graph
