@@ -30,7 +30,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rram_sim import accounting, costs
 from rram_sim.config import Config, from_dict
+from rram_sim.engine import timing as T
 from rram_sim.errors import LayoutError
 from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
@@ -120,34 +122,15 @@ class Report:
 
 
 def _busy_ns(busy_cycles: dict[str, int], category: str, cfg: Config) -> float:
-    from rram_sim.engine.timing import cycles_to_ns
-
-    return cycles_to_ns(sum(busy_cycles.get(k, 0) for k in _BUSY_OF_CATEGORY.get(category, ())),
-                        cfg)
-
-
-def _leakage(cfg: Config, time_ns: float, stages) -> dict[str, float]:
-    """Leakage of the tiles in use, chip by chip (each chip's routers and links included)."""
-    from rram_sim import costs
-
-    per_chip: dict[int, set[int]] = {}
-    for st in stages:
-        for t in st.tiles:
-            per_chip.setdefault(t // cfg.chip.tiles, set()).add(t)
-    out: dict[str, float] = {}
-    for tiles in per_chip.values():
-        for k, v in costs.leakage_energy_pj(cfg, time_ns, len(tiles)).items():
-            out[k] = out.get(k, 0.0) + v
-    return out
+    return T.cycles_to_ns(sum(busy_cycles.get(k, 0) for k in _BUSY_OF_CATEGORY.get(category, ())),
+                          cfg)
 
 
 def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
                  scheme: str = "") -> Report:
-    """A Report from ``[(SimResult, stages), ...]`` (one per run)."""
-    from rram_sim import costs
-    from rram_sim.engine import record_counts
-    from rram_sim.engine import timing as T
-
+    """A Report from ``[(SimResult, stages), ...]`` (one per run); energy and area come from
+    :mod:`rram_sim.accounting` (index units included when ``scheme`` is indexed)."""
+    indexed = accounting.is_indexed(scheme)
     lib = costs.component_library(cfg)
     records, intervals, layers, wear = [], [], [], []
     run_summaries, by_cat = {}, {}
@@ -161,8 +144,8 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
         xbar_busy_cells = 0.0
         for rec in result.records:
             st = by_name.get(rec.name)
-            counts = record_counts(rec, st, result.n_images, cfg)
-            dyn = costs.dynamic_energy_pj(counts, cfg)
+            counts = accounting.stage_counts(rec, st, result.n_images, cfg)
+            dyn = accounting.dynamic_energy_pj(counts, cfg)
             pass_name = ("inference" if run == "inference" and rec.pass_name != "reload"
                          else rec.pass_name)
             for comp, e in dyn.items():
@@ -195,7 +178,8 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
                            "busy_time_ns": {k: T.cycles_to_ns(v, cfg)
                                             for k, v in rec.busy_cycles.items()},
                            "counts": counts.to_dict()})
-        leak = _leakage(cfg, makespan_ns, stages)
+        leak = accounting.static_energy_pj(cfg, makespan_ns, (t for st in stages for t in st.tiles),
+                                           indexed=indexed)
         for comp, e in leak.items():
             if e > 0:
                 records.append({"run": run, "layer": "(chip)", "pass": "leakage",
@@ -204,8 +188,8 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
         total_dyn = sum(dyn_total.values())
         total_leak = sum(leak.values())
         total = total_dyn + total_leak
-        cat = costs.energy_by_category(dyn_total, cfg)
-        cat_leak = costs.energy_by_category(leak, cfg)
+        cat = accounting.by_category(dyn_total, cfg)
+        cat_leak = accounting.by_category(leak, cfg)
         by_cat[run] = {c: cat[c] + cat_leak[c] for c in costs.CATEGORIES}
         # Reload segments reuse the same crossbars: the chip holds one segment at a time.
         per_seg: dict[int, int] = {}
@@ -251,10 +235,7 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
         if run == "training" or result.reloads:
             wear += _wear(stages, result, cfg)
         run_summaries[run] = summary
-    roll = costs.rollup(cfg)
-    area = {"chip_area_mm2": roll.chip_area_mm2, "tile_area_mm2": roll.tile_area_mm2,
-            "pe_area_um2": roll.pe_area_um2, "chip_peak_power_w": roll.chip_power_w,
-            "tile_peak_power_mw": roll.tile_power_mw}
+    area = accounting.area_figures(cfg, indexed=indexed)
     return Report(config=cfg.to_dict(), config_hash=cfg.config_hash(), scheme=scheme,
                   runs=run_summaries, records=records, intervals=intervals,
                   energy_by_category_pj=by_cat, layers=layers, wear=wear, area=area,
@@ -271,8 +252,6 @@ def _jsonable(o: Any) -> Any:
 def _wear(stages, result, cfg: Config) -> list[dict[str, Any]]:
     """Writes per cell per step (a training step, or an inference batch that reloads) and steps
     until the endurance budget is spent; the reload's programming writes count."""
-    from rram_sim.engine.timing import program_pulses_per_cell
-
     out = []
     for st in stages:
         if st.geom is None:
@@ -288,7 +267,7 @@ def _wear(stages, result, cfg: Config) -> list[dict[str, Any]]:
         # Every copy is written with the same update and the same programming.
         per_xb = [int(round(c * per_cell)) for c in g.cells_per_crossbar]
         worst = ((math.ceil(upd_cell - 1e-9) if upd_cell > 0 else 0)
-                 + n_rel * program_pulses_per_cell(cfg)) if cells else 0
+                 + n_rel * T.program_pulses_per_cell(cfg)) if cells else 0
         out.append({
             "run": result.mode, "layer": st.name, "written_cells": cells,
             "write_pulses_per_step": pulses, "reload_pulses_per_step": rel,

@@ -58,6 +58,7 @@ from rram_sim.errors import ConfigError, MappingError
 from rram_sim.fileio import atomic_write_json, atomic_write_text
 from rram_sim.fileio import csv_text as _csv_text
 from rram_sim.layout import SCHEMES
+from rram_sim.metrics import metric_names, metric_values
 
 BACKENDS = ("serial", "process", "dask")
 PASSES = ("inference", "training")
@@ -65,10 +66,8 @@ RESULTS_JSONL = "results.jsonl"
 RESULTS_CSV = "results.csv"
 SPEC_JSON = "sweep.json"
 BASE_FIELDS = ("key", "index", "status", "reason", "bundle", "scheme", "config_hash")
-METRIC_FIELDS = ("crossbars", "dense_crossbars", "compression_rate", "hardware_reduction",
-                 "tiles_occupied", "chip_area_mm2", "chip_peak_power_w",
-                 "inference_latency_ns", "inference_energy_pj", "inference_throughput_per_s",
-                 "training_step_ns", "training_energy_pj", "training_write_pulses")
+# The result columns: every registered report metric (rram_sim.metrics), in registration order.
+METRIC_FIELDS = metric_names()
 _KEYS = {"chip", "grid", "bundles", "schemes", "passes", "batch", "allow_multi_chip"}
 
 
@@ -268,7 +267,7 @@ def _row(task: dict[str, Any], status: str, reason: str | None = None) -> dict[s
 def run_point(task: dict[str, Any]) -> dict[str, Any]:
     """Map and simulate one point; a user-level fault becomes a skipped row, never an exception.
     Pure: the same task gives the same row in any process."""
-    from rram_sim.engine import simulate
+    from rram_sim.simulate import simulate
 
     if task["chip"] is None:
         return _row(task, "skipped", task["reason"])
@@ -276,25 +275,11 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     try:
         b = remap(_load_bundle(task["bundle_path"]), cfg, task["scheme"],
                   task["allow_multi_chip"])
-        reps = {p: simulate(b, cfg, p, batch=task["batch"].get(p)) for p in task["passes"]}
+        rep = simulate(b, cfg, tuple(task["passes"]), batch=task["batch"])
     except (ConfigError, MappingError) as exc:
         return _row(task, "skipped", str(exc))
     row = _row(task, "ok")
-    f = b.figures
-    area = next(iter(reps.values())).area
-    row.update(crossbars=f["n_crossbars"], dense_crossbars=f["dense_crossbars"],
-               compression_rate=f["compression_rate"],
-               hardware_reduction=f["hardware_reduction"], tiles_occupied=f["tiles_occupied"],
-               chip_area_mm2=area["chip_area_mm2"], chip_peak_power_w=area["chip_peak_power_w"])
-    if "inference" in reps:
-        r = reps["inference"].runs["inference"]
-        row.update(inference_latency_ns=r["latency_ns"],
-                   inference_energy_pj=r["energy_per_item_pj"],
-                   inference_throughput_per_s=r["throughput_per_s"])
-    if "training" in reps:
-        r = reps["training"].runs["training"]
-        row.update(training_step_ns=r["makespan_ns"], training_energy_pj=r["energy_per_item_pj"],
-                   training_write_pulses=r["cell_write_pulses"])
+    row.update(metric_values(rep))
     return json.loads(json.dumps(row, default=_plain))
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from rram_sim import config as config_mod
 from rram_sim.bundle import load_bundle
-from rram_sim.engine import check_compatible, plan_for, run_plan
 from rram_sim.errors import ConfigError
 
 
@@ -45,27 +44,27 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rram_sim.report import build_report
+    from rram_sim.simulate import simulate
 
     bundle = load_bundle(args.bundle)
     cfg = config_mod.load(args.chip) if args.chip else bundle.config
-    check_compatible(bundle.config, cfg)
     if args.batch is not None and args.batch < 1:
         raise ConfigError(f"--batch={args.batch}: must be an integer >= 1")
-    modes = ("inference", "training") if args.mode == "both" else (args.mode,)
-    stages = plan_for(bundle, cfg, args.overflow)
-    runs = []
-    t0 = time.perf_counter()
-    for mode in modes:
-        n = args.batch or (cfg.training.batch_size if mode == "training" else 1)
+    bars = []
+
+    def progress(mode: str, n: int):
         bar = tqdm(total=n, desc=mode, unit="img", disable=not sys.stderr.isatty(), leave=False)
-        try:
-            result = run_plan(stages, cfg, mode, n, progress=bar.update)
-        finally:
+        bars.append(bar)
+        return bar.update
+
+    t0 = time.perf_counter()
+    try:
+        report = simulate(bundle, cfg, args.mode, batch=args.batch, overflow=args.overflow,
+                          progress=progress)
+    finally:
+        for bar in bars:
             bar.close()
-        runs.append((result, stages))
     wall = time.perf_counter() - t0
-    report = build_report(runs, cfg, figures=bundle.figures, scheme=bundle.scheme)
     out = report.save(args.output)
     print(f"chip {cfg.name} ({cfg.config_hash()}), scheme {bundle.scheme}, "
           f"{len(bundle.layers)} layers, chip area {report.area['chip_area_mm2']:.2f} mm2")

@@ -1,12 +1,12 @@
-"""The discrete-event engine: how long a mapped network takes on a chip, and at what energy.
+"""The discrete-event engine: how long a mapped network takes on a chip.
 
-``simulate(bundle, cfg, mode)`` turns a layout bundle into pipeline stages (:mod:`.plan`), runs them
-as SimPy processes over the chip's shared resources (:mod:`.model`), with step durations from the
-closed-form timing functions (:mod:`.timing`) and NoC routes from :mod:`.noc`, and returns a
-:class:`rram_sim.report.Report`. Event counts come from the same place as in a functional run —
-``rram_sim.kernels.forward_counts`` / ``transposed_counts`` for the crossbars — plus what only the
-DES knows (flits, hops, digital ops, write pulses); energy is ``costs.dynamic_energy_pj(counts)``
-plus ``costs.leakage_energy_pj`` over the simulated time.
+:func:`plan_for` turns a layout bundle into pipeline stages (:mod:`.plan`); :func:`run_plan` runs
+them as SimPy processes over the chip's shared resources (:mod:`.model`), with step durations from
+the timing functions (:mod:`.timing`, which read each layer's read plan) and NoC routes from
+:mod:`.noc`, and returns a :class:`~rram_sim.engine.model.SimResult` in cycles. The engine knows
+nothing of energy or reports: :func:`rram_sim.simulate.simulate` is the one orchestration, and
+:mod:`rram_sim.accounting` adds the crossbar counts of each stage's read plan to the events only
+the engine knows (flits, hops, digital ops, write pulses) and charges them.
 
 A network larger than the chip: ``overflow="error"`` raises MappingError, ``"multi_chip"`` spills
 onto further chips, ``"reload"`` runs it on one chip in segments reprogrammed in turn (the report's
@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rram_sim.config import Config
-from rram_sim.counts import Counts
 from rram_sim.engine.model import ChipModel, SimResult, StageRecord
 from rram_sim.engine.plan import DEFAULT_MAX_GROUPS, OVERFLOW_POLICIES, Stage, plan_from_bundle
 from rram_sim.errors import ConfigError
@@ -26,7 +25,7 @@ from rram_sim.errors import ConfigError
 MODES = ("inference", "training")
 
 __all__ = ["MODES", "OVERFLOW_POLICIES", "ChipModel", "SimResult", "Stage", "StageRecord",
-           "plan_for", "record_counts", "run_plan", "simulate"]
+           "check_compatible", "plan_for", "run_plan"]
 
 
 # What the cells hold depends on these: a bundle only runs on a chip that agrees on them.
@@ -48,27 +47,6 @@ def check_compatible(mapped_for: Config, chip: Config) -> None:
         if a != b:
             raise ConfigError(f"{k}={b!r}: chip '{chip.name}' differs from the bundle's chip "
                               f"'{mapped_for.name}' ({k}={a!r}); re-map the network for it")
-
-
-def record_counts(rec: StageRecord, st: Stage | None, n_images: int, cfg: Config) -> Counts:
-    """All event counts of one stage record: the kernels' closed-form crossbar counts for its
-    pass plus the DES's own counts."""
-    total = Counts() + rec.counts
-    if st is None or st.layout is None or rec.pass_name in ("update", "reload"):
-        return total
-    from rram_sim import kernels
-
-    n_vec = st.positions * n_images
-    if rec.pass_name == "forward":
-        total += kernels.forward_counts(st.layout, cfg, n_vec)
-        return total
-    if not rec.first_layer:
-        total += kernels.transposed_counts(st.layout, cfg, n_vec)
-    if cfg.training.gradient_unit == "crossbar":
-        total += kernels.forward_counts(st.layout, cfg, n_vec)
-    else:
-        total.digital_adds += st.geom.inputs_used * st.geom.cols_n * n_vec
-    return total
 
 
 def run_plan(stages: list[Stage], cfg: Config, mode: str = "inference", n_images: int = 1,
@@ -94,26 +72,3 @@ def plan_for(bundle, cfg: Config, overflow: str | None = None,
     same_place = all(_get(bundle.config, k) == _get(cfg, k) for k in _PLACEMENT_KEYS)
     return plan_from_bundle(bundle, cfg, max_groups=max_groups, replace_placement=not same_place,
                             overflow=overflow)
-
-
-def simulate(bundle, cfg: Config | None = None, mode: str = "inference",
-             batch: int | None = None, measured_pulses: dict[str, int] | None = None,
-             max_groups: int = DEFAULT_MAX_GROUPS,
-             progress: Callable[[int], None] | None = None, overflow: str | None = None):
-    """Simulate ``bundle`` on ``cfg`` (default: the bundle's own chip) and return a Report.
-
-    ``batch``: images (inference) or the batch of one training step (default 1 for inference,
-    ``training.batch_size`` for training). ``measured_pulses``: per layer, the write pulses a real
-    update needs (otherwise 1 pulse per written weight slice is assumed). ``overflow``: what a
-    network larger than the chip does, one of :data:`OVERFLOW_POLICIES` (default: honour the
-    bundle's placement)."""
-    from rram_sim.report import build_report
-
-    cfg = cfg or bundle.config
-    check_compatible(bundle.config, cfg)
-    if batch is None:
-        batch = cfg.training.batch_size if mode == "training" else 1
-    stages = plan_for(bundle, cfg, overflow, max_groups)
-    result = run_plan(stages, cfg, mode, batch, measured_pulses, progress)
-    return build_report([(result, stages)], cfg, figures=getattr(bundle, "figures", {}),
-                        scheme=getattr(bundle, "scheme", ""))

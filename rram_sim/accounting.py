@@ -1,0 +1,91 @@
+"""Accounting: where event counts meet component costs. The one place a run's energy and area are
+computed; reports, sweeps, the demo and the plots read what it produces.
+
+- **Counts of a stage** (:func:`stage_counts`): the crossbar events of its pass from the layer's
+  read plan (:func:`rram_sim.kernels.forward_counts` / ``transposed_counts``, the same counts a
+  functional run gives) plus the events only the discrete-event run knows (flits, hops, digital
+  operations, write pulses), recorded by the engine.
+- **Dynamic energy** (:func:`dynamic_energy_pj`): counts x energy per event, per component.
+- **Static energy** (:func:`static_energy_pj`): leakage x time of the tiles a run occupies (and
+  their routers; the off-chip links always), including an index unit per crossbar wherever the
+  mapping scheme reads through index tables.
+- **Area** (:func:`area_figures`): the chip roll-up, with the index units of an indexed scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rram_sim import costs, kernels
+from rram_sim.config import Config
+from rram_sim.counts import Counts
+
+# Schemes whose datapath reads through index tables: every crossbar gets an index unit.
+INDEXED_SCHEMES = ("compact", "ou")
+
+
+def is_indexed(scheme: str) -> bool:
+    """Whether layouts of ``scheme`` need the index unit (AUTO-PRUNE's indexed datapath)."""
+    return scheme in INDEXED_SCHEMES
+
+
+def stage_counts(rec, st, n_images: int, cfg: Config) -> Counts:
+    """All event counts of one stage record (:class:`rram_sim.engine.model.StageRecord`) of stage
+    ``st``: the read plan's crossbar counts for its pass plus the engine's own counts.
+
+    Forward: the forward read plan over every output position of every image. Backward: the
+    transposed read plan (none for a layer fed by the network input: no error goes further back)
+    plus the weight gradient, on the crossbars (``training.gradient_unit == "crossbar"``: one
+    forward read per position) or on the digital units (inputs used x outputs MACs per position).
+    Update and reload records hold only the engine's counts (write pulses)."""
+    total = Counts() + rec.counts
+    if st is None or st.layout is None or rec.pass_name in ("update", "reload"):
+        return total
+    n_vec = st.positions * n_images
+    if rec.pass_name == "forward":
+        total += kernels.forward_counts(st.layout, cfg, n_vec)
+        return total
+    if not rec.first_layer:
+        total += kernels.transposed_counts(st.layout, cfg, n_vec)
+    if cfg.training.gradient_unit == "crossbar":
+        total += kernels.forward_counts(st.layout, cfg, n_vec)
+    else:
+        total.digital_adds += st.geom.inputs_used * st.geom.cols_n * n_vec
+    return total
+
+
+def dynamic_energy_pj(counts: Counts, cfg: Config) -> dict[str, float]:
+    """Dynamic energy of ``counts`` per component of the cost library (pJ)."""
+    return costs.dynamic_energy_pj(counts, cfg)
+
+
+def static_energy_pj(cfg: Config, time_ns: float, tiles: Iterable[int], *,
+                     indexed: bool) -> dict[str, float]:
+    """Leakage over ``time_ns`` of the global tile ids ``tiles`` in use, chip by chip (each chip's
+    routers serving them and its off-chip links included), per component (pJ)."""
+    per_chip: dict[int, set[int]] = {}
+    for t in tiles:
+        per_chip.setdefault(t // cfg.chip.tiles, set()).add(t)
+    out: dict[str, float] = {}
+    for used in per_chip.values():
+        for k, v in costs.leakage_energy_pj(cfg, time_ns, len(used), indexed=indexed).items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def area_figures(cfg: Config, *, indexed: bool) -> dict[str, Any]:
+    """Chip, tile and PE area and peak power of ``cfg`` (index units included when ``indexed``)."""
+    roll = costs.rollup(cfg, indexed=indexed)
+    return {"chip_area_mm2": roll.chip_area_mm2, "tile_area_mm2": roll.tile_area_mm2,
+            "pe_area_um2": roll.pe_area_um2, "chip_peak_power_w": roll.chip_power_w,
+            "tile_peak_power_mw": roll.tile_power_mw}
+
+
+def by_category(per_component: dict[str, float], cfg: Config) -> dict[str, float]:
+    """Per-component energies summed into the cost library's categories."""
+    return costs.energy_by_category(per_component, cfg)
+
+
+__all__ = ["INDEXED_SCHEMES", "area_figures", "by_category", "dynamic_energy_pj", "is_indexed",
+           "stage_counts", "static_energy_pj"]

@@ -1,0 +1,68 @@
+"""The one orchestration of a timed run: a layout bundle on a chip -> a :class:`Report`.
+
+The command line (``rram-sim simulate``), the demo, sweeps, the benchmarks and AUTO-PRUNE's hardware
+reward all call :func:`simulate`. It checks that the chip can hold the bundle's layouts, plans the
+stages once (placement under the overflow policy), runs the discrete-event engine for each pass
+and hands the runs to :func:`rram_sim.report.build_report`, where :mod:`rram_sim.accounting` turns
+counts into energy and area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from rram_sim.config import Config
+from rram_sim.engine import MODES, check_compatible, plan_for, run_plan
+from rram_sim.engine.plan import DEFAULT_MAX_GROUPS
+from rram_sim.errors import ConfigError
+from rram_sim.report import Report, build_report
+
+# progress(pass name, images) -> a callback taking the number of images just finished
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+
+
+def resolve_passes(passes: str | Sequence[str]) -> tuple[str, ...]:
+    """``"inference"``, ``"training"``, ``"both"`` or a sequence of the first two, in run order."""
+    if isinstance(passes, str):
+        passes = MODES if passes == "both" else (passes,)
+    out = tuple(passes)
+    for p in out:
+        if p not in MODES:
+            raise ConfigError(f"pass={p!r}: must be one of {', '.join(MODES)} or 'both'")
+    if not out or len(set(out)) != len(out):
+        raise ConfigError(f"passes={list(out)!r}: give each pass once, at least one")
+    return out
+
+
+def default_batch(cfg: Config, mode: str) -> int:
+    """Images of a run when none is given: 1 for inference, ``training.batch_size`` per step."""
+    return cfg.training.batch_size if mode == "training" else 1
+
+
+def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "inference", *,
+             batch: int | Mapping[str, int] | None = None, overflow: str | None = None,
+             measured_pulses: dict[str, int] | None = None, max_groups: int = DEFAULT_MAX_GROUPS,
+             progress: ProgressFactory | None = None) -> Report:
+    """Simulate ``bundle`` on ``chip`` (default: the chip it was mapped for) and return a Report
+    with one run per pass.
+
+    ``batch``: images of each run (one int for every pass, or a mapping pass -> images; default
+    :func:`default_batch`). ``overflow``: what a network larger than the chip does, one of
+    :data:`rram_sim.engine.OVERFLOW_POLICIES` (default: the bundle's own placement).
+    ``measured_pulses``: per layer, the write pulses a real update needs (otherwise one pulse per
+    written weight slice is assumed). ``max_groups``: row groups per stage and image."""
+    cfg = chip or bundle.config
+    check_compatible(bundle.config, cfg)
+    modes = resolve_passes(passes)
+    stages = plan_for(bundle, cfg, overflow, max_groups)
+    runs = []
+    for mode in modes:
+        n = batch.get(mode) if isinstance(batch, Mapping) else batch
+        n = default_batch(cfg, mode) if n is None else n
+        cb = progress(mode, n) if progress is not None else None
+        runs.append((run_plan(stages, cfg, mode, n, measured_pulses, cb), stages))
+    return build_report(runs, cfg, figures=getattr(bundle, "figures", {}),
+                        scheme=getattr(bundle, "scheme", ""))
+
+
+__all__ = ["ProgressFactory", "default_batch", "resolve_passes", "simulate"]
