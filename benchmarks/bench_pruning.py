@@ -4,7 +4,7 @@ For every method of the registry (:mod:`pruning.realprune`, :mod:`pruning.baseli
 round runner on one model and dataset with the same rounds and epochs, takes each method's ticket
 (its sparsest round within the accuracy tolerance), exports it as a compact layout bundle for the
 training chip and simulates one training step with the discrete-event engine
-(:func:`rram_sim.engine.simulate`, mode ``training``, ``overflow="reload"``: a network larger than
+(:func:`rram_sim.simulate.simulate`, mode ``training``, ``overflow="reload"``: a network larger than
 the chip runs on it in segments reprogrammed one after another, the programming time and energy
 charged). The dense model (round 0, dense mapping) is the reference for the speed-up. Writes,
 under ``--out``:
@@ -78,7 +78,7 @@ def simulate_step(model, masks, cfg, scheme: str, sample, overflow: str = "reloa
     """One training step of ``model`` (``masks`` applied) on ``cfg``: time, energy, and the
     reload segments it needs (``overflow="reload"``: a network larger than the chip is
     reprogrammed segment by segment within the step; one that fits is one segment, no reload)."""
-    from rram_sim.engine import simulate
+    from rram_sim.simulate import simulate
 
     # mapped without the one-chip limit: the reload placement below re-places it in segments
     bundle = export_bundle(model, masks, cfg, scheme, sample, golden=False,

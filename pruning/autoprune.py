@@ -550,7 +550,7 @@ def simulate_ou(model: nn.Module, masks: Masks, cfg: Config, sample_input: torch
     ``energy`` (pJ per inference), ``latency`` (ns), ``throughput`` (inferences/s), ``area_mm2``
     (tiles used x tile area, index datapath included as the engine counts it)."""
     from pruning.export import export_bundle
-    from rram_sim.engine import simulate
+    from rram_sim.simulate import simulate
 
     if bundle is None:
         bundle = export_bundle(model, masks, cfg, "ou", sample_input[:1], golden=False)

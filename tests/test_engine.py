@@ -9,7 +9,8 @@ import pytest
 from rram_sim import config, costs, kernels
 from rram_sim.bundle import GraphNode, map_network
 from rram_sim.counts import Counts
-from rram_sim.engine import run_plan, simulate
+from rram_sim.engine import run_plan
+from rram_sim.simulate import simulate
 from rram_sim.engine import timing as T
 from rram_sim.engine.noc import message_cycles
 from rram_sim.engine.plan import NodeSpec, build_plan
