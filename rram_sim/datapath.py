@@ -10,14 +10,10 @@ table per unit (the original input index of each physical row) read by a gather 
 the DACs, and a column index table (the original output index of each logical column) read by the
 accumulation stage behind the shift-and-add units.
 
-This module gives both datapaths as index tables the kernels consume:
-
-- :func:`unit_tables` with ``index_unit=True`` returns the layout's real tables;
-- with ``index_unit=False`` it returns the *naive* tables: physical row ``r`` of unit ``u`` receives
-  input ``min(used row_index of u) + r`` and logical column ``c`` accumulates into
-  ``min(used col_index of u) + c``. Only rows and columns that hold weights are driven / read (the
-  controller knows a unit's occupancy, not its addresses); out-of-range addresses drop (-1).
-  For a dense layout these equal the real tables.
+Both datapaths are index tables the kernels consume, built in :mod:`rram_sim.schemes.index_tables`
+(re-exported here): :func:`unit_tables` with ``index_unit=True`` returns the layout's real tables,
+with ``index_unit=False`` the *naive* tables of a base-address-only datapath;
+:func:`index_lookups_per_vector` counts the index unit's table reads.
 
 :func:`verify_bundle` runs each layer's golden input through the simulated crossbars
 (:func:`rram_sim.kernels.run_layer`) and compares with the golden quantized output, within a
@@ -32,37 +28,12 @@ from typing import Any
 import numpy as np
 
 from rram_sim.layout import LayerLayout
+from rram_sim.schemes.index_tables import index_lookups_per_vector, unit_tables
+
+__all__ = ["LayerCheck", "VerifyReport", "check_layer", "index_lookups_per_vector",
+           "unit_tables", "verify_bundle"]
 
 REL_TOL_EXACT = 1e-9  # relative tolerance when every ADC conversion is exact
-
-
-def _naive(index: np.ndarray, limit: int) -> np.ndarray:
-    used = index >= 0
-    big = np.iinfo(np.int64).max
-    base = np.where(used, index.astype(np.int64), big).min(axis=1, keepdims=True)
-    base = np.where(base == big, 0, base)
-    addr = base + np.arange(index.shape[1], dtype=np.int64)[None, :]
-    out = np.where(used & (addr < limit), addr, -1)
-    return out.astype(np.int64)
-
-
-def unit_tables(layout: LayerLayout, index_unit: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """``(row_index, col_index)`` (int64, -1 = unused) the datapath actually routes with."""
-    k, n = layout.spec.matrix_shape
-    if index_unit:
-        return layout.row_index.astype(np.int64), layout.col_index.astype(np.int64)
-    return _naive(layout.row_index, k), _naive(layout.col_index, n)
-
-
-def index_lookups_per_vector(layout: LayerLayout, index_unit: bool = True) -> int:
-    """Index-table reads per input vector: one per used row plus one per used logical column of
-    every unit (the gather and the scatter), 0 for a dense layout or without the index unit."""
-    if not index_unit or layout.scheme == "dense":
-        return 0
-    live = (layout.row_index >= 0).any(1) & (layout.col_index >= 0).any(1)
-    rows = (layout.row_index[live] >= 0).sum()
-    cols = (layout.col_index[live] >= 0).sum()
-    return int(rows + cols)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +86,7 @@ class VerifyReport:
 def check_layer(layout: LayerLayout, golden: Any, cfg: Any, *, index_unit: bool = True
                 ) -> LayerCheck:
     """Run ``golden.input`` through the crossbars of ``layout`` and compare (see module doc)."""
-    from rram_sim import kernels  # kernels imports this module for the tables
+    from rram_sim import kernels  # kernels import rram_sim.datapath (tables) at load time
 
     x = np.asarray(golden.input, dtype=np.float64)
     ref = np.asarray(golden.output_quantized, dtype=np.float64)

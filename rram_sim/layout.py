@@ -35,8 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from rram_sim.schemes import scheme_names
+
 FORMAT_VERSION = 1
-SCHEMES = ("dense", "compact", "ou")
+# The schemes registered when this module was imported (the built-ins, rram_sim.schemes); code
+# that must accept schemes registered later asks rram_sim.schemes.scheme_of / scheme_names.
+SCHEMES = scheme_names()
 LAYER_KINDS = ("conv", "linear")
 
 
@@ -111,3 +115,9 @@ class LayerLayout:
     @property
     def unit_cols(self) -> int:
         return int(self.col_index.shape[1])
+
+
+def used_positions(row_index: np.ndarray, col_index: np.ndarray) -> np.ndarray:
+    """bool ``[U, unit_rows, unit_cols]``: the positions that store a weight (used row and used
+    column of a unit)."""
+    return (row_index >= 0)[:, :, None] & (col_index >= 0)[:, None, :]
