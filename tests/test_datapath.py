@@ -1,4 +1,4 @@
-"""Indexed datapath: naive tables, dislocation, verify_bundle tolerances."""
+"""Indexed datapath: naive tables, dislocation, verify_bundle tolerances, the ADC model registry."""
 
 from __future__ import annotations
 
@@ -6,8 +6,21 @@ import numpy as np
 import pytest
 
 from rram_sim import config
+from rram_sim.adc import (
+    ADC_MODELS,
+    AdcModel,
+    CalibratedAdc,
+    FullScaleAdc,
+    LosslessAdc,
+    adc_model,
+    adc_model_class,
+    adc_model_names,
+    max_line_sum,
+    register_adc_model,
+    uniform_model,
+)
 from rram_sim.datapath import index_lookups_per_vector, unit_tables, verify_bundle
-from rram_sim.errors import LayoutError
+from rram_sim.errors import ConfigError, LayoutError
 from rram_sim.examples import build_example_bundle
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer
@@ -91,3 +104,53 @@ def test_bundle_without_golden_is_an_error(bundles):
     b.golden = {}
     with pytest.raises(LayoutError, match="golden"):
         verify_bundle(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ADC model registry (adc.range_policy)
+# ---------------------------------------------------------------------------------------------
+
+def test_adc_registry_lookup_and_unknown_names():
+    cfg = config.default()
+    assert adc_model_names()[:3] == ["lossless", "full_scale", "calibrated"]
+    for name, cls in (("lossless", LosslessAdc), ("full_scale", FullScaleAdc),
+                      ("calibrated", CalibratedAdc)):
+        m = adc_model(cfg.replace(**{"adc.range_policy": name}), 16)
+        assert type(m) is cls and m.policy == name and adc_model_class(name) is cls
+    with pytest.raises(ConfigError, match=r"adc.range_policy='flash': must be one of lossless, "
+                                          r"full_scale, calibrated"):
+        cfg.replace(**{"adc.range_policy": "flash"})
+    with pytest.raises(ConfigError, match=r"adc.range_policy='flash': must be one of lossless"):
+        adc_model_class("flash")
+    with pytest.raises(ConfigError, match="new, non-empty name"):
+        register_adc_model(FullScaleAdc)
+
+
+class DoubleRangeAdc(AdcModel):
+    """Test model: 2**adc.bits codes over twice the largest sum (a coarser step, never clips)."""
+
+    name = "double_range_test"
+
+    @classmethod
+    def from_config(cls, cfg, lines):
+        m = max_line_sum(lines, cfg.dac.bits, cfg.cell.bits)
+        return uniform_model(cls, cfg, m, 2.0 * m)
+
+
+def test_a_registered_adc_model_is_used_end_to_end():
+    register_adc_model(DoubleRangeAdc)
+    try:
+        full = config.default().replace(**{"adc.bits": 4, "adc.range_policy": "full_scale"})
+        cfg = full.replace(**{"adc.range_policy": "double_range_test"})   # config accepts it
+        m = adc_model(cfg, 16)
+        assert isinstance(m, DoubleRangeAdc) and m.step == 2 * adc_model(full, 16).step
+        rep = verify_bundle(build_example_bundle("ou", cfg))
+        ref = verify_bundle(build_example_bundle("ou", full))
+        assert rep.passed and all(c.tolerance_rule == "adc_bound" for c in rep.layers)
+        # the kernels converted with the registered model: its error bound is twice as wide
+        for c, r in zip(rep.layers, ref.layers):
+            assert c.tolerance == pytest.approx(2 * r.tolerance, rel=1e-6)
+    finally:
+        ADC_MODELS.pop(DoubleRangeAdc.name)
+    with pytest.raises(ConfigError, match="adc.range_policy='double_range_test'"):
+        adc_model(cfg, 16)          # a config naming a model no longer registered

@@ -1,4 +1,5 @@
-"""Tests of rram_sim.mapping: im2col convention, quantization, the three schemes, figures."""
+"""Tests of rram_sim.mapping and rram_sim.schemes: im2col convention, quantization, the scheme
+registry and the three schemes, figures."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from rram_sim import config
 from rram_sim.errors import MappingError
-from rram_sim.layout import LayerSpec
+from rram_sim.layout import SCHEMES, LayerSpec
 from rram_sim.mapping import (
     check_spec,
     dense_crossbars,
@@ -29,6 +30,18 @@ from rram_sim.mapping import (
     weight_index_to_matrix,
 )
 from rram_sim.quant import encode_cells
+from rram_sim.schemes import (
+    SCHEME_REGISTRY,
+    CompactScheme,
+    MappingScheme,
+    OuScheme,
+    Placement,
+    index_lookups_per_vector,
+    pack_nonzero,
+    register_scheme,
+    scheme_names,
+    scheme_of,
+)
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -394,3 +407,86 @@ def test_dense_crossbar_numbering_is_column_block_major():
     assert lay.col_index[:, 0].tolist() == [0, 0, 2, 2]
     assert lay.row_index[1].tolist() == [4, 5, -1, -1]
     assert lay.col_index[3].tolist() == [2, -1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The scheme registry
+# ---------------------------------------------------------------------------------------------
+
+def test_scheme_registry_lookup_and_unknown_names():
+    assert scheme_names()[:3] == ("dense", "compact", "ou") and SCHEMES == scheme_names()
+    assert isinstance(scheme_of("ou"), OuScheme)
+    assert [scheme_of(s).indexed for s in ("dense", "compact", "ou")] == [False, True, True]
+    with pytest.raises(MappingError, match=r"scheme='sparse' must be one of dense, compact, ou"):
+        scheme_of("sparse")
+    with pytest.raises(MappingError, match=r"layer 'fc': scheme='sparse' must be one of dense"):
+        map_layer(LayerSpec("fc", "linear", (2, 2), (2,)), np.ones((2, 2)), make_cfg(), "sparse")
+    with pytest.raises(MappingError, match="new, non-empty name"):
+        register_scheme(CompactScheme())
+    with pytest.raises(MappingError, match="MappingScheme instance"):
+        register_scheme(CompactScheme)
+
+
+class HalfHeightScheme(MappingScheme):
+    """Test scheme: compact packing into half-crossbar-high units, two stacked per crossbar."""
+
+    name = "half_height_test"
+    indexed = True
+
+    def unit_shape(self, cfg):
+        return cfg.crossbar.rows // 2, cfg.logical_cols_per_crossbar
+
+    def pack(self, q, cfg):
+        urows, ucols = self.unit_shape(cfg)
+        return pack_nonzero(q, urows, ucols)
+
+    def place(self, n_units, cfg):
+        u = np.arange(n_units)
+        return Placement((u // 2).astype(np.int32),
+                         ((u % 2) * (cfg.crossbar.rows // 2)).astype(np.int32),
+                         np.zeros(n_units, np.int32), -(-n_units // 2))
+
+    def index_tables(self, layout):
+        return layout.n_units
+
+
+@pytest.fixture
+def half_height():
+    scheme = register_scheme(HalfHeightScheme())
+    try:
+        yield scheme
+    finally:
+        SCHEME_REGISTRY.pop(scheme.name)
+
+
+def test_a_registered_scheme_maps_and_unmaps_end_to_end(half_height):
+    cfg = make_cfg(rows=8, cols=8, cell_bits=2, weight_bits=8)
+    spec = LayerSpec("c", "conv", (5, 3, 3, 3), (3, 5, 5))
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal(spec.weight_shape)
+    mask = rng.random(spec.weight_shape) < 0.3
+    lay = map_layer(spec, w, cfg, "half_height_test", mask=mask)
+    q, _ = quantize_layer_weights(w, spec, cfg, mask)
+    np.testing.assert_array_equal(unmap(lay, cfg), q)
+    assert unit_shape("half_height_test", cfg) == (lay.unit_rows, lay.unit_cols) == (4, 2)
+    assert lay.n_crossbars == -(-lay.n_units // 2) < lay.n_units
+    check_structure(lay, cfg)
+    k, n = spec.matrix_shape
+    assert lay.figures["index_table_bits"] == lay.n_units * (4 * index_bits(k) + 2 * index_bits(n))
+    assert index_lookups_per_vector(lay) > 0
+    assert "half_height_test" not in SCHEMES          # the import-time snapshot of the built-ins
+
+
+def test_timing_hooks_of_the_schemes():
+    cfg = make_cfg(rows=8, cols=8, cell_bits=8, weight_bits=8, ou_rows=2, ou_cols=4)
+    rows_used, cols_used = np.array([5, 2, 0]), np.array([6, 3, 4])
+    # default: OU tiles covering the used rows and columns; ou: one read per live unit
+    assert scheme_of("compact").ou_reads_per_unit(rows_used, cols_used, cfg).tolist() == [
+        3 * 2, 1 * 1, 0]
+    assert scheme_of("ou").ou_reads_per_unit(rows_used, cols_used, cfg).tolist() == [1, 1, 0]
+    lay = map_layer(LayerSpec("fc", "linear", (8, 16), (16,)),
+                    np.random.default_rng(0).uniform(0.5, 1, (8, 16)), cfg, "ou")
+    used = (lay.row_index >= 0).sum(1)
+    # 16 OU units of 2 rows in 4 x 2 slots per crossbar: the two slot columns share rows
+    assert scheme_of("ou").rows_per_crossbar(lay, used, 2, cfg).tolist() == [8, 8]
+    assert scheme_of("compact").rows_per_crossbar(lay, used, 2, cfg).tolist() == [16, 16]
