@@ -126,120 +126,144 @@ def _busy_ns(busy_cycles: dict[str, int], category: str, cfg: Config) -> float:
                           cfg)
 
 
+@dataclass
+class _RunTally:
+    """What one run's stage records add up to while a report is built."""
+
+    dynamic_pj: dict[str, float]                         # per component
+    phase_energy_pj: dict[str, float] = field(default_factory=dict)
+    phase_span_ns: dict[str, list[float]] = field(default_factory=dict)
+    crossbar_busy_cycles: float = 0.0                    # busy cycles x crossbars, all stages
+
+
+def _pass_name(run: str, rec) -> str:
+    return "inference" if run == "inference" and rec.pass_name != "reload" else rec.pass_name
+
+
+def _add_record(rep: Report, tally: _RunTally, run: str, rec, st, n_images: int,
+                cfg: Config, lib: dict) -> None:
+    """One stage record: its counts and energy per component, its interval, its layer row."""
+    counts = accounting.stage_counts(rec, st, n_images, cfg)
+    dyn = accounting.dynamic_energy_pj(counts, cfg)
+    pass_name = _pass_name(run, rec)
+    for comp, e in dyn.items():
+        n = getattr(counts, lib[comp].event) if lib[comp].event else 0
+        if n == 0 and e == 0.0:
+            continue
+        tally.dynamic_pj[comp] += e
+        rep.records.append({"run": run, "layer": rec.name, "pass": pass_name, "component": comp,
+                            "category": lib[comp].category, "count": int(n),
+                            "energy_pj": float(e),
+                            "busy_time_ns": _busy_ns(rec.busy_cycles, lib[comp].category, cfg)})
+    e_rec = float(sum(dyn.values()))
+    tally.phase_energy_pj[pass_name] = tally.phase_energy_pj.get(pass_name, 0.0) + e_rec
+    s_ns = e_ns = 0.0
+    if rec.start_cycles >= 0:
+        s_ns, e_ns = T.cycles_to_ns(rec.start_cycles, cfg), T.cycles_to_ns(rec.end_cycles, cfg)
+        span = tally.phase_span_ns.setdefault(pass_name, [s_ns, e_ns])
+        span[0], span[1] = min(span[0], s_ns), max(span[1], e_ns)
+        for tile in rec.tiles:
+            rep.intervals.append({"run": run, "layer": rec.name, "op": rec.op, "pass": pass_name,
+                                  "tile": int(tile), "start_ns": s_ns, "end_ns": e_ns})
+    if st is not None and st.geom is not None:
+        tally.crossbar_busy_cycles += rec.busy_cycles["crossbar"] * st.geom.n_crossbars * st.copies
+    rep.layers.append({"run": run, "layer": rec.name, "op": rec.op, "pass": pass_name,
+                       "start_ns": s_ns, "end_ns": e_ns, "energy_pj": e_rec,
+                       "busy_time_ns": {k: T.cycles_to_ns(v, cfg)
+                                        for k, v in rec.busy_cycles.items()},
+                       "counts": counts.to_dict()})
+
+
+def _crossbar_utilization(tally: _RunTally, stages, makespan_cycles: int) -> float:
+    """Busy crossbar-cycles over placed crossbars x makespan. Reload segments reuse the same
+    crossbars: the chip holds one segment at a time, so the largest segment counts."""
+    per_seg: dict[int, int] = {}
+    for s in stages:
+        if s.geom is not None:
+            per_seg[s.segment] = per_seg.get(s.segment, 0) + s.geom.n_crossbars * s.copies
+    placed = max(per_seg.values(), default=0)
+    if not placed or not makespan_cycles:
+        return 0.0
+    return tally.crossbar_busy_cycles / (placed * makespan_cycles)
+
+
+def _run_summary(result, stages, tally: _RunTally, leak: dict[str, float],
+                 cfg: Config) -> dict[str, Any]:
+    run = result.mode
+    makespan_ns = T.cycles_to_ns(result.makespan_cycles, cfg)
+    total_dyn = sum(tally.dynamic_pj.values())
+    total_leak = sum(leak.values())
+    total = total_dyn + total_leak
+    xbar_util = _crossbar_utilization(tally, stages, result.makespan_cycles)
+    tr, ta = T.read_cycles(cfg), T.adc_cycles(cfg)
+    items = result.n_images if run == "inference" else 1
+    makespan_s = makespan_ns * 1e-9
+    spans = tally.phase_span_ns
+    summary = {
+        "n_images": result.n_images,
+        "latency_ns": (T.cycles_to_ns(result.image_done_cycles[0], cfg)
+                       if run == "inference" and result.image_done_cycles else makespan_ns),
+        "makespan_ns": makespan_ns,
+        "throughput_per_s": items / makespan_s if makespan_s > 0 else 0.0,
+        "throughput_unit": "inferences/s" if run == "inference" else "training steps/s",
+        "images_per_s": result.n_images / makespan_s if makespan_s > 0 else 0.0,
+        "energy_pj": total, "dynamic_energy_pj": total_dyn, "leakage_energy_pj": total_leak,
+        "energy_per_item_pj": total / items, "energy_per_item_uj": total / items * 1e-6,
+        "energy_item": "inference" if run == "inference" else "training step",
+        "average_power_w": total / makespan_ns * 1e-3 if makespan_ns > 0 else 0.0,
+        "crossbar_utilization": xbar_util,
+        "adc_utilization": xbar_util * ta / max(tr, ta),
+        "link_utilization": (result.link_busy_cycles / (result.n_links * result.makespan_cycles)
+                             if result.makespan_cycles else 0.0),
+        "events": result.events,
+        "segments": result.segments, "reloads": result.reloads,
+        "reload_ns": T.cycles_to_ns(result.reload_cycles, cfg),
+        "reload_write_pulses": int(sum(result.reload_pulses_per_layer.values())),
+        "tiles_used": len({t for s in stages for t in s.tiles}),
+        "phases": {p: {"start_ns": spans.get(p, [0.0, 0.0])[0],
+                       "end_ns": spans.get(p, [0.0, 0.0])[1],
+                       "dynamic_energy_pj": e} for p, e in tally.phase_energy_pj.items()},
+    }
+    if run == "training":
+        summary["drain_ns"] = T.cycles_to_ns(result.drain_cycles, cfg)
+        summary["update_write_pulses"] = int(sum(result.pulses_per_layer.values()))
+        summary["cell_write_pulses"] = (summary["update_write_pulses"]
+                                        + summary["reload_write_pulses"])
+    return summary
+
+
 def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
                  scheme: str = "") -> Report:
     """A Report from ``[(SimResult, stages), ...]`` (one per run); energy and area come from
     :mod:`rram_sim.accounting` (index units included when ``scheme`` is indexed)."""
     indexed = accounting.is_indexed(scheme)
     lib = costs.component_library(cfg)
-    records, intervals, layers, wear = [], [], [], []
-    run_summaries, by_cat = {}, {}
+    rep = Report(config=cfg.to_dict(), config_hash=cfg.config_hash(), scheme=scheme, runs={},
+                 records=[], intervals=[], energy_by_category_pj={}, layers=[], wear=[],
+                 area=accounting.area_figures(cfg, indexed=indexed),
+                 figures=json.loads(json.dumps(figures or {}, default=_jsonable)))
     for result, stages in runs:
         run = result.mode
         by_name = {s.name: s for s in stages}
-        makespan_ns = T.cycles_to_ns(result.makespan_cycles, cfg)
-        dyn_total: dict[str, float] = dict.fromkeys(lib, 0.0)
-        phase_energy: dict[str, float] = {}
-        phase_span: dict[str, list[float]] = {}
-        xbar_busy_cells = 0.0
+        tally = _RunTally(dict.fromkeys(lib, 0.0))
         for rec in result.records:
-            st = by_name.get(rec.name)
-            counts = accounting.stage_counts(rec, st, result.n_images, cfg)
-            dyn = accounting.dynamic_energy_pj(counts, cfg)
-            pass_name = ("inference" if run == "inference" and rec.pass_name != "reload"
-                         else rec.pass_name)
-            for comp, e in dyn.items():
-                n = getattr(counts, lib[comp].event) if lib[comp].event else 0
-                if n == 0 and e == 0.0:
-                    continue
-                dyn_total[comp] += e
-                records.append({"run": run, "layer": rec.name, "pass": pass_name,
-                                "component": comp, "category": lib[comp].category,
-                                "count": int(n), "energy_pj": float(e),
-                                "busy_time_ns": _busy_ns(rec.busy_cycles, lib[comp].category,
-                                                         cfg)})
-            e_rec = float(sum(dyn.values()))
-            phase_energy[pass_name] = phase_energy.get(pass_name, 0.0) + e_rec
-            if rec.start_cycles >= 0:
-                s_ns = T.cycles_to_ns(rec.start_cycles, cfg)
-                e_ns = T.cycles_to_ns(rec.end_cycles, cfg)
-                span = phase_span.setdefault(pass_name, [s_ns, e_ns])
-                span[0], span[1] = min(span[0], s_ns), max(span[1], e_ns)
-                for tile in rec.tiles:
-                    intervals.append({"run": run, "layer": rec.name, "op": rec.op,
-                                      "pass": pass_name, "tile": int(tile), "start_ns": s_ns,
-                                      "end_ns": e_ns})
-            else:
-                s_ns = e_ns = 0.0
-            if st is not None and st.geom is not None:
-                xbar_busy_cells += rec.busy_cycles["crossbar"] * st.geom.n_crossbars * st.copies
-            layers.append({"run": run, "layer": rec.name, "op": rec.op, "pass": pass_name,
-                           "start_ns": s_ns, "end_ns": e_ns, "energy_pj": e_rec,
-                           "busy_time_ns": {k: T.cycles_to_ns(v, cfg)
-                                            for k, v in rec.busy_cycles.items()},
-                           "counts": counts.to_dict()})
+            _add_record(rep, tally, run, rec, by_name.get(rec.name), result.n_images, cfg, lib)
+        makespan_ns = T.cycles_to_ns(result.makespan_cycles, cfg)
         leak = accounting.static_energy_pj(cfg, makespan_ns, (t for st in stages for t in st.tiles),
                                            indexed=indexed)
         for comp, e in leak.items():
             if e > 0:
-                records.append({"run": run, "layer": "(chip)", "pass": "leakage",
-                                "component": comp, "category": lib[comp].category, "count": 0,
-                                "energy_pj": float(e), "busy_time_ns": makespan_ns})
-        total_dyn = sum(dyn_total.values())
-        total_leak = sum(leak.values())
-        total = total_dyn + total_leak
-        cat = accounting.by_category(dyn_total, cfg)
+                rep.records.append({"run": run, "layer": "(chip)", "pass": "leakage",
+                                    "component": comp, "category": lib[comp].category,
+                                    "count": 0, "energy_pj": float(e),
+                                    "busy_time_ns": makespan_ns})
+        cat = accounting.by_category(tally.dynamic_pj, cfg)
         cat_leak = accounting.by_category(leak, cfg)
-        by_cat[run] = {c: cat[c] + cat_leak[c] for c in costs.CATEGORIES}
-        # Reload segments reuse the same crossbars: the chip holds one segment at a time.
-        per_seg: dict[int, int] = {}
-        for s in stages:
-            if s.geom is not None:
-                per_seg[s.segment] = per_seg.get(s.segment, 0) + s.geom.n_crossbars * s.copies
-        placed = max(per_seg.values(), default=0)
-        xbar_util = (xbar_busy_cells / (placed * result.makespan_cycles)
-                     if placed and result.makespan_cycles else 0.0)
-        tr, ta = T.read_cycles(cfg), T.adc_cycles(cfg)
-        items = result.n_images if run == "inference" else 1
-        makespan_s = makespan_ns * 1e-9
-        summary = {
-            "n_images": result.n_images,
-            "latency_ns": (T.cycles_to_ns(result.image_done_cycles[0], cfg)
-                           if run == "inference" and result.image_done_cycles else makespan_ns),
-            "makespan_ns": makespan_ns,
-            "throughput_per_s": items / makespan_s if makespan_s > 0 else 0.0,
-            "throughput_unit": "inferences/s" if run == "inference" else "training steps/s",
-            "images_per_s": result.n_images / makespan_s if makespan_s > 0 else 0.0,
-            "energy_pj": total, "dynamic_energy_pj": total_dyn, "leakage_energy_pj": total_leak,
-            "energy_per_item_pj": total / items, "energy_per_item_uj": total / items * 1e-6,
-            "energy_item": "inference" if run == "inference" else "training step",
-            "average_power_w": total / makespan_ns * 1e-3 if makespan_ns > 0 else 0.0,
-            "crossbar_utilization": xbar_util,
-            "adc_utilization": xbar_util * ta / max(tr, ta),
-            "link_utilization": (result.link_busy_cycles / (result.n_links * result.makespan_cycles)
-                                 if result.makespan_cycles else 0.0),
-            "events": result.events,
-            "segments": result.segments, "reloads": result.reloads,
-            "reload_ns": T.cycles_to_ns(result.reload_cycles, cfg),
-            "reload_write_pulses": int(sum(result.reload_pulses_per_layer.values())),
-            "tiles_used": len({t for s in stages for t in s.tiles}),
-            "phases": {p: {"start_ns": phase_span.get(p, [0.0, 0.0])[0],
-                           "end_ns": phase_span.get(p, [0.0, 0.0])[1],
-                           "dynamic_energy_pj": phase_energy[p]} for p in phase_energy},
-        }
-        if run == "training":
-            summary["drain_ns"] = T.cycles_to_ns(result.drain_cycles, cfg)
-            summary["update_write_pulses"] = int(sum(result.pulses_per_layer.values()))
-            summary["cell_write_pulses"] = (summary["update_write_pulses"]
-                                            + summary["reload_write_pulses"])
+        rep.energy_by_category_pj[run] = {c: cat[c] + cat_leak[c] for c in costs.CATEGORIES}
+        rep.runs[run] = _run_summary(result, stages, tally, leak, cfg)
         if run == "training" or result.reloads:
-            wear += _wear(stages, result, cfg)
-        run_summaries[run] = summary
-    area = accounting.area_figures(cfg, indexed=indexed)
-    return Report(config=cfg.to_dict(), config_hash=cfg.config_hash(), scheme=scheme,
-                  runs=run_summaries, records=records, intervals=intervals,
-                  energy_by_category_pj=by_cat, layers=layers, wear=wear, area=area,
-                  figures=json.loads(json.dumps(figures or {}, default=_jsonable)))
+            rep.wear += _wear(stages, result, cfg)
+    return rep
 
 
 def _jsonable(o: Any) -> Any:
