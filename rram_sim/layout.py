@@ -10,6 +10,9 @@ input index list and one output index list:
 - ``ou``: a unit is one operation-unit group (``unit_rows = ou.rows`` and ``unit_cols`` the logical
   columns one OU spans, at least 1); several units share one crossbar.
 
+The scheme named by ``LayerLayout.scheme`` decides the unit shape (``scheme_of(name).unit_shape``,
+:mod:`rram_sim.schemes`); the arrays below mean the same for every scheme.
+
 Per unit ``u``:
 
 - ``row_index[u, r]``: the unrolled-matrix row (input index) feeding physical row ``r`` of the unit,
