@@ -1,0 +1,187 @@
+"""Sweep files: parsing and validation, and the grid of points they describe (see
+:mod:`rram_sim.sweep`)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rram_sim import config as config_mod
+from rram_sim.errors import ConfigError
+from rram_sim.layout import SCHEMES
+from rram_sim.metrics import metric_names
+
+BACKENDS = ("serial", "process", "dask")
+PASSES = ("inference", "training")
+RESULTS_JSONL = "results.jsonl"
+RESULTS_CSV = "results.csv"
+SPEC_JSON = "sweep.json"
+BASE_FIELDS = ("key", "index", "status", "reason", "bundle", "scheme", "config_hash")
+# The result columns: every registered report metric (rram_sim.metrics), in registration order.
+METRIC_FIELDS = metric_names()
+_KEYS = {"chip", "grid", "bundles", "schemes", "passes", "batch", "allow_multi_chip"}
+
+
+@dataclass
+class SweepSpec:
+    """A parsed sweep file (see the module docstring)."""
+
+    chip: dict[str, Any]                          # the base chip as a config dict
+    grid: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]   # (keys, value tuples) per axis
+    bundles: list[tuple[str, str]]                # (name, directory)
+    schemes: list[str] | None = None              # None: each bundle's own scheme
+    passes: list[str] = field(default_factory=lambda: ["inference"])
+    batch: dict[str, int] = field(default_factory=dict)
+    allow_multi_chip: bool = False
+
+    @property
+    def param_names(self) -> list[str]:
+        return [k for keys, _ in self.grid for k in keys]
+
+    def identity(self) -> dict[str, Any]:
+        """What every row of one output folder must share (the grid and bundles may grow)."""
+        return {"passes": self.passes, "batch": self.batch,
+                "allow_multi_chip": self.allow_multi_chip}
+
+
+def _need(ok: bool, where: str, msg: str) -> None:
+    if not ok:
+        raise ConfigError(f"{where}: {msg}")
+
+
+def _bundle_dir(text: str, root: Path) -> str:
+    if text.startswith("example:"):
+        from rram_sim.examples import EXAMPLES_DIR
+
+        return str(EXAMPLES_DIR / text.split(":", 1)[1])
+    p = Path(text)
+    return str(p if p.is_absolute() else root / p)
+
+
+def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") -> SweepSpec:
+    """Check a sweep mapping and resolve its paths against ``root``."""
+    root = Path(root)
+    _need(isinstance(data, dict), source, "must be a mapping of keys")
+    unknown = sorted(set(data) - _KEYS)
+    _need(not unknown, f"{source}: {', '.join(unknown)}",
+          f"unknown key (known: {', '.join(sorted(_KEYS))})")
+    chip = data.get("chip", config_mod.DEFAULT_PRESET)
+    if isinstance(chip, str):
+        p = Path(chip)
+        chip_cfg = config_mod.load(chip if chip in config_mod.preset_names() or p.is_absolute()
+                                   else root / p)
+    elif isinstance(chip, dict):
+        chip_cfg = config_mod.from_dict(chip)
+    else:
+        raise ConfigError(f"{source}.chip={chip!r}: must be a preset name, a YAML path or a "
+                          f"mapping")
+    grid_in = data.get("grid") or {}
+    _need(isinstance(grid_in, dict), f"{source}.grid", "must map dotted keys to value lists")
+    grid = []
+    for k, values in grid_in.items():
+        keys = tuple(str(k).split("/"))
+        where = f"{source}.grid.{k}"
+        _need(isinstance(values, list) and values, where, "must be a non-empty list")
+        for key in keys:
+            _need(key.count(".") == 1, where, f"'{key}' must be a dotted path group.name")
+            group, name = key.split(".")
+            _need(group in chip_cfg.to_dict() and isinstance(chip_cfg.to_dict()[group], dict)
+                  and name in chip_cfg.to_dict()[group], where,
+                  f"'{key}' is not a chip parameter")
+        tuples = []
+        for v in values:
+            t = tuple(v) if len(keys) > 1 and isinstance(v, list) else (v,)
+            _need(len(t) == len(keys), where,
+                  f"value {v!r} must give {len(keys)} values ({', '.join(keys)})")
+            tuples.append(t)
+        grid.append((keys, tuples))
+    bundles_in = data.get("bundles")
+    _need(isinstance(bundles_in, list) and bundles_in, f"{source}.bundles",
+          "must be a non-empty list of bundle directories")
+    bundles: list[tuple[str, str]] = []
+    for i, b in enumerate(bundles_in):
+        where = f"{source}.bundles[{i}]"
+        if isinstance(b, str):
+            name, path = Path(b.split(":", 1)[-1].rstrip("/")).name, b
+        elif isinstance(b, dict) and set(b) <= {"name", "path"} and "path" in b:
+            path = str(b["path"])
+            name = str(b.get("name") or Path(path.split(":", 1)[-1].rstrip("/")).name)
+        else:
+            raise ConfigError(f"{where}={b!r}: must be a path or {{name, path}}")
+        _need(name not in [n for n, _ in bundles], where, f"duplicate bundle name '{name}'")
+        _need("-" not in name and name, where, f"name '{name}' must be non-empty without '-'")
+        bundles.append((name, _bundle_dir(path, root)))
+    schemes = data.get("schemes")
+    if schemes is not None:
+        _need(isinstance(schemes, list) and schemes and all(s in SCHEMES for s in schemes),
+              f"{source}.schemes", f"must be a list of {', '.join(SCHEMES)}")
+    passes = data.get("passes", ["inference"])
+    _need(isinstance(passes, list) and passes and all(p in PASSES for p in passes)
+          and len(set(passes)) == len(passes), f"{source}.passes",
+          f"must be a list of {', '.join(PASSES)}")
+    batch = data.get("batch") or {}
+    _need(isinstance(batch, dict) and set(batch) <= set(PASSES)
+          and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                  for v in batch.values()), f"{source}.batch",
+          "must map inference/training to an integer >= 1")
+    multi = data.get("allow_multi_chip", False)
+    _need(isinstance(multi, bool), f"{source}.allow_multi_chip", "must be true or false")
+    return SweepSpec(chip=chip_cfg.to_dict(), grid=grid, bundles=bundles, schemes=schemes,
+                     passes=list(passes), batch=dict(batch), allow_multi_chip=multi)
+
+
+def load_spec(path: str | os.PathLike) -> SweepSpec:
+    """Read a sweep YAML file (``yaml.safe_load``); relative paths are relative to it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"sweep '{p}': no such file")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc.__class__.__name__})") from None
+    return parse_spec(data, p.parent, str(p))
+
+
+
+def _bundle_scheme(path: str) -> str:
+    try:
+        m = json.loads((Path(path) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        from rram_sim.bundle import load_bundle
+
+        load_bundle(path)  # raises the one-line LayoutError naming what is wrong
+        raise
+    return str(m.get("scheme"))
+
+
+def points(spec: SweepSpec) -> list[dict[str, Any]]:
+    """Every point of the sweep in grid order, each a self-contained task for :func:`run_point`
+    (invalid chips already carry ``status: skipped``)."""
+    base = config_mod.from_dict(spec.chip)
+    axes = [[dict(zip(keys, t)) for t in tuples] for keys, tuples in spec.grid]
+    out: list[dict[str, Any]] = []
+    for combo in itertools.product(*axes) if axes else [()]:
+        params = {k: v for d in combo for k, v in d.items()}
+        try:
+            cfg = base.replace(**params)
+            chash, reason = cfg.config_hash(), None
+        except ConfigError as exc:
+            cfg, reason = None, str(exc)
+            chash = "invalid" + hashlib.sha256(json.dumps(params, sort_keys=True, default=str)
+                                               .encode()).hexdigest()[:9]
+        for name, path in spec.bundles:
+            for scheme in spec.schemes or [_bundle_scheme(path)]:
+                out.append({"index": len(out), "key": f"{chash}-{name}-{scheme}",
+                            "params": params, "chip": cfg.to_dict() if cfg else None,
+                            "config_hash": None if cfg is None else chash, "reason": reason,
+                            "bundle": name, "bundle_path": path, "scheme": scheme,
+                            "passes": spec.passes, "batch": spec.batch,
+                            "allow_multi_chip": spec.allow_multi_chip})
+    return out
