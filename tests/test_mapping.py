@@ -419,6 +419,8 @@ def test_scheme_registry_lookup_and_unknown_names():
     assert [scheme_of(s).indexed for s in ("dense", "compact", "ou")] == [False, True, True]
     with pytest.raises(MappingError, match=r"scheme='sparse' must be one of dense, compact, ou"):
         scheme_of("sparse")
+    with pytest.raises(MappingError, match=r"scheme=\['ou'\] must be one of"):
+        scheme_of(["ou"])
     with pytest.raises(MappingError, match=r"layer 'fc': scheme='sparse' must be one of dense"):
         map_layer(LayerSpec("fc", "linear", (2, 2), (2,)), np.ones((2, 2)), make_cfg(), "sparse")
     with pytest.raises(MappingError, match="new, non-empty name"):

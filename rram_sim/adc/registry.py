@@ -36,7 +36,7 @@ def adc_model_names() -> list[str]:
 
 def adc_model_class(name: str) -> type[AdcModel]:
     """The model registered as ``name``; a :class:`ConfigError` naming the key otherwise."""
-    if name not in ADC_MODELS:
+    if not isinstance(name, str) or name not in ADC_MODELS:
         raise ConfigError(f"{CONFIG_KEY}={name!r}: must be one of {', '.join(ADC_MODELS)}")
     return ADC_MODELS[name]
 

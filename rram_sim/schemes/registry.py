@@ -28,7 +28,7 @@ def scheme_names() -> tuple[str, ...]:
 def scheme_of(name: str, where: str = "") -> MappingScheme:
     """The scheme registered as ``name``; a :class:`MappingError` listing the known names
     otherwise (prefixed by ``where``, e.g. ``"layer 'fc'"``)."""
-    if name not in SCHEME_REGISTRY:
+    if not isinstance(name, str) or name not in SCHEME_REGISTRY:
         prefix = f"{where}: " if where else ""
         raise MappingError(f"{prefix}scheme={name!r} must be one of {', '.join(SCHEME_REGISTRY)}")
     return SCHEME_REGISTRY[name]
