@@ -479,13 +479,8 @@ def test_a_registered_scheme_maps_and_unmaps_end_to_end(half_height):
     assert "half_height_test" not in SCHEMES          # the import-time snapshot of the built-ins
 
 
-def test_timing_hooks_of_the_schemes():
+def test_rows_per_crossbar_hook_of_the_schemes():
     cfg = make_cfg(rows=8, cols=8, cell_bits=8, weight_bits=8, ou_rows=2, ou_cols=4)
-    rows_used, cols_used = np.array([5, 2, 0]), np.array([6, 3, 4])
-    # default: OU tiles covering the used rows and columns; ou: one read per live unit
-    assert scheme_of("compact").ou_reads_per_unit(rows_used, cols_used, cfg).tolist() == [
-        3 * 2, 1 * 1, 0]
-    assert scheme_of("ou").ou_reads_per_unit(rows_used, cols_used, cfg).tolist() == [1, 1, 0]
     lay = map_layer(LayerSpec("fc", "linear", (8, 16), (16,)),
                     np.random.default_rng(0).uniform(0.5, 1, (8, 16)), cfg, "ou")
     used = (lay.row_index >= 0).sum(1)

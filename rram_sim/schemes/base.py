@@ -73,14 +73,6 @@ class MappingScheme(ABC):
         cols = (layout.col_index[live] >= 0).sum()
         return int(rows + cols)
 
-    def ou_reads_per_unit(self, rows_used: np.ndarray, cols_used: np.ndarray,
-                          cfg: Config) -> np.ndarray:
-        """OU reads of each unit per input chunk (int64 [U]) from its used rows and logical
-        columns: by default the OU tiles covering them, ``ceil(rows/ou.rows) x
-        ceil(cols x columns_per_weight / ou.cols)``."""
-        cpw = cfg.columns_per_weight
-        return (-(-rows_used // cfg.ou.rows)) * (-(-(cols_used * cpw) // cfg.ou.cols))
-
     def rows_per_crossbar(self, layout: LayerLayout, rows_used: np.ndarray, n_crossbars: int,
                           cfg: Config) -> np.ndarray:
         """Used physical rows of each crossbar (float64 [n_crossbars], as ``np.bincount``

@@ -58,11 +58,6 @@ class OuScheme(MappingScheme):
         """One row and one column list per unit."""
         return layout.n_units
 
-    def ou_reads_per_unit(self, rows_used: np.ndarray, cols_used: np.ndarray,
-                          cfg: Config) -> np.ndarray:
-        """A unit is one OU: one read per chunk when it holds any used row and column."""
-        return ((rows_used > 0) & (cols_used > 0)).astype(np.int64)
-
     def rows_per_crossbar(self, layout: LayerLayout, rows_used: np.ndarray, n_crossbars: int,
                           cfg: Config) -> np.ndarray:
         """Units stacked in one column of OU slots share physical rows: each distinct row offset
