@@ -19,11 +19,12 @@ from rram_sim.adc import (
     register_adc_model,
     uniform_model,
 )
-from rram_sim.datapath import index_lookups_per_vector, unit_tables, verify_bundle
+from rram_sim.datapath import verify_bundle
 from rram_sim.errors import ConfigError, LayoutError
 from rram_sim.examples import build_example_bundle
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer
+from rram_sim.schemes import index_lookups_per_vector, unit_tables
 
 
 @pytest.fixture(scope="module")
