@@ -1,11 +1,15 @@
 """Atomic file output: write to a temporary file in the same folder, then rename over the target.
 
-A reader never sees a half-written file, and a run killed mid-write leaves the old file intact.
+A reader never sees a half-written file, and a run killed mid-write leaves the old file intact; the
+temporary file such a kill leaves (``.NAME.PID.XXXX.tmp``) is removed by the next write of the same
+file once its writer is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import glob
 import io
 import json
 import os
@@ -17,15 +21,53 @@ from typing import Any
 import numpy as np
 
 
+def _umask() -> int:
+    """The process umask (read by setting it, then restoring it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files that killed writes of ``path`` left behind: ``.NAME.PID.*.tmp``
+    beside it whose writer process ``PID`` is gone (a live writer's file is kept). Returns them."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        parts = tmp.name[len(path.name) + 2:].split(".")
+        if not parts[0].isdigit() or _pid_alive(int(parts[0])):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed.append(tmp)
+    return removed
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed over it. The file gets the
+    permissions an ordinary ``open()`` would (0666 less the umask), not mkstemp's 0600; the
+    temporaries of earlier killed writes of ``path`` are removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -2,13 +2,17 @@
 
 Each subcommand lives in its own module of this package, exposing ``register(subparsers)`` (adds its
 parser, with ``set_defaults(func=run)``) and ``run(args) -> int``. User mistakes raise
-:class:`~rram_sim.errors.RramSimError` and are printed as one line on stderr with exit status 2.
+:class:`~rram_sim.errors.RramSimError` and are printed as one line on stderr with exit status 2,
+as are the operating-system, decoding and resource errors a bad path or file causes
+(:func:`run_parsed`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 from rram_sim import __version__
@@ -37,20 +41,53 @@ def build_subcommand_parser(prog: str, description: str, version: str, package: 
     return parser
 
 
+def error_line(exc: BaseException) -> str | None:
+    """The one-line message for an error a user can cause (a bad file, folder, flag or value), or
+    None for anything else (a bug: it keeps its traceback)."""
+    if isinstance(exc, RramSimError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        # an output path under a regular file, a read-only folder, a folder that is a file, ...
+        what = exc.strerror or type(exc).__name__
+        name = exc.filename if exc.filename is not None else ""
+        extra = f" -> {exc.filename2}" if exc.filename2 is not None else ""
+        return f"{name}{extra}: {what.lower()}" if name else what.lower()
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not a text file (undecodable byte at position {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to read"
+    if isinstance(exc, MemoryError):
+        return "input too large to hold in memory"
+    return None
+
+
 def run_parsed(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """Parse ``argv`` and run the chosen subcommand; user errors become one line and exit 2."""
+    """Parse ``argv`` and run the chosen subcommand. Every user error (the project's own, and the
+    operating-system, decoding and resource errors a bad path or file causes) becomes one line on
+    stderr and exit status 2; exit 1 stays "ran, and the check failed". A closed output pipe ends
+    quietly; Ctrl-C says how to resume (exit 130)."""
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
-    except RramSimError as exc:
-        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"{parser.prog} {args.command}: error: {exc.filename}: no such file",
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()   # a closed pipe shows here, not at interpreter exit
+        return rc
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) went away: stop writing, without a traceback
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted; rerun the same command to resume",
               file=sys.stderr)
+        return 130
+    except Exception as exc:
+        msg = error_line(exc)
+        if msg is None:
+            raise
+        print(f"{parser.prog} {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 from collections.abc import Iterator
 
 from rram_sim.errors import ConfigError
@@ -24,6 +26,17 @@ def _one_numba_thread() -> Iterator[None]:
             os.environ["NUMBA_NUM_THREADS"] = old
 
 
+def exit_with_parent(parent_pid: int, poll_s: float = 0.5) -> None:
+    """Pool-worker initializer: a daemon thread ends this worker as soon as its parent is gone (a
+    killed sweep's workers would otherwise run on with no one to collect their results)."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _serial(tasks, workers, scheduler, dask_processes):
     for t in tasks:
         yield run_point(t)
@@ -34,7 +47,8 @@ def _process(tasks, workers, scheduler, dask_processes):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     with _one_numba_thread(), ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_point, t) for t in tasks]
         for fut in as_completed(futures):
             yield fut.result()
