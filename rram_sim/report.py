@@ -40,6 +40,10 @@ REPORT_VERSION = 1
 RECORD_FIELDS = ("run", "layer", "pass", "component", "category", "count", "energy_pj",
                  "busy_time_ns")
 INTERVAL_FIELDS = ("run", "layer", "op", "pass", "tile", "start_ns", "end_ns")
+# The JSON type of each report field (checked when a report is read back).
+_FIELD_TYPES = {"config": dict, "config_hash": str, "scheme": str, "runs": dict, "records": list,
+                "intervals": list, "energy_by_category_pj": dict, "layers": list, "wear": list,
+                "area": dict, "figures": dict, "version": int}
 # Which hardware's busy time a component category reports.
 _BUSY_OF_CATEGORY = {
     "adc": ("crossbar",), "dac": ("crossbar",), "crossbar": ("crossbar",),
@@ -70,14 +74,19 @@ class Report:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Report:
+    def from_dict(cls, d: dict[str, Any], source: str = "report") -> Report:
+        """A Report from its JSON form; ``source`` (the file) names every error."""
         if not isinstance(d, dict) or d.get("version") != REPORT_VERSION:
-            raise LayoutError(f"report: version {d.get('version') if isinstance(d, dict) else d!r}"
-                              f" is not {REPORT_VERSION}")
+            got = d.get("version") if isinstance(d, dict) else type(d).__name__
+            raise LayoutError(f"{source}: version {got!r} is not {REPORT_VERSION}")
         names = {f for f in cls.__dataclass_fields__}
         missing = sorted(names - set(d))
         if missing:
-            raise LayoutError(f"report: missing key(s) {', '.join(missing)}")
+            raise LayoutError(f"{source}: missing key(s) {', '.join(missing)}")
+        for key, typ in _FIELD_TYPES.items():
+            if not isinstance(d[key], typ):
+                raise LayoutError(f"{source}: '{key}' must be a {typ.__name__}, "
+                                  f"got {type(d[key]).__name__}")
         return cls(**{k: d[k] for k in names})
 
     @property
@@ -95,14 +104,20 @@ class Report:
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Report:
+        """Read ``directory/report.json`` (JSON only); a missing, binary, malformed, too deeply
+        nested or mistyped file raises LayoutError naming it."""
         p = Path(directory) / "report.json"
-        if not p.exists():
+        if not p.is_file():
             raise LayoutError(f"report '{directory}': no report.json in it")
         try:
-            data = json.loads(p.read_text())
+            data = json.loads(p.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise LayoutError(f"report '{p}': not a text file") from None
         except json.JSONDecodeError as exc:
             raise LayoutError(f"report '{p}': not valid JSON ({exc.msg})") from None
-        return cls.from_dict(data)
+        except RecursionError:
+            raise LayoutError(f"report '{p}': nested too deeply") from None
+        return cls.from_dict(data, source=f"report '{p}'")
 
     def summary_table(self) -> str:
         """A plain-text table of the per-run summaries."""

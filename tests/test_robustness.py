@@ -138,3 +138,39 @@ def test_pool_workers_exit_when_the_sweep_is_killed(tmp_path):
     if alive:   # clean up before failing
         os.kill(worker, 9)
     assert not alive, "the pool worker outlived its parent"
+
+
+@pytest.mark.parametrize("content, expect", [
+    (b"\xff\xfe\x00binary", "not a text file"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b'{"version": 1}', "missing key(s)"),
+    (b"{not json", "not valid JSON"),
+])
+def test_bad_report_files_name_the_file(tmp_path, content, expect):
+    from rram_sim.errors import LayoutError
+    from rram_sim.report import Report
+
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "report.json").write_bytes(content)
+    with pytest.raises(LayoutError) as e:
+        Report.load(d)
+    assert expect in str(e.value) and str(d / "report.json") in str(e.value)
+
+
+def test_report_with_a_mistyped_field_is_refused(tmp_path):
+    from rram_sim.bundle import load_bundle
+    from rram_sim.errors import LayoutError
+    from rram_sim.report import Report
+    from rram_sim.simulate import simulate
+
+    rep = simulate(load_bundle(example_path("dense")))
+    d = rep.save(tmp_path / "rep")
+    good = Report.load(d)
+    assert good.runs == rep.runs
+    import json
+    data = json.loads((d / "report.json").read_text())
+    data["records"] = "oops"
+    (d / "report.json").write_text(json.dumps(data))
+    with pytest.raises(LayoutError, match="'records' must be a list"):
+        Report.load(d)
