@@ -370,12 +370,13 @@ def _merge(base: dict[str, Any], over: dict[str, Any], path: str = "") -> dict[s
     return out
 
 
-def from_dict(data: dict[str, Any]) -> Config:
+def from_dict(data: dict[str, Any], source: str | os.PathLike | None = None) -> Config:
     """Build and validate a config from a nested dict; missing keys take the dataclass defaults,
-    or the named preset's values when the dict has ``base: NAME``."""
+    or the named preset's values when the dict has ``base: NAME``. Keys in
+    :data:`REMOVED_KEYS` are dropped with one warning attributed to ``source`` (a file name)."""
     if not isinstance(data, dict):
         raise ConfigError(f"config: must be a mapping of keys, got {type(data).__name__}")
-    data = _drop_removed_keys(data)
+    data = _drop_removed_keys(data, source)
     base_name = data.pop("base", None)
     if base_name is not None:
         if not isinstance(base_name, str):
@@ -392,8 +393,10 @@ def from_dict(data: dict[str, Any]) -> Config:
     return Config(name=merged["name"], description=merged["description"], **groups)
 
 
-def _drop_removed_keys(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``data`` without the :data:`REMOVED_KEYS`, warning once if any was there."""
+def _drop_removed_keys(data: dict[str, Any], source: str | os.PathLike | None) -> dict[str, Any]:
+    """A copy of ``data`` without the :data:`REMOVED_KEYS`. If any was there, one
+    :class:`RemovedKeyWarning` names them all, attributed to ``source`` (the file that carries
+    them, so the warning prints as one line ``SOURCE:0: RemovedKeyWarning: ...``) when given."""
     data = dict(data)
     dropped = []
     for path in REMOVED_KEYS:
@@ -402,8 +405,11 @@ def _drop_removed_keys(data: dict[str, Any]) -> dict[str, Any]:
             data[group] = {k: v for k, v in data[group].items() if k != key}
             dropped.append(path)
     if dropped:
-        warnings.warn(f"config: ignoring removed key(s) {', '.join(dropped)} (they changed no "
-                      "result)", RemovedKeyWarning, stacklevel=3)
+        msg = f"config: ignoring removed key(s) {', '.join(dropped)} (they changed no result)"
+        if source is None:
+            warnings.warn(msg, RemovedKeyWarning, stacklevel=3)
+        else:
+            warnings.warn_explicit(msg, RemovedKeyWarning, filename=str(source), lineno=0)
     return data
 
 
@@ -420,7 +426,7 @@ def load_yaml_text(text: str, source: str = "<string>") -> Config:
                           f"{str(exc).splitlines()[0]})") from None
     if data is None:
         data = {}
-    return from_dict(data)
+    return from_dict(data, source=source)
 
 
 def load(path_or_name: str | os.PathLike) -> Config:

@@ -16,7 +16,6 @@ from rram_sim.bundle import (
     map_network,
     save_bundle,
 )
-from rram_sim.cli import main
 from rram_sim.errors import LayoutError, MappingError
 from rram_sim.layout import FORMAT_VERSION, LayerSpec
 from rram_sim.mapping import im2col, unmap
@@ -304,27 +303,111 @@ def test_load_refuses_pickled_arrays(saved, tmp_path):
 # CLI
 # ---------------------------------------------------------------------------------------------
 
-def test_cli_layout_table_and_json(saved, capsys):
-    assert main(["layout", str(saved)]) == 0
-    out = capsys.readouterr().out
+def test_cli_layout_table_and_json(saved, run_cli):
+    rc, out, _ = run_cli("layout", saved)
+    assert rc == 0
     assert "c1" in out and "total" in out and "compression rate" in out
-    assert main(["layout", str(saved), "--json"]) == 0
-    fig = json.loads(capsys.readouterr().out)
+    rc, out, _ = run_cli("layout", saved, "--json")
+    assert rc == 0
+    fig = json.loads(out)
     b = load_bundle(saved)
     assert [f["name"] for f in fig["layers"]] == ["c1", "c2", "fc"]
     assert fig["layers"][0]["replication"] == 2
     assert fig["total"]["n_crossbars"] == b.figures["n_crossbars"]
 
 
-def test_cli_layout_error_exits_2(tmp_path, capsys):
-    assert main(["layout", str(tmp_path / "none")]) == 2
-    err = capsys.readouterr().err
+def test_cli_layout_error_exits_2(tmp_path, run_cli):
+    rc, _, err = run_cli("layout", tmp_path / "none")
+    assert rc == 2
     assert err.startswith("rram-sim layout: error: bundle") and err.count("\n") == 1
 
 
-def test_cli_layout_shipped_example_and_argument_rules(capsys):
-    assert main(["layout", "--example", "ou", "--json"]) == 0
-    fig = json.loads(capsys.readouterr().out)
+def test_cli_layout_shipped_example_and_argument_rules(run_cli):
+    rc, out, _ = run_cli("layout", "--example", "ou", "--json")
+    assert rc == 0
+    fig = json.loads(out)
     assert fig["scheme"] == "ou" and fig["total"]["n_crossbars"] >= 1
-    assert main(["layout"]) == 2
-    assert "exactly one of BUNDLE or --example" in capsys.readouterr().err
+    rc, _, err = run_cli("layout")
+    assert rc == 2 and "exactly one of BUNDLE or --example" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# The network graph (rram_sim.graph) as bundles check it
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("node, message", [
+    (GraphNode("p", "maxpool", ["r1"], {"kernel": 0}), r"params.kernel=0: must be an integer >= 1"),
+    (GraphNode("p", "maxpool", ["r1"], {"stride": [2, "2"]}), "params.stride"),
+    (GraphNode("p", "avgpool", ["r1"], {"padding": -1}), r"params.padding=-1: .* >= 0"),
+    (GraphNode("p", "avgpool", ["r1"], {"global": 1}), "params.global=1: must be true or false"),
+    (GraphNode("p", "maxpool", ["r1"], {"kernal": 2}), "param 'kernal' is not one of op maxpool"),
+    (GraphNode("r9", "relu", ["r1"], {"slope": 0.1}), r"param 'slope' .*\(none\)"),
+    (GraphNode("r9", "relu", ["r1", "c1"]), "op relu takes exactly 1 input"),
+    (GraphNode("a", "add", ["r1"]), "op add takes at least 2 input"),
+])
+def test_graph_op_params_and_arity_are_checked(node, message):
+    graph = GRAPH[:3] + [node] + GRAPH[3:]
+    ws = [np.ones(s.weight_shape) for s in SPECS]
+    with pytest.raises(MappingError, match=message):
+        map_network(SPECS, ws, small_cfg(), graph=graph)
+
+
+def test_graph_input_shape_param_checked_and_engine_chain():
+    from rram_sim.graph import OPS, chain_graph, check_graph, check_node, default_graph
+
+    check_node(GraphNode("input", "input", [], {"shape": [3, 6, 6]}), 0)
+    with pytest.raises(LayoutError, match="params.shape"):
+        check_node(GraphNode("input", "input", [], {"shape": [3, 0, 6]}), 0)
+    with pytest.raises(LayoutError, match="takes exactly 0 input"):
+        check_node(GraphNode("input", "input", ["x"]), 0)
+    chain = chain_graph(SPECS)
+    assert chain[0].params == {"shape": (3, 6, 6)}
+    assert [(n.name, n.op) for n in chain[1:]] == [(n.name, n.op) for n in default_graph(SPECS)[1:]]
+    assert default_graph(SPECS)[0].params == {}          # what a bundle stores: no shape
+    check_graph(chain, SPECS)
+    with pytest.raises(LayoutError, match="no layers"):
+        chain_graph([])
+    assert set(OPS) == {"input", "conv", "linear", "relu", "maxpool", "avgpool", "add",
+                        "flatten", "softmax"}
+
+
+def test_engine_plan_uses_the_one_graph_type():
+    from rram_sim import graph
+    from rram_sim.engine import plan
+
+    assert plan.OPS is graph.OPS and plan.CROSSBAR_OPS is graph.CROSSBAR_OPS
+    assert plan.chain_graph is graph.chain_graph
+    b = make_bundle("dense", golden=False)
+    nodes = plan._graph_from_bundle(b)
+    assert all(type(n) is graph.GraphNode for n in nodes)
+    assert nodes[0].params["shape"] == (3, 6, 6) and "shape" not in b.graph[0].params
+
+
+def test_bundle_package_modules_stay_small():
+    from pathlib import Path
+
+    import rram_sim.bundle as pkg
+
+    for f in Path(pkg.__file__).parent.glob("*.py"):
+        assert len(f.read_text().splitlines()) < 400, f.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Bundles saved before config keys were removed
+# ---------------------------------------------------------------------------------------------
+
+def test_bundle_with_removed_config_keys_loads_with_one_warning(tmp_path, example_bundles):
+    from rram_sim.examples import example_path
+
+    src = example_path("ou")
+    old = {"cell": {"g_on_us": 100.0, "g_off_us": 1.0, "read_voltage_v": 0.2},
+           "training": {"replication": 1}}
+    bad = corrupt(src, tmp_path / "old",
+                  manifest=lambda m: [m["config"][g].update(v) for g, v in old.items()])
+    with pytest.warns(config.RemovedKeyWarning) as rec:
+        b = load_bundle(bad)
+    assert len(rec) == 1
+    assert all(k in str(rec[0].message) for k in config.REMOVED_KEYS)
+    assert_bundles_equal(b, example_bundles["ou"])
+    assert str(src / "manifest.json") not in str(rec[0].message)
+    assert rec[0].filename == str(bad / "manifest.json")

@@ -13,14 +13,8 @@ from rram_sim import config, costs
 from rram_sim.cli import main
 
 
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    rc = main(list(argv))
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def test_chips_lists_presets(capsys):
-    rc, out, err = run_cli(capsys, "chips")
+def test_chips_lists_presets(run_cli):
+    rc, out, err = run_cli("chips")
     assert rc == 0 and err == ""
     lines = out.strip().splitlines()
     assert len(lines) == len(config.preset_names())
@@ -29,8 +23,8 @@ def test_chips_lists_presets(capsys):
         assert config.preset(name).description in line
 
 
-def test_chip_table(capsys):
-    rc, out, err = run_cli(capsys, "chip", "isaac")
+def test_chip_table(run_cli):
+    rc, out, err = run_cli("chip", "isaac")
     assert rc == 0 and err == ""
     for word in ("per PE", "per tile", "per chip", "adc", "edram", "router", "offchip_link"):
         assert word in out
@@ -40,8 +34,8 @@ def test_chip_table(capsys):
     assert f"{r.chip_power_w:.3f} W" in out
 
 
-def test_chip_json(capsys):
-    rc, out, _ = run_cli(capsys, "chip", "isaac", "--json")
+def test_chip_json(run_cli):
+    rc, out, _ = run_cli("chip", "isaac", "--json")
     assert rc == 0
     d = json.loads(out)
     assert d["chip"]["area_mm2"] == pytest.approx(85.4, rel=0.01)
@@ -54,31 +48,31 @@ def test_chip_json(capsys):
     assert d["indexed"] is False
 
 
-def test_chip_json_indexed(capsys):
-    _, out, _ = run_cli(capsys, "chip", "edge", "--json", "--indexed")
+def test_chip_json_indexed(run_cli):
+    _, out, _ = run_cli("chip", "edge", "--json", "--indexed")
     d = json.loads(out)
     names = {c["component"] for c in d["components"]}
     assert "index_unit" in names and d["indexed"] is True
-    _, plain, _ = run_cli(capsys, "chip", "edge", "--json")
+    _, plain, _ = run_cli("chip", "edge", "--json")
     assert json.loads(plain)["chip"]["area_mm2"] < d["chip"]["area_mm2"]
 
 
-def test_chip_yaml_round_trips(capsys):
-    rc, out, _ = run_cli(capsys, "chip", "pipelayer", "--yaml")
+def test_chip_yaml_round_trips(run_cli):
+    rc, out, _ = run_cli("chip", "pipelayer", "--yaml")
     assert rc == 0
     assert config.load_yaml_text(out) == config.preset("pipelayer")
 
 
-def test_chip_from_partial_yaml_file(capsys, tmp_path):
+def test_chip_from_partial_yaml_file(run_cli, tmp_path):
     p = tmp_path / "small.yaml"
     p.write_text("base: isaac\nchip: {tiles: 8}\nadc: {bits: 6}\n")
-    rc, out, _ = run_cli(capsys, "chip", str(p), "--json")
+    rc, out, _ = run_cli("chip", str(p), "--json")
     assert rc == 0
     d = json.loads(out)
     want = costs.rollup(config.load(p))
     assert d["chip"]["area_mm2"] == pytest.approx(want.chip_area_mm2)
     assert d["chip"]["area_mm2"] < 30.0  # 8 small tiles + the 22.88 mm^2 of links
-    _, y, _ = run_cli(capsys, "chip", str(p), "--yaml")
+    _, y, _ = run_cli("chip", str(p), "--yaml")
     assert yaml.safe_load(y)["adc"]["bits"] == 6
 
 
@@ -88,11 +82,11 @@ def test_chip_from_partial_yaml_file(capsys, tmp_path):
     ("chip: {tiles: [\n", "not valid YAML"),
     ("base: isaac\nou: {rows: 48}\n", "ou.rows=48"),
 ])
-def test_chip_bad_input_one_line_exit_2(capsys, tmp_path, content, needle):
+def test_chip_bad_input_one_line_exit_2(run_cli, tmp_path, content, needle):
     p = tmp_path / "bad.yaml"
     if content is not None:
         p.write_text(content)
-    rc, out, err = run_cli(capsys, "chip", str(p))
+    rc, out, err = run_cli("chip", str(p))
     assert rc == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1
@@ -114,3 +108,16 @@ def test_python_dash_m_entry_point():
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "no-such-chip" in bad.stderr
+
+
+def test_old_yaml_with_removed_keys_one_warning_line(tmp_path):
+    p = tmp_path / "old.yaml"
+    p.write_text("base: edge\ncell: {g_on_us: 100.0, g_off_us: 1.0, read_voltage_v: 0.2}\n"
+                 "training: {replication: 1}\n")
+    proc = subprocess.run([sys.executable, "-m", "rram_sim", "chip", str(p), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["config_hash"] == config.preset("edge").config_hash()
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{p}:0: RemovedKeyWarning:")
+    assert all(k in lines[0] for k in config.REMOVED_KEYS)

@@ -180,7 +180,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         ck.fail(f"manifest.format_version={version}: this rram_sim reads versions 1.."
                 f"{FORMAT_VERSION}; upgrade rram_sim to read it")
     try:
-        cfg = from_dict(ck.key(m, "config", "manifest", dict))
+        cfg = from_dict(ck.key(m, "config", "manifest", dict), source=path / MANIFEST)
     except ConfigError as exc:
         ck.fail(f"manifest.config invalid: {exc}")
     scheme = ck.key(m, "scheme", "manifest", str)
