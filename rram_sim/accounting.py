@@ -20,14 +20,13 @@ from typing import Any
 from rram_sim import costs, kernels
 from rram_sim.config import Config
 from rram_sim.counts import Counts
-
-# Schemes whose datapath reads through index tables: every crossbar gets an index unit.
-INDEXED_SCHEMES = ("compact", "ou")
+from rram_sim.schemes import scheme_of
 
 
 def is_indexed(scheme: str) -> bool:
-    """Whether layouts of ``scheme`` need the index unit (AUTO-PRUNE's indexed datapath)."""
-    return scheme in INDEXED_SCHEMES
+    """Whether layouts of ``scheme`` read through index tables (AUTO-PRUNE's indexed datapath), so
+    every crossbar has an index unit that leaks and takes area ('': a report of no bundle)."""
+    return bool(scheme) and scheme_of(scheme).indexed
 
 
 def stage_counts(rec, st, n_images: int, cfg: Config) -> Counts:
@@ -87,5 +86,5 @@ def by_category(per_component: dict[str, float], cfg: Config) -> dict[str, float
     return costs.energy_by_category(per_component, cfg)
 
 
-__all__ = ["INDEXED_SCHEMES", "area_figures", "by_category", "dynamic_energy_pj", "is_indexed",
+__all__ = ["area_figures", "by_category", "dynamic_energy_pj", "is_indexed",
            "stage_counts", "static_energy_pj"]

@@ -33,10 +33,10 @@ import numpy as np
 from rram_sim.adc import AdcModel, adc_model
 from rram_sim.config import Config
 from rram_sim.counts import Counts
-from rram_sim.datapath import index_lookups_per_vector, unit_tables
 from rram_sim.errors import LayoutError
 from rram_sim.layout import LayerLayout
 from rram_sim.quant import n_slices, slice_weights
+from rram_sim.schemes import index_lookups_per_vector, unit_tables
 
 PASSES = ("forward", "transposed")
 
@@ -149,7 +149,7 @@ def read_plan(layout: LayerLayout, cfg: Config, *, transposed: bool = False,
     """The :class:`ReadPlan` of ``layout`` on ``cfg`` for one pass (see the module docstring).
 
     ``index_unit=False`` routes with the naive tables of a datapath without index unit
-    (:func:`rram_sim.datapath.unit_tables`); ``with_cells=False`` leaves the cell values out."""
+    (:func:`rram_sim.schemes.unit_tables`); ``with_cells=False`` leaves the cell values out."""
     check_layout(layout, cfg)
     rows, cols = unit_tables(layout, index_unit)
     p_n = layout.cells.shape[3]

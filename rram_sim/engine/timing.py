@@ -34,6 +34,7 @@ import numpy as np
 
 from rram_sim.config import Config
 from rram_sim.crossbar.readplan import read_plan
+from rram_sim.schemes import scheme_of
 
 
 def ns_to_cycles(ns: float, cfg: Config) -> int:
@@ -150,21 +151,16 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
     row_blocks = int(np.bincount(cols, minlength=n).max()) if cols.size else 0
     rows = ri[ri >= 0]
     inputs_used = int(np.unique(rows).size) if rows.size else 0
-    if layout.scheme == "dense":
-        gather_rows = 0
-    else:
+    scheme = scheme_of(layout.scheme)
+    if scheme.indexed:   # the index unit gathers every used row of the busiest crossbar
         g = np.bincount(xb, weights=rows_used, minlength=nx)
         gather_rows = int(g.max()) if g.size else 0
+    else:
+        gather_rows = 0
     slices = cfg.slices_per_weight
     cells_unit = rows_used * cols_used * slices
     cells_xb = np.bincount(xb, weights=cells_unit, minlength=nx).astype(np.int64)
-    rows_xb = np.bincount(xb, weights=rows_used, minlength=nx)
-    if layout.scheme == "ou":
-        # OU units stacked in a column of OUs share physical rows; count distinct row offsets.
-        offs = np.asarray(layout.row_offset, dtype=np.int64)
-        key = xb * (cfg.crossbar.rows + 1) + offs
-        _, first = np.unique(key, return_index=True)
-        rows_xb = np.bincount(xb[first], weights=rows_used[first], minlength=nx)
+    rows_xb = scheme.rows_per_crossbar(layout, rows_used, nx, cfg)
     return LayerGeometry(
         name=layout.spec.name, scheme=layout.scheme, rows_k=int(k), cols_n=int(n),
         n_crossbars=int(nx), reads_per_chunk=int(fwd.max(initial=0)),
