@@ -34,7 +34,30 @@ SIGNED_SCHEMES = ("offset", "differential")
 # adc.range_policy names an ADC model; the registry is the list of choices (rram_sim.adc), so a
 # registered model is a valid value at once.
 ADC_RANGE_POLICIES = ADC_MODELS
-NOC_TOPOLOGIES = ("mesh", "cmesh")
+
+
+class _NocTopologies:
+    """The names ``noc.topology`` accepts: those of the NoC topology registry
+    (rram_sim.engine.noc), read when first asked, so a registered topology is a valid value at
+    once. The engine package imports this module, so the registry is not imported while it loads.
+    """
+
+    @staticmethod
+    def registry() -> dict:
+        from rram_sim.engine.noc import TOPOLOGIES
+        return TOPOLOGIES
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.registry()
+
+    def __iter__(self):
+        return iter(self.registry())
+
+    def __len__(self) -> int:
+        return len(self.registry())
+
+
+NOC_TOPOLOGIES = _NocTopologies()
 WRITE_SCHEMES = ("single_pulse", "write_verify")
 GRADIENT_UNITS = ("digital", "crossbar")
 # Keys that older versions had and that changed no result: files (bundles saved earlier, user
@@ -143,9 +166,12 @@ class TileConfig:
 class NocConfig:
     """The on-chip network joining the tiles."""
 
-    topology: str = _f("cmesh", "'mesh' (a router per tile) or 'cmesh' (a router per "
-                       "`concentration` tiles)", choices=NOC_TOPOLOGIES)
-    concentration: int = _f(4, "tiles sharing one router in a 'cmesh' (1 for 'mesh')", "tile", 1)
+    topology: str = _f("cmesh", "router network, a registered NoC topology "
+                       "(rram_sim.engine.noc): 'mesh' (a router per tile, XY routes), 'cmesh' "
+                       "(a mesh of routers shared by `concentration` tiles), 'ring' (a router "
+                       "per tile on a bidirectional ring)", choices=NOC_TOPOLOGIES)
+    concentration: int = _f(4, "tiles sharing one router in a 'cmesh' (1 for a topology with a "
+                            "router per tile)", "tile", 1)
     flit_bits: int = _f(32, "bits of one flit; one flit crosses a link per cycle", "bit", 8)
     hop_latency_cycles: int = _f(4, "router pipeline plus link traversal per hop", "cycle", 1)
 
@@ -325,8 +351,9 @@ def validate(cfg: Config) -> None:
           f"an ADC cannot be shared by more columns than the crossbar has ({xb.cols})")
     _rule(cfg.dac.bits <= cfg.precision.input_bits, "dac.bits", cfg.dac.bits,
           f"must not exceed precision.input_bits={cfg.precision.input_bits}")
-    _rule(cfg.noc.topology == "cmesh" or cfg.noc.concentration == 1, "noc.concentration",
-          cfg.noc.concentration, "must be 1 for a 'mesh' (one router per tile)")
+    _rule(NOC_TOPOLOGIES.registry()[cfg.noc.topology].shares_routers
+          or cfg.noc.concentration == 1, "noc.concentration", cfg.noc.concentration,
+          f"must be 1 for a '{cfg.noc.topology}' (one router per tile)")
     _rule(cfg.noc.concentration <= cfg.chip.tiles, "noc.concentration", cfg.noc.concentration,
           f"must not exceed chip.tiles={cfg.chip.tiles}")
     # Column sums go through float32 GEMM in the kernels; keep them exactly representable.

@@ -33,6 +33,7 @@ from typing import Any
 
 from rram_sim.config import Config
 from rram_sim.counts import COUNT_FIELDS, Counts
+from rram_sim.engine.noc import topology_for
 from rram_sim.errors import ConfigError
 
 CATEGORIES = ("adc", "dac", "crossbar", "sample_hold", "shift_add_digital", "buffers",
@@ -133,7 +134,7 @@ def _build(cfg: Config) -> dict[str, Component]:
     clock = chip.clock_ghz
     bus_bytes = tile.edram_bus_bits / 8
     flit_bytes = noc.flit_bits / 8
-    ports = noc.concentration + 4
+    ports = topology_for(cfg).router_ports
     cell_mw = XBAR_POWER_MW / (REF_ROWS * REF_COLS)
     cell_read_pj = cell_mw * t_read
     adc_pj = ADC_POWER_MW / ADC_REF_GSPS * _adc_scale(cfg.adc.bits)
@@ -255,7 +256,8 @@ def _build(cfg: Config) -> dict[str, Component]:
             f"{ISAAC}: router (32-bit flits, 8 ports, shared by 4 tiles) 42 mW, 0.151 mm^2; at "
             "peak every port forwards one flit per 1.2 GHz cycle -> 3.94 pJ per flit-hop "
             "(x flit_bits/32); leakage and area x flit_bits/32 x ports/8 with ports = "
-            "concentration + 4 (assumption: buffer-dominated router); 10 % static (assumption)"),
+            "concentration + the noc.topology's neighbour ports (4 on a mesh) (assumption: "
+            "buffer-dominated router); 10 % static (assumption)"),
         Component(
             "offchip_link", "interconnect", _dig_dyn(LINK_POWER_MW) / LINK_REF_GBPS,
             "offchip_bytes", 1.0, _dig_leak(LINK_POWER_MW), LINK_AREA_UM2,
@@ -307,7 +309,7 @@ def _peak_events_per_ns(cfg: Config) -> dict[str, float]:
         "maxpool": clock,
         # the tile output register sustains one bus-wide access per cycle; its event is one flit
         "tile_output_register": clock * cfg.tile.edram_bus_bits / cfg.noc.flit_bits,
-        "router": clock * (cfg.noc.concentration + 4),
+        "router": clock * topology_for(cfg).router_ports,
         "offchip_link": cfg.chip.offchip_link_gbps,
     }
 
@@ -341,7 +343,7 @@ def instances(cfg: Config, *, indexed: bool = False) -> dict[str, dict[str, int]
         },
         "chip": {
             "tile": cfg.chip.tiles,
-            "router": math.ceil(cfg.chip.tiles / cfg.noc.concentration),
+            "router": topology_for(cfg).routers,
             "offchip_link": cfg.chip.offchip_links,
         },
     }
@@ -353,7 +355,7 @@ def _chip_instances(cfg: Config, n_tiles: int, indexed: bool) -> dict[str, int]:
     pes = inst["tile"]["pe"]
     out = {name: k * pes * n_tiles for name, k in inst["pe"].items()}
     out.update({name: k * n_tiles for name, k in inst["tile"].items() if name != "pe"})
-    out["router"] = math.ceil(n_tiles / cfg.noc.concentration)
+    out["router"] = topology_for(cfg, tiles=n_tiles).routers
     out["offchip_link"] = inst["chip"]["offchip_link"]
     return out
 
@@ -412,7 +414,7 @@ class RollupRow:
     """One line of the roll-up: ``count`` instances of ``component`` in one ``level`` unit.
 
     ``area_um2``, ``power_mw`` (peak) and ``leakage_mw`` are totals over the ``count`` instances.
-    ``count`` is fractional only for the router's share of a tile (1 / noc.concentration).
+    ``count`` is fractional only for the router's share of a tile (1 / tiles per router).
     """
 
     level: str
@@ -427,7 +429,7 @@ class RollupRow:
 @dataclass
 class Rollup:
     """Peak power and area of a PE, a tile (with its router share, as ISAAC counts it) and the
-    chip (tiles, ceil(tiles / concentration) routers, off-chip links)."""
+    chip (tiles, the noc.topology's routers, off-chip links)."""
 
     name: str
     rows: list[RollupRow] = field(default_factory=list)
@@ -482,7 +484,7 @@ def rollup(cfg: Config, *, indexed: bool = False) -> Rollup:
     own_area = sum(r.area_um2 for r in tile_rows)
     own_power = sum(r.power_mw for r in tile_rows)
     own_leak = sum(r.leakage_mw for r in tile_rows)
-    share = row("tile", "router", 1.0 / cfg.noc.concentration)
+    share = row("tile", "router", 1.0 / topology_for(cfg).concentration)
     tile_rows.append(share)
 
     chip_rows = [RollupRow("chip", "tile", "", inst["chip"]["tile"],

@@ -10,13 +10,14 @@ from rram_sim import config, costs, kernels
 from rram_sim.bundle import GraphNode, map_network
 from rram_sim.counts import Counts
 from rram_sim.engine import run_plan
-from rram_sim.simulate import simulate
 from rram_sim.engine import timing as T
-from rram_sim.engine.noc import message_cycles
+from rram_sim.engine.messages import message_cycles
+from rram_sim.engine.noc import TOPOLOGIES, Topology
 from rram_sim.engine.plan import NodeSpec, build_plan
 from rram_sim.errors import ConfigError, MappingError
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer
+from rram_sim.simulate import simulate
 
 FAST = {"crossbar.read_latency_ns": 1.0, "adc.sample_rate_gsps": 16.0, "noc.topology": "mesh",
         "noc.concentration": 1}
@@ -36,13 +37,14 @@ def _chain(cfg, widths, h=6, w=4, tiles=None):
     return build_plan(graph, layouts, cfg, tiles, max_groups=64)
 
 
-def _flow_shop(cfg, stages, h):
-    """Closed form: all stage times once (fill) + (rows - 1) x the bottleneck stage."""
+def _flow_shop(cfg, stages, h, hops_of=None):
+    """Closed form: all stage times once (fill) + (rows - 1) x the bottleneck stage.
+    ``hops_of[i]``: links from crossbar layer i to layer i + 1 (default 1: neighbours)."""
     bits = cfg.precision.input_bits
     times = [T.offchip_cycles(stages[0].group_values(0) * bits, cfg)]
-    for prev, st in zip(stages, stages[1:]):
+    for i, (prev, st) in enumerate(zip(stages, stages[1:])):
         if prev.op != "input":
-            hops = 1 if prev.home != st.home else 0
+            hops = (hops_of[i - 1] if hops_of else 1) if prev.home != st.home else 0
             times.append(message_cycles(prev.group_values(0) * bits, hops, cfg)
                          if prev.home != st.home else 0)
         times.append(st.group_positions(0) * T.forward_step(st.geom, cfg).total)
@@ -96,6 +98,57 @@ def test_shared_tile_serializes_on_edram_and_bus():
     shared = run_plan(_chain(cfg, (8, 8, 8), tiles={"c1": (0,), "c2": (0,)}), cfg, "inference", 2)
     assert shared.makespan_cycles != apart.makespan_cycles
     assert shared.link_busy_cycles == 0 < apart.link_busy_cycles
+
+
+# -- the NoC topology (noc.topology) routes every message ---------------------------------------
+
+FAR = {"c1": (0,), "c2": (15,), "c3": (1,)}     # edge: 16 tiles, on a 4 x 4 mesh or a ring
+
+
+def _link_busy(cfg, stages, hops_of):
+    """Link-cycles of one image: every group's message holds its ``hops`` links throughout."""
+    bits = cfg.precision.input_bits
+    return sum(message_cycles(p.group_values(g) * bits, hops, cfg) * hops
+               for p, hops in zip(stages[1:], hops_of) for g in range(p.groups))
+
+
+def test_ring_routes_the_engine_by_hand():
+    cfg = config.preset("edge").replace(**{**FAST, "noc.topology": "ring"})
+    stages = _chain(cfg, (8, 8, 8, 8), tiles=FAR)
+    res = run_plan(stages, cfg, "inference", 1)
+    hops = [1, 2]              # 0 -> 15 across the wrap, 15 -> 0 -> 1
+    assert res.makespan_cycles == _flow_shop(cfg, stages, 6, hops)[0]
+    assert (res.n_links, res.link_busy_cycles) == (32, _link_busy(cfg, stages, hops))
+    mesh = config.preset("edge").replace(**FAST)
+    res_m = run_plan(_chain(mesh, (8, 8, 8, 8), tiles=FAR), mesh, "inference", 1)
+    assert res_m.makespan_cycles == _flow_shop(mesh, stages, 6, [6, 5])[0] > res.makespan_cycles
+    assert res_m.n_links == 48
+
+
+class _Star(Topology):
+    """Every router linked to every other: one hop between any two routers."""
+
+    name = "test_star"
+    neighbour_ports = 15
+
+    def route(self, src_tile, dst_tile):
+        a, b = self.router_of(src_tile), self.router_of(dst_tile)
+        return () if a == b else ((a, b),)
+
+    @property
+    def n_links(self):
+        return self.routers * (self.routers - 1)
+
+
+def test_a_topology_registered_in_a_test_routes_the_engine(monkeypatch):
+    monkeypatch.setitem(TOPOLOGIES, _Star.name, _Star)
+    cfg = config.preset("edge").replace(**{**FAST, "noc.topology": "test_star"})
+    stages = _chain(cfg, (8, 8, 8, 8), tiles=FAR)
+    one = run_plan(stages, cfg, "inference", 1)
+    assert one.makespan_cycles == _flow_shop(cfg, stages, 6, [1, 1])[0]
+    assert (one.n_links, one.link_busy_cycles) == (240, _link_busy(cfg, stages, [1, 1]))
+    for rec in one.records:        # every message crosses one link: a flit-hop per flit
+        assert rec.counts.noc_flit_hops == rec.counts.noc_flits
 
 
 def _net(kind, cfg, scheme, seed=0, density=0.5):

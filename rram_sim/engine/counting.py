@@ -1,0 +1,76 @@
+"""The events a stage adds to its record (:class:`~rram_sim.engine.records.StageRecord`) beyond
+the crossbar counts the kernels give: busy cycles of its holds, NoC flits and flit-hops,
+off-chip bytes, digital ops, and the write pulses of programming and updating a layer. Pure: the
+model (:mod:`rram_sim.engine.model`) books each group's events once, for all images.
+"""
+
+from __future__ import annotations
+
+from rram_sim.config import Config
+from rram_sim.engine import timing as T
+from rram_sim.engine.messages import Message
+from rram_sim.engine.plan import Stage
+from rram_sim.engine.records import StageRecord
+from rram_sim.engine.work import Hold
+
+
+def book_holds(rec: StageRecord, holds: list[Hold], times: int) -> None:
+    """Busy cycles of a group's holds, ``times`` over."""
+    for h in holds:
+        if h.cycles > 0:
+            rec.busy_cycles[h.busy] += h.cycles * times
+
+
+def book_digital(rec: StageRecord, st: Stage, g: int, backward: bool, times: int) -> None:
+    """Digital ops of group ``g`` of ``st`` (pooling compares or adds ``pool_k`` values per output
+    forward, routes one error per value backward; activations and residual adds one per value),
+    ``times`` over."""
+    vals = st.group_values(g) * times
+    if st.op in ("maxpool", "avgpool"):
+        rec.counts.pool_ops += vals * (1 if backward else st.pool_k)
+    elif st.op in ("relu", "softmax"):
+        rec.counts.activation_ops += vals
+    elif st.op == "add":
+        rec.counts.digital_adds += vals
+
+
+def book_message(rec: StageRecord, m: Message, times: int) -> int:
+    """A message sent ``times``: on chip its flits (once per destination router), flit-hops
+    (once per link of the multicast) and NoC busy time; off chip its bytes and off-chip busy
+    time. Returns the link-cycles it adds (``cycles x links``, for link utilization)."""
+    if m.offchip:
+        rec.busy_cycles["offchip"] += m.cycles * times
+        rec.counts.offchip_bytes += m.units * times
+        return 0
+    rec.busy_cycles["noc"] += m.cycles * times
+    rec.counts.noc_flits += m.units * m.destinations * times
+    rec.counts.noc_flit_hops += m.units * len(m.links) * times
+    return m.cycles * len(m.links) * times
+
+
+def book_program(rec: StageRecord, st: Stage, cfg: Config) -> tuple[int, int]:
+    """Programming layer ``st``'s crossbars into a reload segment: every written cell of every
+    copy from reset, with a verify read per pulse under ``write_verify``. Returns (cycles,
+    pulses)."""
+    cyc = T.program_cycles(st.program_rows, cfg)
+    pulses = st.geom.written_cells * st.copies * T.program_pulses_per_cell(cfg)
+    _book_writes(rec, cyc, pulses, cfg)
+    return cyc, pulses
+
+
+def book_update(rec: StageRecord, st: Stage, cfg: Config,
+                measured_pulses: int | None) -> tuple[int, int]:
+    """The weight update of layer ``st`` after a training batch (``measured_pulses``: the
+    pulses a real update of it needs, None: the closed form). Returns (cycles, pulses)."""
+    cyc = T.update_cycles(st.geom, cfg, measured_pulses)
+    per_cell = T.update_pulses_per_cell(st.geom, cfg, measured_pulses)
+    pulses = int(round(per_cell * st.geom.written_cells)) * st.copies
+    _book_writes(rec, cyc, pulses, cfg)
+    return cyc, pulses
+
+
+def _book_writes(rec: StageRecord, cycles: int, pulses: int, cfg: Config) -> None:
+    rec.counts.cell_write_pulses += pulses
+    if cfg.training.write_scheme == "write_verify":
+        rec.counts.cell_verify_reads += pulses
+    rec.busy_cycles["write"] += cycles

@@ -1,0 +1,53 @@
+"""What a simulated run returns: one :class:`StageRecord` per stage and pass, one
+:class:`SimResult` per run. Plain data, filled by the model (:mod:`rram_sim.engine.model`) and the
+event counting (:mod:`rram_sim.engine.counting`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rram_sim.counts import Counts
+
+BUSY_KINDS = ("crossbar", "edram", "bus", "digital", "noc", "offchip", "write")
+
+
+@dataclass
+class StageRecord:
+    """What one stage did in one pass: when, how busy, and the events only the DES knows
+    (NoC flits and hops, off-chip bytes, digital ops)."""
+
+    name: str
+    op: str
+    pass_name: str                  # "forward" | "backward" | "update" | "reload"
+    tiles: tuple[int, ...]
+    start_cycles: int = -1
+    end_cycles: int = 0
+    busy_cycles: dict[str, int] = field(default_factory=lambda: {k: 0 for k in BUSY_KINDS})
+    counts: Counts = field(default_factory=Counts)
+    first_layer: bool = False       # backward of a layer fed by the input: no transposed read
+
+    def mark(self, start: int, end: int) -> None:
+        if self.start_cycles < 0 or start < self.start_cycles:
+            self.start_cycles = start
+        self.end_cycles = max(self.end_cycles, end)
+
+
+@dataclass
+class SimResult:
+    """The outcome of one simulated run, in cycles."""
+
+    mode: str                       # "inference" | "training"
+    n_images: int
+    makespan_cycles: int
+    image_done_cycles: list[int]
+    drain_cycles: int               # training: end of the last backward stage (0 for inference)
+    records: list[StageRecord]
+    link_busy_cycles: int
+    n_links: int
+    events: int
+    pulses_per_layer: dict[str, int] = field(default_factory=dict)
+    segments: int = 1               # reload segments the network ran in
+    reloads: int = 0                # segment programmings in this run
+    reload_cycles: int = 0          # time spent programming segments
+    reload_pulses_per_layer: dict[str, int] = field(default_factory=dict)
+    reloads_per_layer: dict[str, int] = field(default_factory=dict)
