@@ -29,35 +29,16 @@ import yaml
 
 from rram_sim.adc.registry import ADC_MODELS
 from rram_sim.errors import ConfigError
+from rram_sim.noc.registry import TOPOLOGIES
 
 SIGNED_SCHEMES = ("offset", "differential")
 # adc.range_policy names an ADC model; the registry is the list of choices (rram_sim.adc), so a
 # registered model is a valid value at once.
 ADC_RANGE_POLICIES = ADC_MODELS
 
-
-class _NocTopologies:
-    """The names ``noc.topology`` accepts: those of the NoC topology registry
-    (rram_sim.engine.noc), read when first asked, so a registered topology is a valid value at
-    once. The engine package imports this module, so the registry is not imported while it loads.
-    """
-
-    @staticmethod
-    def registry() -> dict:
-        from rram_sim.engine.noc import TOPOLOGIES
-        return TOPOLOGIES
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.registry()
-
-    def __iter__(self):
-        return iter(self.registry())
-
-    def __len__(self) -> int:
-        return len(self.registry())
-
-
-NOC_TOPOLOGIES = _NocTopologies()
+# noc.topology names a NoC topology; the registry is the list of choices (rram_sim.noc), so a
+# registered topology is a valid value at once.
+NOC_TOPOLOGIES = TOPOLOGIES
 WRITE_SCHEMES = ("single_pulse", "write_verify")
 GRADIENT_UNITS = ("digital", "crossbar")
 # Keys that older versions had and that changed no result: files (bundles saved earlier, user
@@ -167,7 +148,7 @@ class NocConfig:
     """The on-chip network joining the tiles."""
 
     topology: str = _f("cmesh", "router network, a registered NoC topology "
-                       "(rram_sim.engine.noc): 'mesh' (a router per tile, XY routes), 'cmesh' "
+                       "(rram_sim.noc): 'mesh' (a router per tile, XY routes), 'cmesh' "
                        "(a mesh of routers shared by `concentration` tiles), 'ring' (a router "
                        "per tile on a bidirectional ring)", choices=NOC_TOPOLOGIES)
     concentration: int = _f(4, "tiles sharing one router in a 'cmesh' (1 for a topology with a "
@@ -351,8 +332,8 @@ def validate(cfg: Config) -> None:
           f"an ADC cannot be shared by more columns than the crossbar has ({xb.cols})")
     _rule(cfg.dac.bits <= cfg.precision.input_bits, "dac.bits", cfg.dac.bits,
           f"must not exceed precision.input_bits={cfg.precision.input_bits}")
-    _rule(NOC_TOPOLOGIES.registry()[cfg.noc.topology].shares_routers
-          or cfg.noc.concentration == 1, "noc.concentration", cfg.noc.concentration,
+    _rule(NOC_TOPOLOGIES[cfg.noc.topology].shares_routers or cfg.noc.concentration == 1,
+          "noc.concentration", cfg.noc.concentration,
           f"must be 1 for a '{cfg.noc.topology}' (one router per tile)")
     _rule(cfg.noc.concentration <= cfg.chip.tiles, "noc.concentration", cfg.noc.concentration,
           f"must not exceed chip.tiles={cfg.chip.tiles}")

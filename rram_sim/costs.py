@@ -33,8 +33,8 @@ from typing import Any
 
 from rram_sim.config import Config
 from rram_sim.counts import COUNT_FIELDS, Counts
-from rram_sim.engine.noc import topology_for
 from rram_sim.errors import ConfigError
+from rram_sim.noc import topology_for
 
 CATEGORIES = ("adc", "dac", "crossbar", "sample_hold", "shift_add_digital", "buffers",
               "interconnect", "index_datapath", "writes")   # fixed order used in every plot

@@ -12,11 +12,11 @@ from rram_sim.counts import Counts
 from rram_sim.engine import run_plan
 from rram_sim.engine import timing as T
 from rram_sim.engine.messages import message_cycles
-from rram_sim.engine.noc import TOPOLOGIES, Topology
 from rram_sim.engine.plan import NodeSpec, build_plan
 from rram_sim.errors import ConfigError, MappingError
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer
+from rram_sim.noc import TOPOLOGIES, Topology
 from rram_sim.simulate import simulate
 
 FAST = {"crossbar.read_latency_ns": 1.0, "adc.sample_rate_gsps": 16.0, "noc.topology": "mesh",

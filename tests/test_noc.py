@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rram_sim import config, costs
-from rram_sim.engine.noc import (
+from rram_sim.errors import ConfigError
+from rram_sim.noc import (
     TOPOLOGIES,
     ConcentratedMesh,
     Mesh,
@@ -17,7 +18,6 @@ from rram_sim.engine.noc import (
     topology_for,
     topology_names,
 )
-from rram_sim.errors import ConfigError
 
 
 def test_isaac_cmesh_grid():

@@ -4,7 +4,7 @@ keys, durations. Pure: the model (:mod:`rram_sim.engine.model`) only sends them.
 A group of a producer's output goes to every tile of a consumer: one destination per distinct
 router (data already on one of the consumer's tiles needs no message to that tile's router), one
 multicast per chip. Several destinations on one chip form one multicast along the union of their
-routes in the chip's NoC topology (:mod:`rram_sim.engine.noc`), lasting as long as its longest
+routes in the chip's NoC topology (:mod:`rram_sim.noc`), lasting as long as its longest
 route. A source on another chip, or the input image (source tile ``-1``), arrives over the pool
 of off-chip links instead.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from rram_sim.config import Config
 from rram_sim.engine import timing as T
-from rram_sim.engine.noc import Topology
+from rram_sim.noc import Topology
 
 
 @dataclass(frozen=True, slots=True)

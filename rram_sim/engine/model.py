@@ -3,8 +3,8 @@
 This module only sequences; what it sequences is computed by pure modules beside it: the stage
 graph's edges forward and backward (:mod:`.backward`), the capacity of each edge's buffer
 (:mod:`.buffers`), the messages that carry a group's data over the NoC topology
-(:mod:`.messages`, :mod:`.noc`), each group's holds of hardware (:mod:`.work`, durations from
-:mod:`.timing`) and the events they add to a stage's record (:mod:`.counting`).
+(:mod:`.messages`, :mod:`rram_sim.noc`), each group's holds of hardware (:mod:`.work`,
+durations from :mod:`.timing`) and the events they add to a stage's record (:mod:`.counting`).
 
 One SimPy process runs each stage of the plan (:mod:`rram_sim.engine.plan`). For every image and
 every row group of its output it (1) takes from its input channels the producer groups its window
@@ -20,7 +20,7 @@ the same times and no request or release events):
 - per tile: the eDRAM port (input loads), the tile bus (partial sums), the digital units
   (activation, pooling, adders);
 - per crossbar layer: its crossbar array (forward and transposed reads of one layer share it);
-- per chip: the directed NoC links (routes of the ``noc.topology``, :mod:`rram_sim.engine.noc`)
+- per chip: the directed NoC links (routes of the ``noc.topology``, :mod:`rram_sim.noc`)
   and the pool of off-chip links (multi-chip placements and the input image).
 
 A training run adds one backward stage per node (error back-propagation through transposed reads
@@ -56,10 +56,10 @@ from rram_sim.engine import counting
 from rram_sim.engine.backward import edges as stage_edges
 from rram_sim.engine.buffers import edge_capacity
 from rram_sim.engine.messages import Message, contended_flows, links_in_use, multicasts
-from rram_sim.engine.noc import Topology, topology_for
 from rram_sim.engine.plan import Stage, consumers
 from rram_sim.engine.records import BUSY_KINDS, SimResult, StageRecord
 from rram_sim.engine.work import group_holds, group_ops, shared_units
+from rram_sim.noc import Topology, topology_for
 
 __all__ = ["BUSY_KINDS", "Channel", "ChipModel", "CountingEnvironment", "SimResult",
            "StageRecord"]

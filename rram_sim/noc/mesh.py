@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rram_sim.engine.noc.base import Link, Topology
+from rram_sim.noc.base import Link, Topology
 
 
 @dataclass(frozen=True)

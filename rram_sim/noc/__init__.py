@@ -1,27 +1,27 @@
-"""The on-chip network: router topologies (contract in :mod:`rram_sim.engine.noc.base`).
+"""The on-chip network: router topologies (contract in :mod:`rram_sim.noc.base`).
 
 One topology per file, registered here under the name ``noc.topology`` selects:
 
-- ``mesh`` (:mod:`~rram_sim.engine.noc.mesh`): a router per tile on a near-square grid, XY routes;
-- ``cmesh`` (:mod:`~rram_sim.engine.noc.cmesh`): the same grid, ``noc.concentration`` tiles per
+- ``mesh`` (:mod:`~rram_sim.noc.mesh`): a router per tile on a near-square grid, XY routes;
+- ``cmesh`` (:mod:`~rram_sim.noc.cmesh`): the same grid, ``noc.concentration`` tiles per
   router (ISAAC's concentrated mesh);
-- ``ring`` (:mod:`~rram_sim.engine.noc.ring`): a router per tile on a bidirectional ring,
+- ``ring`` (:mod:`~rram_sim.noc.ring`): a router per tile on a bidirectional ring,
   shortest-way routes.
 
 The engine (:mod:`rram_sim.engine.messages`) asks the topology for the links of each message and
 for the chip's link total; the cost model (:mod:`rram_sim.costs`) for its routers and their ports.
 A new topology is one file with a :class:`Topology` subclass (``name``, ``route``, ``n_links``)
 plus its line in ``BUILTIN_TOPOLOGIES`` below (or one :func:`register_topology` call from user
-code). This package imports neither SimPy nor the chip config, so the config can read the
-registry while it validates.
+code). The package sits outside the engine and imports neither SimPy nor the chip config,
+because the config validates ``noc.topology`` against its registry.
 """
 
 from __future__ import annotations
 
-from rram_sim.engine.noc.base import Link, Topology
-from rram_sim.engine.noc.cmesh import ConcentratedMesh
-from rram_sim.engine.noc.mesh import Mesh
-from rram_sim.engine.noc.registry import (
+from rram_sim.noc.base import Link, Topology
+from rram_sim.noc.cmesh import ConcentratedMesh
+from rram_sim.noc.mesh import Mesh
+from rram_sim.noc.registry import (
     CONFIG_KEY,
     TOPOLOGIES,
     register_topology,
@@ -29,7 +29,7 @@ from rram_sim.engine.noc.registry import (
     topology_for,
     topology_names,
 )
-from rram_sim.engine.noc.ring import Ring
+from rram_sim.noc.ring import Ring
 
 # Registration order is the order error messages and docs/config.md list the names in.
 BUILTIN_TOPOLOGIES = (Mesh, ConcentratedMesh, Ring)

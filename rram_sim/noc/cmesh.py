@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rram_sim.engine.noc.mesh import Mesh
+from rram_sim.noc.mesh import Mesh
 
 
 @dataclass(frozen=True)

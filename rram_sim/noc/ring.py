@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rram_sim.engine.noc.base import Link, Topology
+from rram_sim.noc.base import Link, Topology
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rram_sim.engine.noc.base import Topology
 from rram_sim.errors import ConfigError
+from rram_sim.noc.base import Topology
 
 if TYPE_CHECKING:
     from rram_sim.config import Config
@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 CONFIG_KEY = "noc.topology"
 
 # name -> topology class, in registration order. The chip config validates noc.topology against
-# this dict (rram_sim.config.NOC_TOPOLOGIES reads it), so a registered topology is accepted by
-# configs and YAML files at once.
+# this dict (rram_sim.config.NOC_TOPOLOGIES is the same object), so a registered topology is
+# accepted by configs and YAML files at once.
 TOPOLOGIES: dict[str, type[Topology]] = {}
 
 
