@@ -1,10 +1,11 @@
 """The discrete-event chip model: SimPy processes for stages, resources for shared hardware.
 
-This module only sequences; what it sequences is computed by pure modules beside it: the stage
-graph's edges forward and backward (:mod:`.backward`), the capacity of each edge's buffer
-(:mod:`.buffers`), the messages that carry a group's data over the NoC topology
-(:mod:`.messages`, :mod:`rram_sim.noc`), each group's holds of hardware (:mod:`.work`,
-durations from :mod:`.timing`) and the events they add to a stage's record (:mod:`.counting`).
+This module only sequences; what it sequences is computed once per run, before it starts, by
+pure modules beside it (:mod:`.wiring` gathers them): the stage graph's edges forward and
+backward (:mod:`.backward`), the capacity of each edge's buffer (:mod:`.buffers`), the messages
+that carry a group's data over the NoC topology (:mod:`.messages`, :mod:`rram_sim.noc`), each
+group's holds of hardware (:mod:`.work`, durations from :mod:`.timing`) and the events they add
+to a stage's record (:mod:`.counting`).
 
 One SimPy process runs each stage of the plan (:mod:`rram_sim.engine.plan`). For every image and
 every row group of its output it (1) takes from its input channels the producer groups its window
@@ -53,12 +54,10 @@ import simpy
 
 from rram_sim.config import Config
 from rram_sim.engine import counting
-from rram_sim.engine.backward import edges as stage_edges
-from rram_sim.engine.buffers import edge_capacity
-from rram_sim.engine.messages import Message, contended_flows, links_in_use, multicasts
-from rram_sim.engine.plan import Stage, consumers
+from rram_sim.engine.messages import Message, links_in_use
+from rram_sim.engine.plan import Stage
 from rram_sim.engine.records import BUSY_KINDS, SimResult, StageRecord
-from rram_sim.engine.work import group_holds, group_ops, shared_units
+from rram_sim.engine.wiring import wire
 from rram_sim.noc import Topology, topology_for
 
 __all__ = ["BUSY_KINDS", "Channel", "ChipModel", "CountingEnvironment", "SimResult",
@@ -254,75 +253,30 @@ class ChipModel:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> SimResult:
-        env, cfg, n_img = self.env, self.cfg, self.n_images
-        edges, bwd = stage_edges(self.stages, self.training)
-        cons_f = consumers(self.stages)
-        sinks = [s for s in self.stages if not cons_f[s.name]]
-        bits_per_value = cfg.precision.input_bits
-
-        def fed_by_input(st: Stage) -> bool:
-            return bool(st.inputs) and self.by_name[st.inputs[0]].op == "input"
-
-        # Each pass's holds, computed once: they decide which units are shared, then its work.
-        b_order = list(reversed([s.name for s in self.stages if s.name in bwd]))
-        passes = [(st, False) for st in self.stages] + [(bwd[n], True) for n in b_order]
-        holds = {(st.name, backward): [group_holds(st, g, backward, fed_by_input(st), cfg)
-                                       for g in range(st.groups)] for st, backward in passes}
-        shared = shared_units((st.segment, holds[st.name, backward]) for st, backward in passes)
-        # Records first (forward in graph order, backward in reverse), then their edges.
-        f_recs = {st.name: StageRecord(st.name, st.op, "forward", st.tiles) for st in self.stages}
-        b_recs = {n: StageRecord(n, bwd[n].op, "backward", bwd[n].tiles,
-                                 first_layer=fed_by_input(bwd[n]))
-                  for n in b_order}
-        self.records += list(f_recs.values()) + [b_recs[n] for n in b_order]
-        rec_of = {id(st): f_recs[st.name] for st in self.stages}
-        rec_of.update({id(b): b_recs[n] for n, b in bwd.items()})
+        env, cfg = self.env, self.cfg
+        w = wire(self.stages, cfg, self.topology, self.n_images, self.training)
+        self.records += [sp.record for sp in w.passes]
+        self.link_busy = w.link_busy_cycles
+        self._contended = w.contended
         in_edges: dict[int, list] = {}
         out_edges: dict[int, list] = {}
-        edge_msgs: list[Message] = []
-        for e in edges:
-            p, c = e.producer, e.consumer
-            ch = Channel(env, edge_capacity(e, len(cons_f.get(p.name, [])) > 1, n_img, cfg))
-            in_edges.setdefault(id(c), []).append((ch, e.needs, p.groups))
-            msgs = [multicasts(p.home, c.tiles, p.group_values(g) * bits_per_value,
-                               self.topology, cfg) for g in range(p.groups)]
-            out_edges.setdefault(id(p), []).append((ch, msgs))
-            for g_msgs in msgs:
-                for m in g_msgs:
-                    self.link_busy += counting.book_message(rec_of[id(p)], m, n_img)
-                edge_msgs += g_msgs
+        for we in w.edges:
+            p, ch = we.edge.producer, Channel(env, we.capacity)
+            in_edges.setdefault(id(we.edge.consumer), []).append((ch, we.edge.needs, p.groups))
+            out_edges.setdefault(id(p), []).append((ch, we.msgs))
         S = self.n_segments
         ready_f = [env.event() for _ in range(S)] if S > 1 else [None]
         ready_b = [env.event() for _ in range(S)] if S > 1 else [None]
-        input_flows = set()
-        proc_args = []
-        for st, backward in passes:
-            rec = b_recs[st.name] if backward else f_recs[st.name]
-            ops = []
-            for g, g_holds in enumerate(holds[st.name, backward]):
-                counting.book_holds(rec, g_holds, n_img)
-                counting.book_digital(rec, st, g, backward, n_img)
-                ops.append(group_ops(g_holds, st.segment, shared))
-            input_msgs = None
-            if st.op == "input":
-                # The image arrives over the off-chip links into the first tile's eDRAM.
-                input_msgs = [multicasts(-1, (st.home,), st.group_values(g) * bits_per_value,
-                                         self.topology, cfg) for g in range(st.groups)]
-                for m in (m for g_msgs in input_msgs for m in g_msgs):
-                    self.link_busy += counting.book_message(rec, m, n_img)
-                    input_flows.add(m.flow)
-            ready = (ready_b if backward else ready_f)[st.segment if S > 1 else 0]
-            proc_args.append((st, rec, ops, input_msgs, ready,
-                              not backward and st is sinks[-1], backward))
-        self._contended = contended_flows(edge_msgs, input_flows)
         procs_f: dict[int, list] = {}
         procs_b: dict[int, list] = {}
         all_procs = []
-        for st, rec, ops, input_msgs, ready, is_sink, backward in proc_args:
-            pr = env.process(self._stage_proc(st, rec, in_edges.get(id(st), []),
-                                              out_edges.get(id(st), []), ops, input_msgs, ready,
-                                              is_sink))
-            (procs_b if backward else procs_f).setdefault(st.segment, []).append(pr)
+        for sp in w.passes:
+            st = sp.stage
+            ready = (ready_b if sp.backward else ready_f)[st.segment if S > 1 else 0]
+            pr = env.process(self._stage_proc(st, sp.record, in_edges.get(id(st), []),
+                                              out_edges.get(id(st), []), sp.ops, sp.input_msgs,
+                                              ready, sp.is_sink))
+            (procs_b if sp.backward else procs_f).setdefault(st.segment, []).append(pr)
             all_procs.append(pr)
         pulses: dict[str, int] = {}
         drain = [0]
