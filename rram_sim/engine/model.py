@@ -129,7 +129,6 @@ class ChipModel:
                  progress: Callable[[int], None] | None = None) -> None:
         self.cfg = cfg
         self.stages = stages
-        self.by_name = {s.name: s for s in stages}
         self.n_images = int(n_images)
         self.training = training
         self.measured = dict(measured_pulses or {})
@@ -253,6 +252,7 @@ class ChipModel:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> SimResult:
+        """Run the plan to its end (the last update of a training step) and say what happened."""
         env, cfg = self.env, self.cfg
         w = wire(self.stages, cfg, self.topology, self.n_images, self.training)
         self.records += [sp.record for sp in w.passes]
