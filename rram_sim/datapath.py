@@ -11,9 +11,10 @@ the DACs, and a column index table (the original output index of each logical co
 accumulation stage behind the shift-and-add units.
 
 Both datapaths are index tables the kernels consume, built in :mod:`rram_sim.schemes.index_tables`
-(re-exported here): :func:`unit_tables` with ``index_unit=True`` returns the layout's real tables,
-with ``index_unit=False`` the *naive* tables of a base-address-only datapath;
-:func:`index_lookups_per_vector` counts the index unit's table reads.
+(re-exported here for older callers): :func:`unit_tables` with ``index_unit=True`` returns the
+layout's real tables, with ``index_unit=False`` the *naive* tables of a base-address-only datapath;
+:func:`index_lookups_per_vector` counts the index unit's table reads. The kernels import them from
+there, not from here, so this module imports the kernels without a cycle.
 
 :func:`verify_bundle` runs each layer's golden input through the simulated crossbars
 (:func:`rram_sim.kernels.run_layer`) and compares with the golden quantized output, within a
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from rram_sim import kernels
 from rram_sim.layout import LayerLayout
 from rram_sim.schemes.index_tables import index_lookups_per_vector, unit_tables
 
@@ -86,8 +88,6 @@ class VerifyReport:
 def check_layer(layout: LayerLayout, golden: Any, cfg: Any, *, index_unit: bool = True
                 ) -> LayerCheck:
     """Run ``golden.input`` through the crossbars of ``layout`` and compare (see module doc)."""
-    from rram_sim import kernels  # kernels import rram_sim.datapath (tables) at load time
-
     x = np.asarray(golden.input, dtype=np.float64)
     ref = np.asarray(golden.output_quantized, dtype=np.float64)
     y, counts, bound = kernels.run_layer_with_bound(layout, x, cfg, index_unit=index_unit)
