@@ -12,7 +12,7 @@ from rram_sim.counts import Counts
 from rram_sim.engine import run_plan
 from rram_sim.engine import timing as T
 from rram_sim.engine.messages import message_cycles
-from rram_sim.engine.plan import NodeSpec, build_plan
+from rram_sim.engine.plan import build_plan
 from rram_sim.errors import ConfigError, MappingError
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer
@@ -27,11 +27,11 @@ def _chain(cfg, widths, h=6, w=4, tiles=None):
     """1x1 convs, one crossbar each, layer i on tile i (adjacent on the mesh)."""
     rng = np.random.default_rng(1)
     layouts, prev = {}, "input"
-    graph = [NodeSpec("input", "input", (), {"shape": (widths[0], h, w)})]
+    graph = [GraphNode("input", "input", (), {"shape": (widths[0], h, w)})]
     for i in range(1, len(widths)):
         spec = LayerSpec(f"c{i}", "conv", (widths[i], widths[i - 1], 1, 1), (widths[i - 1], h, w))
         layouts[spec.name] = map_layer(spec, rng.standard_normal(spec.weight_shape), cfg)
-        graph.append(NodeSpec(spec.name, "conv", (prev,)))
+        graph.append(GraphNode(spec.name, "conv", (prev,)))
         prev = spec.name
     tiles = tiles or {f"c{i}": (i - 1,) for i in range(1, len(widths))}
     return build_plan(graph, layouts, cfg, tiles, max_groups=64)

@@ -3,8 +3,9 @@
 :func:`plan_for` turns a layout bundle into pipeline stages (:mod:`.plan`); :func:`run_plan` runs
 them as SimPy processes over the chip's shared resources (:mod:`.model`), with step durations from
 the timing functions (:mod:`.timing`, which read each layer's read plan) and NoC routes from
-:mod:`.noc`, and returns a :class:`~rram_sim.engine.model.SimResult` in cycles. The engine knows
-nothing of energy or reports: :func:`rram_sim.simulate.simulate` is the one orchestration, and
+:mod:`rram_sim.noc` (the topology registry), and returns a
+:class:`~rram_sim.engine.model.SimResult` in cycles. The engine knows nothing of energy or
+reports: :func:`rram_sim.simulate.simulate` is the one orchestration, and
 :mod:`rram_sim.accounting` adds the crossbar counts of each stage's read plan to the events only
 the engine knows (flits, hops, digital ops, write pulses) and charges them.
 

@@ -39,7 +39,6 @@ from rram_sim.graph import CROSSBAR_OPS, OPS, GraphNode, chain_graph
 
 OVERFLOW_POLICIES = ("error", "multi_chip", "reload")
 DEFAULT_MAX_GROUPS = 8
-NodeSpec = GraphNode   # the graph type's former name here (tests/test_engine.py still uses it)
 
 
 @dataclass
