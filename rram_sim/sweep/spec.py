@@ -15,8 +15,8 @@ import yaml
 
 from rram_sim import config as config_mod
 from rram_sim.errors import ConfigError
-from rram_sim.layout import SCHEMES
 from rram_sim.metrics import metric_names
+from rram_sim.schemes import scheme_names
 
 BACKENDS = ("serial", "process", "dask")
 PASSES = ("inference", "training")
@@ -120,8 +120,8 @@ def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") 
         bundles.append((name, _bundle_dir(path, root)))
     schemes = data.get("schemes")
     if schemes is not None:
-        _need(isinstance(schemes, list) and schemes and all(s in SCHEMES for s in schemes),
-              f"{source}.schemes", f"must be a list of {', '.join(SCHEMES)}")
+        _need(isinstance(schemes, list) and schemes and all(s in scheme_names() for s in schemes),
+              f"{source}.schemes", f"must be a list of {', '.join(scheme_names())}")
     passes = data.get("passes", ["inference"])
     _need(isinstance(passes, list) and passes and all(p in PASSES for p in passes)
           and len(set(passes)) == len(passes), f"{source}.passes",
