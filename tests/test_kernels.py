@@ -192,12 +192,15 @@ def test_edge_ou_groups_and_transposed_counts():
     # one crossbar, 8 row groups of 16 rows, 32 logical columns x 4 slices = 128 physical columns
     assert c.crossbar_activations == 8
     assert c.ou_activations == 8 * 8 * 8                # chunks x row groups x column groups
+    # each OU activation drives its 16 rows: every row once per column group
+    assert c.dac_drives == 8 * 128 * 8
     assert c.adc_conversions == 8 * 8 * 128
     ct = kernels.transposed_counts(lay, cfg, 1)
-    # transposed: column groups of 16/4 = 4 logical columns, one read per slice position
-    assert ct.ou_activations == 8 * 8 * 4
+    # transposed: column groups of 16/4 = 4 logical columns, one read per slice position, each
+    # read sensing the 128 rows OU row group by OU row group (8 groups of 16 rows)
+    assert ct.ou_activations == 8 * 8 * 4 * 8          # chunks x col groups x slices x row groups
     assert ct.crossbar_activations == 8 * 4
-    assert ct.dac_drives == 8 * 32 * 4
+    assert ct.dac_drives == 8 * 32 * 4 * 8             # each column once per row group per slice
     assert ct.adc_conversions == 8 * 8 * 4 * 128
 
 

@@ -86,3 +86,22 @@ def test_transposed_step_reads_every_slice():
     assert bwd.counts(cfg, 1).ou_activations == 4 * fwd.counts(cfg, 1).ou_activations
     assert geom.reads_per_chunk_t > geom.reads_per_chunk
     assert T.transposed_step(geom, cfg).crossbar > T.forward_step(geom, cfg).crossbar
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(PRESETS), st.integers(1, 200), st.integers(1, 70), st.integers(0, 2 ** 31))
+def test_same_physical_work_counts_the_same_in_every_scheme(preset, k_in, n, seed):
+    """Identical unpruned weights mapped dense, compact and ou: identical DAC drives, OU and
+    crossbar-array activations, conversions, sample-and-holds and shift-adds in both passes; only
+    the index lookups (and the digital partial-sum adds of separate units) differ."""
+    cfg = config.preset(preset)
+    spec = LayerSpec("l", "linear", (n, k_in), (k_in,))
+    rng = np.random.default_rng(seed)
+    # unpruned: magnitudes in [0.5, 1] so that no weight quantizes to zero
+    w = rng.choice([-1.0, 1.0], size=spec.weight_shape) * rng.uniform(0.5, 1.0, spec.weight_shape)
+    same = ("dac_drives", "ou_activations", "adc_conversions", "sample_holds", "shift_adds")
+    for counts in (kernels.forward_counts, kernels.transposed_counts):
+        got = {s: counts(map_layer(spec, w, cfg, s), cfg, 2) for s in SCHEMES}
+        for field in same:
+            vals = {s: getattr(c, field) for s, c in got.items()}
+            assert len(set(vals.values())) == 1, (counts.__name__, field, vals)

@@ -15,12 +15,17 @@ the ADCs:
   holding a used physical column;
 - **transposed** (error back-propagation): input lines are the logical columns, output lines the
   rows. Slices have different place values, so each read drives *one slice position* of one OU
-  column group (``group_lines = min(unit cols, ou.cols // P)``); a group is read ``P`` times, one
-  OU activation each.
+  column group (``group_lines = min(unit cols, ou.cols // P)``); an OU senses at most ``ou.rows``
+  rows, so a group is read ``P`` times per OU row group holding used rows, one OU activation each.
 
 Per input chunk (``input_bits / dac.bits`` of them per vector), a live unit is read once per
-*active* line group (one holding used input lines) times ``reads_per_group``; each such read drives
-the group's used input lines and converts every used output line's ``P`` physical lines.
+*active* line group (one holding used input lines) times ``reads_per_group``; each such read
+activates ``ou_per_group`` OUs one after another, each OU activation driving the used input lines
+it spans (so a line is driven ``activations_per_line`` times per read: once per OU column group in
+a forward read, once per OU row group in a transposed one), and every used output line's ``P``
+physical lines are converted once per read. The same physical work therefore counts the same in
+every mapping scheme: a dense crossbar read OU by OU drives, activates and converts exactly what
+the OU-sized units of the ``ou`` scheme do.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class ReadPlan:
     group_lines: int          # input lines driven by one read
     reads_per_group: int      # 1 forward; P transposed (one slice position per read)
     ou_per_group: np.ndarray  # int64 [U] OU activations per group read
+    activations_per_line: np.ndarray  # int64 [U] times a read drives each of its input lines
     adc: AdcModel
     spv: np.ndarray           # float64 [P] signed slice place values
     bias: int                 # offset-scheme bias (0 for differential)
@@ -115,7 +121,7 @@ class ReadPlan:
         per_chunk = Counts(
             crossbar_activations=int(len(np.unique(self.crossbar))) * rp,
             ou_activations=int((n_ag * self.ou_per_group).sum()),
-            dac_drives=int(n_in.sum()) * rp,
+            dac_drives=int((n_in * self.activations_per_line).sum()) * rp,
             sample_holds=conv, adc_conversions=conv, shift_adds=conv)
         c = per_chunk.scaled(cfg.input_cycles * n_vectors)
         in_bytes = -(-cfg.precision.input_bits // 8)
@@ -172,10 +178,20 @@ def read_plan(layout: LayerLayout, cfg: Config, *, transposed: bool = False,
         used_phys = np.pad(used_phys, ((0, 0), (0, pad)))
         n_grp = used_phys.shape[1] // cfg.ou.cols
         ou_pg = used_phys.reshape(len(rows), n_grp, cfg.ou.cols).any(2).sum(1).astype(np.int64)
-        return ReadPlan(False, rows, cols, xbar, cells, p_n, gl, 1, ou_pg, adc_model(cfg, gl),
-                        spv, bias, k, n, lookups)
+        return ReadPlan(False, rows, cols, xbar, cells, p_n, gl, 1, ou_pg, ou_pg,
+                        adc_model(cfg, gl), spv, bias, k, n, lookups)
     gl = min(layout.unit_cols, max(1, cfg.ou.cols // p_n))
-    ou_pg = np.full(len(rows), p_n, dtype=np.int64)
+    row_groups = _groups_used(rows >= 0, cfg.ou.rows)   # OU row groups sensed per read
     cells_t = cells.transpose(0, 2, 1, 3) if cells is not None else None
-    return ReadPlan(True, cols, rows, xbar, cells_t, p_n, gl, p_n, ou_pg, adc_model(cfg, gl), spv,
-                    bias, n, k, lookups)
+    return ReadPlan(True, cols, rows, xbar, cells_t, p_n, gl, p_n, p_n * row_groups, row_groups,
+                    adc_model(cfg, gl), spv, bias, n, k, lookups)
+
+
+def _groups_used(used: np.ndarray, size: int) -> np.ndarray:
+    """int64 [U]: groups of ``size`` consecutive lines holding at least one used line."""
+    u_n, n = used.shape
+    if u_n == 0:
+        return np.zeros(0, dtype=np.int64)
+    pad = (-n) % size
+    used = np.pad(used, ((0, 0), (0, pad)))
+    return used.reshape(u_n, -1, size).any(2).sum(1).astype(np.int64)

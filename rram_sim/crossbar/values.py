@@ -294,11 +294,13 @@ def _skip_counts(counts: Counts, plan: ReadPlan, grp: Groups, reads: np.ndarray,
     out_per_ug = np.bincount(grp.ug_of, weights=n_out, minlength=len(grp.idx)).astype(np.int64)
     ou_per_ug = np.bincount(grp.ug_of, weights=plan.ou_per_group,
                             minlength=len(grp.idx)).astype(np.int64)
-    units_per_ug = np.bincount(grp.ug_of, minlength=len(grp.idx)).astype(np.int64)
+    # every OU activation of a read drives the lines it spans
+    drives_per_ug = np.bincount(grp.ug_of, weights=plan.activations_per_line,
+                                minlength=len(grp.idx)).astype(np.int64)
     group_reads = reads.sum(1)
     counts.crossbar_activations = xb_reads * rp
     counts.ou_activations = int((group_reads * ou_per_ug).sum())
-    counts.dac_drives = int((reads * grp.active_lines * units_per_ug[:, None]).sum()) * rp
+    counts.dac_drives = int((reads * grp.active_lines * drives_per_ug[:, None]).sum()) * rp
     conv = int((group_reads * out_per_ug).sum()) * p_n
     counts.sample_holds = counts.adc_conversions = counts.shift_adds = conv
 
