@@ -36,7 +36,8 @@ def stage_counts(rec, st, n_images: int, cfg: Config) -> Counts:
     Forward: the forward read plan over every output position of every image. Backward: the
     transposed read plan (none for a layer fed by the network input: no error goes further back)
     plus the weight gradient, on the crossbars (``training.gradient_unit == "crossbar"``: one
-    forward read per position) or on the digital units (inputs used x outputs MACs per position).
+    forward read per position) or on the digital gradient unit (one MAC per stored weight and
+    position: pruned weights have no gradient).
     Update and reload records hold only the engine's counts (write pulses)."""
     total = Counts() + rec.counts
     if st is None or st.layout is None or rec.pass_name in ("update", "reload"):
@@ -49,9 +50,15 @@ def stage_counts(rec, st, n_images: int, cfg: Config) -> Counts:
         total += kernels.transposed_counts(st.layout, cfg, n_vec)
     if cfg.training.gradient_unit == "crossbar":
         total += kernels.forward_counts(st.layout, cfg, n_vec)
-    else:
-        total.digital_adds += st.geom.inputs_used * st.geom.cols_n * n_vec
+    else:   # one product input x error per stored weight and output position
+        total.gradient_macs += stored_weights(st.geom, cfg) * n_vec
     return total
+
+
+def stored_weights(geom, cfg: Config) -> int:
+    """Weights a layer stores (used row x used column positions of its units): a pruned or
+    compacted-away weight has no gradient to compute."""
+    return geom.written_cells // cfg.slices_per_weight
 
 
 def dynamic_energy_pj(counts: Counts, cfg: Config) -> dict[str, float]:
@@ -87,4 +94,4 @@ def by_category(per_component: dict[str, float], cfg: Config) -> dict[str, float
 
 
 __all__ = ["area_figures", "by_category", "dynamic_energy_pj", "is_indexed",
-           "stage_counts", "static_energy_pj"]
+           "stage_counts", "static_energy_pj", "stored_weights"]

@@ -81,6 +81,23 @@ LINK_REF_GBPS = 6.4              # 6.4 GB/s per link
 # block (registers, eDRAM, bus, router, digital units, index unit, off-chip link) leaks this
 # fraction of its peak power whether or not it is used.
 DIGITAL_STATIC_FRACTION = 0.10
+# Digital multiply-accumulate of the weight gradient (training.gradient_unit = digital): Horowitz,
+# "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm: integer multiply
+# 0.2 pJ at 8 bits and 3.1 pJ at 32 bits (an array multiplier grows with bits^2: 0.2 x (32/8)^2 =
+# 3.2), integer add 0.03 pJ at 8 bits and 0.1 pJ at 32 bits (linear between). Not scaled to
+# other nodes.
+MAC_MULT_8B_PJ = 0.2
+MAC_ADD_8B_PJ, MAC_ADD_32B_PJ = 0.03, 0.1
+HOROWITZ = "Horowitz, ISSCC 2014 (45 nm)"
+
+
+def gradient_mac_pj(bits: int) -> float:
+    """One ``bits`` x ``bits`` multiply plus a ``2 x bits`` accumulate (Horowitz's figures)."""
+    acc = 2 * bits
+    add = MAC_ADD_8B_PJ + (acc - 8) * (MAC_ADD_32B_PJ - MAC_ADD_8B_PJ) / 24
+    return MAC_MULT_8B_PJ * (bits / 8) ** 2 + add
+
+
 # Index-table entries of the indexed datapath hold a 16-bit original row/column index (inputs and
 # outputs of one layer up to 65 536), an assumption sized for VGG-16's largest unrolled matrix.
 INDEX_BITS = 16
@@ -235,6 +252,13 @@ def _build(cfg: Config) -> dict[str, Component]:
             "digital_adds", 1.0, _dig_leak(TILE_SA_POWER_MW), TILE_SA_AREA_UM2, 1.0 / clock,
             f"{ISAAC}: tile S+A 0.05 mW, 0.00006 mm^2; one add per 1.2 GHz cycle at peak; 10 % "
             "static (assumption)"),
+        Component(
+            "gradient_mac", "shift_add_digital", gradient_mac_pj(cfg.precision.input_bits),
+            "gradient_macs", 1.0, 0.0, 0.0, 1.0 / clock,
+            f"{HOROWITZ}: input_bits x input_bits multiply (0.2 pJ x (bits/8)^2) plus a "
+            "2 x input_bits accumulate (0.03 pJ at 8 bits, 0.1 pJ at 32, linear): 0.9 pJ at 16 "
+            "bits; one MAC per stored weight and output position; runs on the tile's digital "
+            "units (no own instance)"),
         Component(
             "maxpool", "shift_add_digital", _dig_dyn(MAXPOOL_POWER_MW) / REF_CLOCK_GHZ,
             "pool_ops", 1.0, _dig_leak(MAXPOOL_POWER_MW), MAXPOOL_AREA_UM2, 1.0 / clock,

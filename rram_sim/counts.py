@@ -26,6 +26,7 @@ class Counts:
     adc_clipped: int = 0            # conversions whose column sum exceeded the ADC range
     shift_adds: int = 0             # shift-and-add operations combining ADC codes
     digital_adds: int = 0           # row-block partial-sum additions and bias/offset corrections
+    gradient_macs: int = 0          # weight-gradient multiply-accumulates on the digital unit
     index_lookups: int = 0          # index-table reads of the indexed datapath (rows + columns)
     input_register_bytes: int = 0   # bytes written into PE input registers
     output_register_bytes: int = 0  # bytes written into PE output registers

@@ -72,6 +72,17 @@ def _run(run: str, key: str) -> Callable[[Any], Any]:
     return lambda rep: rep.runs[run].get(key) if run in rep.runs else None
 
 
+def _per_item(run: str, key: str) -> Callable[[Any], Any]:
+    """A run total divided by the items it covers (images of an inference run)."""
+    def value(rep: Any) -> Any:
+        if run not in rep.runs:
+            return None
+        r = rep.runs[run]
+        items = r["n_images"] if run == "inference" else 1
+        return r[key] / items
+    return value
+
+
 for _m in (
     Metric("crossbars", "", "crossbars holding weights", _figure("n_crossbars")),
     Metric("dense_crossbars", "", "crossbars of the unpruned network mapped dense",
@@ -87,11 +98,19 @@ for _m in (
            _run("inference", "latency_ns")),
     Metric("inference_energy_pj", "pJ", "energy per inference, dynamic + leakage",
            _run("inference", "energy_per_item_pj")),
+    Metric("inference_dynamic_energy_pj", "pJ", "dynamic part of the energy per inference",
+           _per_item("inference", "dynamic_energy_pj")),
+    Metric("inference_static_energy_pj", "pJ", "static (leakage) part of the energy per inference",
+           _per_item("inference", "leakage_energy_pj")),
     Metric("inference_throughput_per_s", "1/s", "inferences per second",
            _run("inference", "throughput_per_s")),
     Metric("training_step_ns", "ns", "time of one training step", _run("training", "makespan_ns")),
     Metric("training_energy_pj", "pJ", "energy per training step, dynamic + leakage",
            _run("training", "energy_per_item_pj")),
+    Metric("training_dynamic_energy_pj", "pJ", "dynamic part of the energy per training step",
+           _run("training", "dynamic_energy_pj")),
+    Metric("training_static_energy_pj", "pJ", "static (leakage) part of a training step's energy",
+           _run("training", "leakage_energy_pj")),
     Metric("training_write_pulses", "", "cell write pulses per training step",
            _run("training", "cell_write_pulses")),
 ):

@@ -31,6 +31,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from rram_sim.costs import CATEGORIES  # noqa: E402
 from rram_sim.errors import LayoutError  # noqa: E402
@@ -65,20 +66,38 @@ def _run_of(report: Any, run: str | None) -> str:
 
 
 def _stacked(ax: Any, labels: Sequence[str], values: Mapping[str, Mapping[str, float]],
-             scale: float = 1.0) -> None:
-    """Stacked bars, one per label, categories bottom-up in CATEGORIES order."""
+             scale: float = 1.0, static: Mapping[str, Mapping[str, float]] | None = None) -> None:
+    """Stacked bars, one per label, categories bottom-up in CATEGORIES order (the legend lists
+    them top-down, as they stack). With ``static`` (the static part of each value) every category
+    is drawn as its dynamic part, solid, then its static (leakage) part, hatched."""
     x = np.arange(len(labels))
     bottom = np.zeros(len(labels))
+    handles = []
+    any_static = False
     for cat in CATEGORIES:
-        h = np.array([values[lab].get(cat, 0.0) for lab in labels]) * scale
-        if not np.any(h):
+        total = np.array([values[lab].get(cat, 0.0) for lab in labels]) * scale
+        if not np.any(total):
             continue
-        ax.bar(x, h, bottom=bottom, color=CATEGORY_COLORS[cat], label=CATEGORY_LABELS[cat],
-               width=0.6)
-        bottom += h
+        stat = (np.array([static[lab].get(cat, 0.0) for lab in labels]) * scale
+                if static is not None else np.zeros(len(labels)))
+        dyn = total - stat
+        h = ax.bar(x, dyn, bottom=bottom, color=CATEGORY_COLORS[cat], label=CATEGORY_LABELS[cat],
+                   width=0.6)
+        handles.append(h)
+        bottom += dyn
+        if np.any(stat):
+            any_static = True
+            ax.bar(x, stat, bottom=bottom, color=CATEGORY_COLORS[cat], width=0.6, hatch="///",
+                   edgecolor="white", linewidth=0)
+            bottom += stat
+    handles = handles[::-1]
+    if any_static:
+        handles.insert(0, Patch(facecolor="#bbbbbb", hatch="///", edgecolor="white",
+                                label="static (leakage) part"))
     ax.set_xticks(x, labels, rotation=30 if len(labels) > 4 else 0, ha="right"
                   if len(labels) > 4 else "center")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,13 +115,16 @@ def energy_breakdown(reports: Mapping[str, Any], path: str | os.PathLike,
     labels = list(reports)
     vals = {lab: {c: float(reports[lab].energy_by_category_pj[_run_of(reports[lab], run)][c])
                   for c in CATEGORIES} for lab in labels}
+    stat = {lab: {c: float(reports[lab].static_energy_by_category_pj[
+        _run_of(reports[lab], run)][c]) for c in CATEGORIES} for lab in labels}
     if normalise:
         ref = sum(vals[labels[0]].values())
         if ref <= 0:
             raise LayoutError(f"energy breakdown: reference '{labels[0]}' has no energy")
         vals = {lab: {c: v / ref for c, v in d.items()} for lab, d in vals.items()}
+        stat = {lab: {c: v / ref for c, v in d.items()} for lab, d in stat.items()}
     fig, ax = plt.subplots(figsize=(3.4 + 1.2 * len(labels), 4.2))
-    _stacked(ax, labels, vals, 1.0 if normalise else 1e-6)
+    _stacked(ax, labels, vals, 1.0 if normalise else 1e-6, static=stat)
     ax.set_ylabel(f"energy / {labels[0]} energy" if normalise else "energy (uJ)")
     ax.set_title(f"{run}: energy by component" + (" (normalised)" if normalise else ""))
     fig.tight_layout()
@@ -110,25 +132,32 @@ def energy_breakdown(reports: Mapping[str, Any], path: str | os.PathLike,
     return vals
 
 
-def _records_by(report: Any, run: str, key: str) -> dict[str, dict[str, float]]:
+def _records_by(report: Any, run: str, key: str
+                ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """``({key value: {category: pJ}}, the static part of each)`` of one run's records."""
     out: dict[str, dict[str, float]] = {}
+    static: dict[str, dict[str, float]] = {}
     for r in report.records:
         if r["run"] != run:
             continue
         d = out.setdefault(str(r[key]), dict.fromkeys(CATEGORIES, 0.0))
+        st = static.setdefault(str(r[key]), dict.fromkeys(CATEGORIES, 0.0))
         d[r["category"]] += float(r["energy_pj"])
-    return out
+        if r.get("kind") == "static":
+            st[r["category"]] += float(r["energy_pj"])
+    return out, static
 
 
 def energy_by_layer(report: Any, path: str | os.PathLike, run: str | None = None
                     ) -> dict[str, dict[str, float]]:
-    """Energy per layer (all passes; leakage as layer ``(chip)``), stacked by category.
+    """Energy per layer (all passes; static energy as layer ``(chip)``, hatched), stacked by
+    category.
     Returns ``{layer: {category: pJ}}``."""
     run = _run_of(report, run)
-    vals = _records_by(report, run, "layer")
+    vals, static = _records_by(report, run, "layer")
     labels = list(vals)
     fig, ax = plt.subplots(figsize=(3.8 + 0.7 * len(labels), 4.2))
-    _stacked(ax, labels, vals, 1e-6)
+    _stacked(ax, labels, vals, 1e-6, static=static)
     ax.set_ylabel("energy (uJ)")
     ax.set_title(f"{run}: energy per layer")
     fig.tight_layout()
@@ -141,11 +170,11 @@ def energy_by_pass(report: Any, path: str | os.PathLike, run: str | None = None
     """Energy per pass (``inference``; or ``forward``, ``backward``, ``gradient``, ``update`` of
     a training step) plus ``leakage``, stacked by category. Returns ``{pass: {category: pJ}}``."""
     run = _run_of(report, run)
-    vals = _records_by(report, run, "pass")
+    vals, static = _records_by(report, run, "pass")
     labels = sorted(vals, key=lambda p: PASS_ORDER.index(p) if p in PASS_ORDER else len(PASS_ORDER))
     vals = {p: vals[p] for p in labels}
     fig, ax = plt.subplots(figsize=(4.3 + 0.9 * len(labels), 4.2))
-    _stacked(ax, labels, vals, 1e-6)
+    _stacked(ax, labels, vals, 1e-6, static=static)
     ax.set_ylabel("energy (uJ)")
     ax.set_title(f"{run}: energy per pass")
     fig.tight_layout()

@@ -7,6 +7,10 @@ A :class:`Report` holds, for each run (``inference`` and/or ``training``):
   as layer ``(chip)``, pass ``leakage``;
 - a *summary* per run: latency, throughput, energy per inference or per training step, average
   power, utilization of crossbars, ADCs and NoC links, events simulated;
+- dynamic and static energy side by side: every record has a ``kind`` (``dynamic`` or ``static``),
+  each run's summary gives both per item (``dynamic_energy_per_item_uj``,
+  ``static_energy_per_item_uj``, ``static_energy_fraction``), and the static part of each
+  category is kept beside the total (``static_energy_by_category_pj``);
 - energy by component category (``costs.CATEGORIES``), per-layer time intervals (``start_ns``,
   ``end_ns`` per layer, pass and tile) for a pipeline timeline, and for training the wear of every
   layer (writes per cell per step, steps until ``cell.endurance_writes`` is spent);
@@ -36,13 +40,14 @@ from rram_sim.engine import timing as T
 from rram_sim.errors import LayoutError
 from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
-REPORT_VERSION = 1
-RECORD_FIELDS = ("run", "layer", "pass", "component", "category", "count", "energy_pj",
+REPORT_VERSION = 2   # 2: static energy per category, energy kind per record
+RECORD_FIELDS = ("run", "layer", "pass", "component", "category", "kind", "count", "energy_pj",
                  "busy_time_ns")
 INTERVAL_FIELDS = ("run", "layer", "op", "pass", "tile", "start_ns", "end_ns")
 # The JSON type of each report field (checked when a report is read back).
 _FIELD_TYPES = {"config": dict, "config_hash": str, "scheme": str, "runs": dict, "records": list,
-                "intervals": list, "energy_by_category_pj": dict, "layers": list, "wear": list,
+                "intervals": list, "energy_by_category_pj": dict,
+                "static_energy_by_category_pj": dict, "layers": list, "wear": list,
                 "area": dict, "figures": dict, "version": int}
 # Which hardware's busy time a component category reports.
 _BUSY_OF_CATEGORY = {
@@ -63,7 +68,8 @@ class Report:
     runs: dict[str, dict[str, Any]]
     records: list[dict[str, Any]]
     intervals: list[dict[str, Any]]
-    energy_by_category_pj: dict[str, dict[str, float]]
+    energy_by_category_pj: dict[str, dict[str, float]]          # dynamic + static
+    static_energy_by_category_pj: dict[str, dict[str, float]]   # the static (leakage) part
     layers: list[dict[str, Any]]
     wear: list[dict[str, Any]]
     area: dict[str, Any]
@@ -78,7 +84,8 @@ class Report:
         """A Report from its JSON form; ``source`` (the file) names every error."""
         if not isinstance(d, dict) or d.get("version") != REPORT_VERSION:
             got = d.get("version") if isinstance(d, dict) else type(d).__name__
-            raise LayoutError(f"{source}: version {got!r} is not {REPORT_VERSION}")
+            raise LayoutError(f"{source}: version {got!r} is not {REPORT_VERSION} (re-run "
+                              f"`rram-sim simulate` to write a current report)")
         names = {f for f in cls.__dataclass_fields__}
         missing = sorted(names - set(d))
         if missing:
@@ -121,7 +128,8 @@ class Report:
 
     def summary_table(self) -> str:
         """A plain-text table of the per-run summaries."""
-        keys = ("latency_ns", "throughput_per_s", "energy_per_item_uj", "average_power_w",
+        keys = ("latency_ns", "throughput_per_s", "energy_per_item_uj",
+                "dynamic_energy_per_item_uj", "static_energy_per_item_uj", "average_power_w",
                 "crossbar_utilization", "adc_utilization", "link_utilization", "events")
         runs = list(self.runs)
         if any(self.runs[r].get("reloads") for r in runs):
@@ -167,7 +175,7 @@ def _add_record(rep: Report, tally: _RunTally, run: str, rec, st, n_images: int,
             continue
         tally.dynamic_pj[comp] += e
         rep.records.append({"run": run, "layer": rec.name, "pass": pass_name, "component": comp,
-                            "category": lib[comp].category, "count": int(n),
+                            "category": lib[comp].category, "kind": "dynamic", "count": int(n),
                             "energy_pj": float(e),
                             "busy_time_ns": _busy_ns(rec.busy_cycles, lib[comp].category, cfg)})
     e_rec = float(sum(dyn.values()))
@@ -224,6 +232,9 @@ def _run_summary(result, stages, tally: _RunTally, leak: dict[str, float],
         "images_per_s": result.n_images / makespan_s if makespan_s > 0 else 0.0,
         "energy_pj": total, "dynamic_energy_pj": total_dyn, "leakage_energy_pj": total_leak,
         "energy_per_item_pj": total / items, "energy_per_item_uj": total / items * 1e-6,
+        "dynamic_energy_per_item_uj": total_dyn / items * 1e-6,
+        "static_energy_per_item_uj": total_leak / items * 1e-6,
+        "static_energy_fraction": total_leak / total if total > 0 else 0.0,
         "energy_item": "inference" if run == "inference" else "training step",
         "average_power_w": total / makespan_ns * 1e-3 if makespan_ns > 0 else 0.0,
         "crossbar_utilization": xbar_util,
@@ -254,7 +265,8 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
     indexed = accounting.is_indexed(scheme)
     lib = costs.component_library(cfg)
     rep = Report(config=cfg.to_dict(), config_hash=cfg.config_hash(), scheme=scheme, runs={},
-                 records=[], intervals=[], energy_by_category_pj={}, layers=[], wear=[],
+                 records=[], intervals=[], energy_by_category_pj={},
+                 static_energy_by_category_pj={}, layers=[], wear=[],
                  area=accounting.area_figures(cfg, indexed=indexed),
                  figures=json.loads(json.dumps(figures or {}, default=_jsonable)))
     for result, stages in runs:
@@ -270,11 +282,13 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
             if e > 0:
                 rep.records.append({"run": run, "layer": "(chip)", "pass": "leakage",
                                     "component": comp, "category": lib[comp].category,
+                                    "kind": "static",
                                     "count": 0, "energy_pj": float(e),
                                     "busy_time_ns": makespan_ns})
         cat = accounting.by_category(tally.dynamic_pj, cfg)
         cat_leak = accounting.by_category(leak, cfg)
         rep.energy_by_category_pj[run] = {c: cat[c] + cat_leak[c] for c in costs.CATEGORIES}
+        rep.static_energy_by_category_pj[run] = {c: cat_leak[c] for c in costs.CATEGORIES}
         rep.runs[run] = _run_summary(result, stages, tally, leak, cfg)
         if run == "training" or result.reloads:
             rep.wear += _wear(stages, result, cfg)
