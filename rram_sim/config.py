@@ -29,6 +29,7 @@ import yaml
 
 from rram_sim.adc.registry import ADC_MODELS
 from rram_sim.errors import ConfigError
+from rram_sim.limits import MAX_TEXT_BYTES, short_repr
 from rram_sim.noc.registry import TOPOLOGIES
 
 SIGNED_SCHEMES = ("offset", "differential")
@@ -65,12 +66,13 @@ class CellConfig:
     """The ReRAM cell: conductance levels and write characteristics."""
 
     bits: int = _f(2, "bits stored per cell (2**bits conductance levels)", "bit", 1, 8)
-    write_energy_pj: float = _f(10.0, "energy of one write (SET/RESET) pulse on one cell", "pJ", 0)
-    write_latency_ns: float = _f(50.0, "duration of one write pulse", "ns", 0)
+    write_energy_pj: float = _f(10.0, "energy of one write (SET/RESET) pulse on one cell", "pJ", 0,
+                                 1e6)
+    write_latency_ns: float = _f(50.0, "duration of one write pulse", "ns", 0, 1e9)
     pulses_per_level: int = _f(1, "write pulses needed to move a cell by one conductance level",
-                               "pulse", 1)
+                               "pulse", 1, 10_000)
     endurance_writes: float = _f(1.0e8, "write pulses a cell survives before it wears out", "pulse",
-                                 1)
+                                 1, 1e18)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class CrossbarConfig:
         "digitally from the input sum (ISAAC); 'differential' stores w+ and w- in a column pair",
         choices=SIGNED_SCHEMES)
     read_latency_ns: float = _f(100.0, "time of one crossbar read (one input chunk on all active "
-                                "rows, column currents sampled)", "ns", 0, lo_open=True)
+                                "rows, column currents sampled)", "ns", 0, 1e9, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ class AdcConfig:
     """Analog-to-digital converters reading the bitlines."""
 
     bits: int = _f(8, "ADC resolution", "bit", 1, 16)
-    sample_rate_gsps: float = _f(1.28, "conversions per second of one ADC", "GS/s", 0,
+    sample_rate_gsps: float = _f(1.28, "conversions per second of one ADC", "GS/s", 0, 1000,
                                  lo_open=True)
     range_policy: str = _f(
         "lossless", "'lossless' converts every column sum exactly; 'full_scale' spans the largest "
@@ -108,39 +110,42 @@ class AdcConfig:
     calibration_fraction: float = _f(0.25, "for 'calibrated': fraction of the largest possible "
                                      "column sum covered by the ADC range (larger sums clip)", "",
                                      0, 1, lo_open=True)
-    columns_per_adc: int = _f(128, "bitlines multiplexed onto one ADC", "column", 1)
+    columns_per_adc: int = _f(128, "bitlines multiplexed onto one ADC", "column", 1, 4096)
 
 
 @dataclass(frozen=True)
 class OuConfig:
     """Operation unit: the block of rows x columns of a crossbar activated in one read."""
 
-    rows: int = _f(128, "wordlines activated together (must divide crossbar.rows)", "row", 1)
-    cols: int = _f(128, "bitlines read together (must divide crossbar.cols)", "column", 1)
+    rows: int = _f(128, "wordlines activated together (must divide crossbar.rows)", "row", 1,
+                   4096)
+    cols: int = _f(128, "bitlines read together (must divide crossbar.cols)", "column", 1,
+                   4096)
 
 
 @dataclass(frozen=True)
 class PeConfig:
     """Processing element (ISAAC's in-situ multiply-accumulate unit, IMA)."""
 
-    crossbars: int = _f(8, "crossbars per PE", "crossbar", 1)
-    shift_add_units: int = _f(4, "shift-and-add units per PE", "unit", 1)
-    input_register_bytes: int = _f(2048, "input register per PE", "B", 1)
-    output_register_bytes: int = _f(256, "output register per PE", "B", 1)
+    crossbars: int = _f(8, "crossbars per PE", "crossbar", 1, 4096)
+    shift_add_units: int = _f(4, "shift-and-add units per PE", "unit", 1, 4096)
+    input_register_bytes: int = _f(2048, "input register per PE", "B", 1, 2 ** 30)
+    output_register_bytes: int = _f(256, "output register per PE", "B", 1, 2 ** 30)
 
 
 @dataclass(frozen=True)
 class TileConfig:
     """A tile: PEs sharing an eDRAM buffer, a bus and digital units."""
 
-    pes: int = _f(12, "PEs per tile", "PE", 1)
-    edram_kb: int = _f(64, "eDRAM buffer per tile", "KiB", 1)
-    edram_bus_bits: int = _f(256, "width of one eDRAM access and of the tile bus", "bit", 8)
-    output_register_kb: int = _f(3, "tile output register", "KiB", 0)
-    sigmoid_units: int = _f(2, "activation-function units per tile", "unit", 1)
+    pes: int = _f(12, "PEs per tile", "PE", 1, 4096)
+    edram_kb: int = _f(64, "eDRAM buffer per tile", "KiB", 1, 2 ** 20)
+    edram_bus_bits: int = _f(256, "width of one eDRAM access and of the tile bus", "bit", 8,
+                             65536)
+    output_register_kb: int = _f(3, "tile output register", "KiB", 0, 2 ** 20)
+    sigmoid_units: int = _f(2, "activation-function units per tile", "unit", 1, 4096)
     shift_add_units: int = _f(1, "tile-level shift-and-add units (row-block partial sums)", "unit",
-                              1)
-    maxpool_units: int = _f(1, "max-pool units per tile", "unit", 1)
+                              1, 4096)
+    maxpool_units: int = _f(1, "max-pool units per tile", "unit", 1, 4096)
 
 
 @dataclass(frozen=True)
@@ -152,21 +157,24 @@ class NocConfig:
                        "(a mesh of routers shared by `concentration` tiles), 'ring' (a router "
                        "per tile on a bidirectional ring)", choices=NOC_TOPOLOGIES)
     concentration: int = _f(4, "tiles sharing one router in a 'cmesh' (1 for a topology with a "
-                            "router per tile)", "tile", 1)
-    flit_bits: int = _f(32, "bits of one flit; one flit crosses a link per cycle", "bit", 8)
-    hop_latency_cycles: int = _f(4, "router pipeline plus link traversal per hop", "cycle", 1)
+                            "router per tile)", "tile", 1, 65536)
+    flit_bits: int = _f(32, "bits of one flit; one flit crosses a link per cycle", "bit", 8,
+                        65536)
+    hop_latency_cycles: int = _f(4, "router pipeline plus link traversal per hop", "cycle", 1,
+                                 10 ** 6)
 
 
 @dataclass(frozen=True)
 class ChipConfig:
     """The chip as a whole."""
 
-    tiles: int = _f(168, "tiles on the chip", "tile", 1)
-    clock_ghz: float = _f(1.2, "digital clock (NoC, buffers, shift-add)", "GHz", 0, lo_open=True)
+    tiles: int = _f(168, "tiles on the chip", "tile", 1, 65536)
+    clock_ghz: float = _f(1.2, "digital clock (NoC, buffers, shift-add)", "GHz", 0, 100,
+                          lo_open=True)
     technology_nm: int = _f(32, "process node the cost constants refer to (they are not scaled "
-                            "by it)", "nm", 1, label=True)
-    offchip_links: int = _f(4, "chip-to-chip links", "link", 0)
-    offchip_link_gbps: float = _f(6.4, "bandwidth of one chip-to-chip link", "GB/s", 0,
+                            "by it)", "nm", 1, 10_000, label=True)
+    offchip_links: int = _f(4, "chip-to-chip links", "link", 0, 4096)
+    offchip_link_gbps: float = _f(6.4, "bandwidth of one chip-to-chip link", "GB/s", 0, 1e6,
                                   lo_open=True)
 
 
@@ -184,7 +192,7 @@ class TrainingConfig:
     """On-chip training (PipeLayer-style forward, back-propagation, gradient and update phases)."""
 
     enabled: bool = _f(False, "the chip supports training passes (transposed reads, updates)")
-    batch_size: int = _f(16, "images per weight update", "image", 1)
+    batch_size: int = _f(16, "images per weight update", "image", 1, 65536)
     write_scheme: str = _f("single_pulse", "'single_pulse' writes each level change open-loop; "
                            "'write_verify' follows every pulse with a verify read",
                            choices=WRITE_SCHEMES)
@@ -273,35 +281,38 @@ GROUPS: dict[str, type] = {
 def _check_field(path: str, value: Any, f: dataclasses.Field) -> None:
     typ = f.type if isinstance(f.type, str) else f.type.__name__
     meta = f.metadata
+    shown = short_repr(value)   # never the whole value: it may be huge (YAML aliases, long ints)
     if typ == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}={value!r}: must be an integer")
+            raise ConfigError(f"{path}={shown}: must be an integer")
     elif typ == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}={value!r}: must be a number")
-        if not math.isfinite(value):
-            raise ConfigError(f"{path}={value!r}: must be finite")
+            raise ConfigError(f"{path}={shown}: must be a number")
+        # an int is finite however long (math.isfinite would overflow converting it to float)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{path}={shown}: must be finite")
     elif typ == "bool":
         if not isinstance(value, bool):
-            raise ConfigError(f"{path}={value!r}: must be true or false")
+            raise ConfigError(f"{path}={shown}: must be true or false")
     elif typ == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{path}={value!r}: must be a string")
+            raise ConfigError(f"{path}={shown}: must be a string")
     if meta.get("choices") and value not in meta["choices"]:
-        raise ConfigError(f"{path}={value!r}: must be one of {', '.join(meta['choices'])}")
+        raise ConfigError(f"{path}={shown}: must be one of {', '.join(meta['choices'])}")
+    # Python compares ints of any length with floats exactly, so these never overflow.
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None:
         if meta.get("min_open") and not value > lo:
-            raise ConfigError(f"{path}={value!r}: must be > {lo}")
+            raise ConfigError(f"{path}={shown}: must be > {lo}")
         if not meta.get("min_open") and not value >= lo:
-            raise ConfigError(f"{path}={value!r}: must be >= {lo}")
+            raise ConfigError(f"{path}={shown}: must be >= {lo}")
     if hi is not None and not value <= hi:
-        raise ConfigError(f"{path}={value!r}: must be <= {hi}")
+        raise ConfigError(f"{path}={shown}: must be <= {hi}")
 
 
 def _rule(ok: bool, path: str, value: Any, rule: str) -> None:
     if not ok:
-        raise ConfigError(f"{path}={value!r}: {rule}")
+        raise ConfigError(f"{path}={short_repr(value)}: {rule}")
 
 
 def validate(cfg: Config) -> None:
@@ -365,13 +376,13 @@ def _set_paths(d: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 def _merge(base: dict[str, Any], over: dict[str, Any], path: str = "") -> dict[str, Any]:
     out = dict(base)
     for k, v in over.items():
-        p = f"{path}{k}"
+        p = f"{path}{k if isinstance(k, str) and len(k) <= 80 else short_repr(k)}"
         if k not in base:
             known = ", ".join(sorted(base))
             raise ConfigError(f"{p}: unknown key (known keys here: {known})")
         if isinstance(base[k], dict):
             if not isinstance(v, dict):
-                raise ConfigError(f"{p}={v!r}: must be a mapping of keys")
+                raise ConfigError(f"{p}={short_repr(v)}: must be a mapping of keys")
             out[k] = _merge(base[k], v, p + ".")
         else:
             out[k] = v
@@ -388,7 +399,7 @@ def from_dict(data: dict[str, Any], source: str | os.PathLike | None = None) -> 
     base_name = data.pop("base", None)
     if base_name is not None:
         if not isinstance(base_name, str):
-            raise ConfigError(f"base={base_name!r}: must be a preset name")
+            raise ConfigError(f"base={short_repr(base_name)}: must be a preset name")
         base = preset(base_name).to_dict()
         base["name"] = "custom"
         base["description"] = f"based on preset '{base_name}'"
@@ -427,14 +438,38 @@ def _defaults() -> dict[str, Any]:
 
 
 def load_yaml_text(text: str, source: str = "<string>") -> Config:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML ({exc.__class__.__name__}: "
-                          f"{str(exc).splitlines()[0]})") from None
+    data = parse_yaml(text, source, ConfigError)
     if data is None:
         data = {}
     return from_dict(data, source=source)
+
+
+def parse_yaml(text: str, source: str, err: type[Exception]) -> Any:
+    """``yaml.safe_load(text)``; a syntax error, a number too long to convert (Python's limit on
+    integer digits) or nesting too deep for the parser raises ``err`` naming ``source``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise err(f"{source}: not valid YAML ({exc.__class__.__name__}: {first})") from None
+    except ValueError as exc:
+        raise err(f"{source}: not valid YAML ({str(exc).split(';')[0][:120]})") from None
+    except RecursionError:
+        raise err(f"{source}: not valid YAML (nested too deeply)") from None
+
+
+def read_text_file(path: Path, err: type[Exception], what: str = "") -> str:
+    """The UTF-8 text of a file read whole, refused (``err`` naming it) when larger than
+    :data:`~rram_sim.limits.MAX_TEXT_BYTES` or not UTF-8 text."""
+    name = f"{what} {path}" if what else str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES:
+            raise err(f"{name}: {size} bytes, more than the limit of {MAX_TEXT_BYTES} for a "
+                      f"text file")
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise err(f"{name}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
 
 
 def load(path_or_name: str | os.PathLike) -> Config:
@@ -446,11 +481,7 @@ def load(path_or_name: str | os.PathLike) -> Config:
     if not p.is_file():
         raise ConfigError(f"chip '{s}': neither a preset ({', '.join(preset_names())}) "
                           f"nor an existing YAML file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot be read as UTF-8 text ({exc.__class__.__name__})") from None
-    return load_yaml_text(text, source=str(p))
+    return load_yaml_text(read_text_file(p, ConfigError), source=str(p))
 
 
 def save(cfg: Config, path: str | os.PathLike) -> None:

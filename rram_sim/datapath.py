@@ -100,7 +100,7 @@ def check_layer(layout: LayerLayout, golden: Any, cfg: Any, *, index_unit: bool 
     else:
         tol = bound + exact_tol
         rule = "adc_bound"
-    wrong = err > tol
+    wrong = ~(err <= tol)   # a NaN error (NaN in the output or the reference) is wrong, not ok
     max_abs = float(err.max()) if err.size else 0.0
     float_err = np.abs(y - np.asarray(golden.output, dtype=np.float64))
     return LayerCheck(

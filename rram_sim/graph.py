@@ -9,19 +9,26 @@ Ops: the crossbar ops ``conv`` and ``linear`` (a node named after its mapped lay
 ``relu``, ``maxpool``, ``avgpool``, ``add``, ``flatten``, ``softmax``, and ``input`` (the network's
 input; ``params["shape"]`` is its ``(C, H, W)`` or ``(features,)`` shape when known).
 
+:func:`check_graph` is the one home of graph checks: each node on its own (op, params, inputs),
+the graph's structure, and the shapes propagated from the input through every node against every
+layer's spec (:func:`graph_shapes`), so a graph the engine cannot run is refused when a bundle is
+mapped or loaded.
+
 Adding a new op: append its name to :data:`CROSSBAR_OPS` or :data:`DIGITAL_OPS`, give it a row in
-:data:`OP_PARAMS` and :data:`OP_ARITY`, and teach ``rram_sim.engine.plan.build_plan`` its output
-shape and row dependency.
+:data:`OP_PARAMS` and :data:`OP_ARITY`, teach :func:`graph_shapes` its output shape and
+``rram_sim.engine.plan.build_plan`` its output shape and row dependency.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rram_sim.errors import LayoutError
 from rram_sim.layout import LAYER_KINDS
+from rram_sim.limits import check_shape, short_repr
 
 if TYPE_CHECKING:
     from rram_sim.layout import LayerSpec
@@ -60,7 +67,7 @@ def _int_or_pair(lo: int) -> Callable[[Any], str | None]:
 
 def _shape(v: Any) -> str | None:
     if isinstance(v, (list, tuple)) and len(v) in (1, 3) and all(_is_int(i, 1) for i in v):
-        return None
+        return check_shape(v, "the shape")
     return "must be a list of 1 or 3 integers >= 1 ((features,) or (C, H, W))"
 
 
@@ -93,20 +100,22 @@ def check_node(node: GraphNode, index: int) -> None:
     """One node on its own: name, op, params (known keys, valid values) and input count.
     Raises LayoutError naming the node."""
     if not isinstance(node.name, str) or not node.name:
-        raise LayoutError(f"graph node {index}: name {node.name!r} must be a non-empty string")
-    where = f"graph node {index} ('{node.name}')"
-    if node.op not in OPS:
-        raise LayoutError(f"{where}: op={node.op!r} must be one of {', '.join(OPS)}")
+        raise LayoutError(f"graph node {index}: name {short_repr(node.name)} must be a non-empty "
+                          f"string")
+    where = f"graph node {index} ({short_repr(node.name)})"
+    if not isinstance(node.op, str) or node.op not in OPS:
+        raise LayoutError(f"{where}: op={short_repr(node.op)} must be one of {', '.join(OPS)}")
     if not isinstance(node.params, dict):
         raise LayoutError(f"{where}: params must be a mapping")
     allowed = OP_PARAMS[node.op]
     for key, value in node.params.items():
         if key not in allowed:
             known = ", ".join(allowed) or "none"
-            raise LayoutError(f"{where}: param '{key}' is not one of op {node.op}'s ({known})")
+            raise LayoutError(f"{where}: param {short_repr(key)} is not one of op {node.op}'s "
+                              f"({known})")
         rule = allowed[key](value)
         if rule:
-            raise LayoutError(f"{where}: params.{key}={value!r}: {rule}")
+            raise LayoutError(f"{where}: params.{key}={short_repr(value)}: {rule}")
     lo, hi = OP_ARITY[node.op]
     n = len(node.inputs)
     if n < lo or (hi is not None and n > hi):
@@ -118,7 +127,8 @@ def check_node(node: GraphNode, index: int) -> None:
 def check_graph(graph: Sequence[GraphNode], specs: Sequence[LayerSpec],
                 err: type[Exception] = LayoutError) -> None:
     """Every node valid (:func:`check_node`), names unique, inputs defined earlier, every layer of
-    ``specs`` exactly once as its node. Raises ``err`` with one line naming the node."""
+    ``specs`` exactly once as its node, and the shapes chaining through the whole graph
+    (:func:`graph_shapes`). Raises ``err`` with one line naming the node."""
     kinds = {s.name: s.kind for s in specs}
     seen: set[str] = set()
     for i, node in enumerate(graph):
@@ -126,12 +136,12 @@ def check_graph(graph: Sequence[GraphNode], specs: Sequence[LayerSpec],
             check_node(node, i)
         except LayoutError as exc:
             raise err(str(exc)) from None
-        where = f"graph node {i} ('{node.name}')"
+        where = f"graph node {i} ({short_repr(node.name)})"
         if node.name in seen:
             raise err(f"{where}: duplicate node name")
         for src in node.inputs:
             if src not in seen:
-                raise err(f"{where}: input '{src}' is not an earlier node")
+                raise err(f"{where}: input {short_repr(src)} is not an earlier node")
         if node.op in CROSSBAR_OPS:
             if kinds.get(node.name) != node.op:
                 raise err(f"{where}: a {node.op} node must be named after a {node.op} layer")
@@ -141,6 +151,85 @@ def check_graph(graph: Sequence[GraphNode], specs: Sequence[LayerSpec],
     missing = [n for n in kinds if n not in seen]
     if graph and missing:
         raise err(f"graph: layer(s) {', '.join(missing)} have no node")
+    if graph:
+        try:
+            graph_shapes(graph, specs)
+        except LayoutError as exc:
+            raise err(str(exc)) from None
+
+
+def _per_axis(v: Any, default: tuple[int, int]) -> tuple[int, int]:
+    """A pool setting (an integer, a pair, or None for ``default``) as (rows, columns)."""
+    if v is None:
+        return default
+    if isinstance(v, (list, tuple)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _pool_shape(node: GraphNode, src: tuple[int, ...], where: str) -> tuple[int, ...]:
+    if len(src) != 3:
+        raise LayoutError(f"{where}: pooling needs a (C, H, W) input, got shape {src}")
+    c, h, w = src
+    if node.params.get("global"):
+        return (c, 1, 1)
+    p = node.params
+    kh, kw = _per_axis(p.get("kernel", p.get("kernel_size")), (2, 2))
+    sh, sw = _per_axis(p.get("stride"), (kh, kw))
+    ph, pw = _per_axis(p.get("padding"), (0, 0))
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if oh < 1 or ow < 1:
+        raise LayoutError(f"{where}: a {kh}x{kw} pool (padding {ph}, {pw}) does not fit its "
+                          f"input of shape {src}")
+    return (c, oh, ow)
+
+
+def graph_shapes(graph: Sequence[GraphNode], specs: Sequence[LayerSpec]
+                 ) -> dict[str, tuple[int, ...]]:
+    """The output shape of every node of a structurally valid graph (see :func:`check_graph`),
+    propagated from the input: an ``input`` node has its ``shape`` param (the first node may omit
+    it and take the first layer's input shape, as the engine does); a ``conv`` or ``linear`` node
+    must receive exactly its layer's ``input_shape`` and gives its ``output_shape``; pools shrink
+    the map (and must fit it), ``flatten`` gives ``(C*H*W,)``, ``add`` needs equal shapes, ``relu``
+    and ``softmax`` keep the shape. Raises LayoutError naming the first node that does not fit,
+    or whose shape exceeds the size limits of :mod:`rram_sim.limits`."""
+    by_name = {s.name: s for s in specs}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, node in enumerate(graph):
+        where = f"graph node {i} ({short_repr(node.name)})"
+        ins = [shapes[s] for s in node.inputs]
+        if node.op == "input":
+            if "shape" in node.params:
+                shape = tuple(int(v) for v in node.params["shape"])
+            elif i == 0 and specs:
+                shape = tuple(int(v) for v in specs[0].input_shape)
+            else:
+                raise LayoutError(f"{where}: an input node other than the first needs "
+                                  f"params.shape")
+        elif node.op in CROSSBAR_OPS:
+            spec = by_name[node.name]
+            want = tuple(int(v) for v in spec.input_shape)
+            if ins[0] != want:
+                raise LayoutError(f"{where}: receives shape {ins[0]} from "
+                                  f"{short_repr(node.inputs[0])} but layer '{spec.name}' takes "
+                                  f"input_shape {want}")
+            shape = tuple(int(v) for v in spec.output_shape)
+        elif node.op in ("maxpool", "avgpool"):
+            shape = _pool_shape(node, ins[0], where)
+        elif node.op == "flatten":
+            shape = (math.prod(ins[0]),)
+        elif node.op == "add":
+            if any(s != ins[0] for s in ins[1:]):
+                raise LayoutError(f"{where}: adds inputs of different shapes "
+                                  f"{', '.join(str(s) for s in ins)}")
+            shape = ins[0]
+        else:   # relu, softmax
+            shape = ins[0]
+        problem = check_shape(shape, f"{where}: output shape {short_repr(shape)}")
+        if problem:
+            raise LayoutError(problem)
+        shapes[node.name] = shape
+    return shapes
 
 
 def default_graph(specs: Sequence[LayerSpec]) -> list[GraphNode]:

@@ -1,6 +1,14 @@
 """Loading a bundle: :func:`load_bundle` trusts nothing. Every key, shape, dtype, level, index
 and offset is checked (arrays are read with ``allow_pickle=False``), and the first fault raises a
-one-line :class:`LayoutError` naming the bundle, the layer and the field."""
+one-line :class:`LayoutError` naming the bundle, the layer and the field.
+
+Limits come before work (:mod:`rram_sim.limits`): the manifest's size and nesting depth, every
+array's ``.npy`` header against the bytes its member really holds (so a header claiming terabytes
+is refused before numpy allocates them), layer shapes against a sane maximum. The graph is checked
+whole (:func:`rram_sim.graph.check_graph`: op parameters, structure, and shapes propagated through
+every node against every layer), golden vectors must be finite, and scheme names are looked up in
+the scheme registry (:func:`rram_sim.schemes.scheme_names`), so a scheme registered at run time
+loads."""
 
 from __future__ import annotations
 
@@ -17,16 +25,27 @@ from rram_sim.bundle.types import ARRAYS, MANIFEST, Bundle, Golden
 from rram_sim.config import Config, from_dict
 from rram_sim.errors import ConfigError, LayoutError, MappingError
 from rram_sim.graph import GraphNode, check_graph
-from rram_sim.layout import FORMAT_VERSION, SCHEMES, LayerLayout, LayerSpec
+from rram_sim.layout import FORMAT_VERSION, LayerLayout, LayerSpec
+from rram_sim.limits import (
+    MAX_DIM,
+    MAX_JSON_DEPTH,
+    MAX_TEXT_BYTES,
+    check_shape,
+    json_depth,
+    npz_member_problem,
+    short_repr,
+)
 from rram_sim.mapping import check_spec, layer_figures, network_figures, unit_shape, used_positions
 from rram_sim.placement import Placement, placement_figures
+from rram_sim.schemes import scheme_names
 
 
 class _Checker:
     """Raises one-line LayoutErrors prefixed with the bundle path."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, archive_bytes: int = 0):
         self.path = path
+        self.archive_bytes = archive_bytes   # size of arrays.npz, the most any array may claim
 
     def fail(self, msg: str) -> None:
         raise LayoutError(f"bundle {self.path}: {msg}")
@@ -37,7 +56,8 @@ class _Checker:
         v = d[k]
         if not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):
             types = typ if isinstance(typ, tuple) else (typ,)
-            self.fail(f"{where}.{k}={v!r}: must be of type {'/'.join(t.__name__ for t in types)}")
+            self.fail(f"{where}.{k}={short_repr(v)}: must be of type "
+                      f"{'/'.join(t.__name__ for t in types)}")
         return v
 
 
@@ -46,6 +66,9 @@ def _get_array(ck: _Checker, npz: Any, key: str, where: str, dtype: Any,
     """Array ``key`` of the given dtype and shape (``None`` in ``shape``: any length)."""
     if key not in npz.files:
         ck.fail(f"{where}: array '{key}' missing from {ARRAYS}")
+    problem = npz_member_problem(npz, key, ck.archive_bytes)   # before numpy allocates anything
+    if problem:
+        ck.fail(f"{where}: array '{key}' unreadable ({problem})")
     try:
         a = npz[key]
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -64,14 +87,21 @@ def _spec_from(ck: _Checker, d: Any, where: str) -> LayerSpec:
     tup = {}
     for k in ("weight_shape", "input_shape", "stride", "padding"):
         v = ck.key(d, k, where, list)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in v):
-            ck.fail(f"{where}.{k}={v!r}: must be a list of integers")
+        if len(v) > 4 or not all(isinstance(i, int) and not isinstance(i, bool) for i in v):
+            ck.fail(f"{where}.{k}={short_repr(v)}: must be a list of at most 4 integers")
+        if any(abs(i) > MAX_DIM for i in v):
+            ck.fail(f"{where}.{k}={short_repr(v)}: entries must not exceed {MAX_DIM}")
         tup[k] = tuple(v)
     spec = LayerSpec(name=name, kind=kind, **tup)
     try:
         check_spec(spec)
     except MappingError as exc:
         ck.fail(f"{where}: {exc}")
+    for what, shape in (("weight_shape", spec.weight_shape), ("input_shape", spec.input_shape),
+                        ("output_shape", spec.output_shape)):
+        problem = check_shape(shape, f"{where}: layer '{name}' {what} {shape}")
+        if problem:
+            ck.fail(problem)
     return spec
 
 
@@ -134,7 +164,7 @@ def _check_placement(ck: _Checker, m: Any, npz: Any, layers: list[LayerLayout],
     reps = ck.key(m, "replication", where, list)
     if len(reps) != len(layers) or any(
             isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in reps):
-        ck.fail(f"{where}.replication={reps!r}: must be one integer >= 1 per layer")
+        ck.fail(f"{where}.replication={short_repr(reps)}: must be one integer >= 1 per layer")
     fresh = ck.key(m, "fresh_tile", where, bool)
     multi = ck.key(m, "allow_multi_chip", where, bool)
     limits = np.array([np.iinfo(np.int32).max if multi else 1, cfg.chip.tiles, cfg.tile.pes,
@@ -169,12 +199,22 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         ck.fail(f"{MANIFEST} missing")
     if not (path / ARRAYS).is_file():
         ck.fail(f"{ARRAYS} missing")
+    ck.archive_bytes = (path / ARRAYS).stat().st_size
+    size = (path / MANIFEST).stat().st_size
+    if size > MAX_TEXT_BYTES:
+        ck.fail(f"{MANIFEST}: {size} bytes, more than the limit of {MAX_TEXT_BYTES}")
     try:
-        m = json.loads((path / MANIFEST).read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        ck.fail(f"{MANIFEST}: not valid JSON ({exc})")
+        m = json.loads((path / MANIFEST).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        ck.fail(f"{MANIFEST}: not a text file")
+    except RecursionError:
+        ck.fail(f"{MANIFEST}: nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+    except ValueError as exc:   # json.JSONDecodeError, or an integer too long to convert
+        ck.fail(f"{MANIFEST}: not valid JSON ({str(exc).split(';')[0][:120]})")
     if not isinstance(m, dict):
         ck.fail(f"{MANIFEST}: must hold a JSON object")
+    if json_depth(m) > MAX_JSON_DEPTH:
+        ck.fail(f"{MANIFEST}: nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     version = ck.key(m, "format_version", "manifest", int)
     if version > FORMAT_VERSION or version < 1:
         ck.fail(f"manifest.format_version={version}: this rram_sim reads versions 1.."
@@ -184,8 +224,9 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     except ConfigError as exc:
         ck.fail(f"manifest.config invalid: {exc}")
     scheme = ck.key(m, "scheme", "manifest", str)
-    if scheme not in SCHEMES:
-        ck.fail(f"manifest.scheme={scheme!r}: must be one of {', '.join(SCHEMES)}")
+    if scheme not in scheme_names():
+        ck.fail(f"manifest.scheme={short_repr(scheme)}: must be one of "
+                f"{', '.join(scheme_names())}")
     try:
         npz = np.load(path / ARRAYS, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -196,14 +237,13 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             spec = _spec_from(ck, ck.key(d, "spec", f"layers[{i}]", dict), f"layers[{i}].spec")
             where = f"layer '{spec.name}' ({i})"
             lscheme = ck.key(d, "scheme", where, str)
-            if lscheme not in SCHEMES:
-                ck.fail(f"{where}: scheme={lscheme!r} must be one of {', '.join(SCHEMES)}")
+            if lscheme not in scheme_names():
+                ck.fail(f"{where}: scheme={short_repr(lscheme)} must be one of "
+                        f"{', '.join(scheme_names())}")
             scale = ck.key(d, "weight_scale", where, (int, float))
             if not (math.isfinite(scale) and scale > 0):
-                ck.fail(f"{where}: weight_scale={scale!r} must be a finite number > 0")
+                ck.fail(f"{where}: weight_scale={short_repr(scale)} must be a finite number > 0")
             n_xb = ck.key(d, "n_crossbars", where, int)
-            if n_xb < 0:
-                ck.fail(f"{where}: n_crossbars={n_xb} must be >= 0")
             has_bias = ck.key(d, "has_bias", where, bool)
             ur, uc = unit_shape(lscheme, cfg)
             ri = _get_array(ck, npz, f"L{i}.row_index", where, np.int32, (None, ur))
@@ -214,6 +254,10 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
                                        (u, ur, uc, cfg.columns_per_weight))}
             for k in ("crossbar", "row_offset", "col_offset"):
                 arr[k] = _get_array(ck, npz, f"L{i}.{k}", where, np.int32, (u,))
+            # every crossbar holds at least one unit; the count sizes arrays later
+            if not 0 <= n_xb <= u:
+                ck.fail(f"{where}: n_crossbars={short_repr(n_xb)} must lie in 0..{u} (the layer's "
+                        f"units)")
             bias = (_get_array(ck, npz, f"L{i}.bias", where, np.float64,
                                (spec.matrix_shape[1],)) if has_bias else None)
             if bias is not None and not np.all(np.isfinite(bias)):
@@ -243,18 +287,23 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         golden = {}
         by_name = {lay.spec.name: lay.spec for lay in layers}
         for j, name in enumerate(ck.key(m, "golden", "manifest", list)):
-            if name not in by_name or name in golden:
-                ck.fail(f"golden[{j}]={name!r}: must name a layer, once")
+            if not isinstance(name, str) or name not in by_name or name in golden:
+                ck.fail(f"golden[{j}]={short_repr(name)}: must name a layer, once")
             spec = by_name[name]
             w = f"golden '{name}'"
             x = _get_array(ck, npz, f"G{j}.input", w, np.float64, (None, *spec.input_shape))
             b = x.shape[0]
-            golden[name] = Golden(
+            g = Golden(
                 input=x,
                 output=_get_array(ck, npz, f"G{j}.output", w, np.float64,
                                   (b, *spec.output_shape)),
                 output_quantized=_get_array(ck, npz, f"G{j}.output_quantized", w, np.float64,
                                             (b, *spec.output_shape)))
+            for k in ("input", "output", "output_quantized"):
+                # NaN compares false with everything, so a NaN reference would verify as PASS
+                if not np.all(np.isfinite(getattr(g, k))):
+                    ck.fail(f"{w}: array 'G{j}.{k}' contains NaN or infinity")
+            golden[name] = g
         meta = ck.key(m, "meta", "manifest", dict)
         ck.key(m, "figures", "manifest", dict)
     figures = {**network_figures([lay.figures for lay in layers]), **placement.figures}
