@@ -163,10 +163,10 @@ def _pass_name(run: str, rec) -> str:
     return "inference" if run == "inference" and rec.pass_name != "reload" else rec.pass_name
 
 
-def _add_record(rep: Report, tally: _RunTally, run: str, rec, st, n_images: int,
-                cfg: Config, lib: dict) -> None:
+def _add_record(rep: Report, tally: _RunTally, run: str, rec, st, result, cfg: Config,
+                lib: dict) -> None:
     """One stage record: its counts and energy per component, its interval, its layer row."""
-    counts = accounting.stage_counts(rec, st, n_images, cfg)
+    counts = accounting.stage_counts(rec, st, result.n_images, cfg)
     dyn = accounting.dynamic_energy_pj(counts, cfg)
     pass_name = _pass_name(run, rec)
     for comp, e in dyn.items():
@@ -274,7 +274,7 @@ def build_report(runs, cfg: Config, figures: dict[str, Any] | None = None,
         by_name = {s.name: s for s in stages}
         tally = _RunTally(dict.fromkeys(lib, 0.0))
         for rec in result.records:
-            _add_record(rep, tally, run, rec, by_name.get(rec.name), result.n_images, cfg, lib)
+            _add_record(rep, tally, run, rec, by_name.get(rec.name), result, cfg, lib)
         makespan_ns = T.cycles_to_ns(result.makespan_cycles, cfg)
         leak = accounting.static_energy_pj(cfg, makespan_ns, (t for st in stages for t in st.tiles),
                                            indexed=indexed)

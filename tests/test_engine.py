@@ -228,7 +228,8 @@ def test_energy_is_counts_times_costs_plus_leakage():
     for lay in b.layers:
         total += kernels.forward_counts(lay, cfg, lay.spec.output_positions)
     des = [layer for layer in rep.layers if layer["run"] == "inference"]
-    for f in ("noc_flits", "noc_flit_hops", "offchip_bytes", "activation_ops", "pool_ops"):
+    for f in ("noc_flits", "noc_flit_hops", "offchip_bytes", "activation_ops", "pool_ops",
+              "buffer_read_bytes", "buffer_write_bytes"):
         setattr(total, f, sum(x["counts"][f] for x in des))
     dyn = sum(costs.dynamic_energy_pj(total, cfg).values())
     s = rep.runs["inference"]
@@ -314,8 +315,11 @@ def test_reload_twice_the_chip_pays_the_predicted_write_time():
     assert {r["layer"] for r in rel} == {"c0", "c1", "c2", "c3"}
     assert sum(r["count"] for r in rel if r["component"] == "cell_write") == \
         s["reload_write_pulses"]
+    # each programming writes the cells and fetches the 128x128 8-bit weights from off-chip
+    fetched = 4 * 128 * 128
+    link_pj = costs.component_library(cfg)["offchip_link"].energy_pj
     assert s["phases"]["reload"]["dynamic_energy_pj"] == pytest.approx(
-        s["reload_write_pulses"] * cfg.cell.write_energy_pj)
+        s["reload_write_pulses"] * cfg.cell.write_energy_pj + fetched * link_pj)
     # Programming sits on the critical path: slower writes add exactly their extra time.
     slow = cfg.replace(**{"cell.write_latency_ns": 150.0})
     s2 = simulate(big, slow, "inference", batch=2, overflow="reload").runs["inference"]

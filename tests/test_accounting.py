@@ -1,0 +1,108 @@
+"""Accounting: the buffer traffic, gradient MACs and weight fetches a run is charged for, checked by
+hand on small networks; dynamic and static energy kept apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rram_sim import config, costs
+from rram_sim.bundle import GraphNode, map_network
+from rram_sim.layout import LayerSpec
+from rram_sim.simulate import simulate
+
+
+def _one_conv(cfg, density=1.0):
+    spec = LayerSpec("c", "conv", (4, 2, 3, 3), (2, 6, 6), padding=(1, 1))
+    rng = np.random.default_rng(0)
+    w = rng.choice([-1.0, 1.0], size=spec.weight_shape) * rng.uniform(0.5, 1.0, spec.weight_shape)
+    mask = rng.random(spec.weight_shape) < density
+    graph = [GraphNode("input", "input", [], {"shape": [2, 6, 6]}),
+             GraphNode("c", "conv", ["input"]), GraphNode("r", "relu", ["c"]),
+             GraphNode("p", "maxpool", ["r"], {"kernel": 2})]
+    return map_network([spec], [w], cfg, "compact", masks=[mask], graph=graph)
+
+
+def _layer_counts(rep, run, name, pass_name):
+    rows = [x for x in rep.layers if x["run"] == run and x["layer"] == name
+            and x["pass"] == pass_name]
+    assert len(rows) == 1
+    return rows[0]["counts"]
+
+
+def test_buffer_traffic_by_hand():
+    """edge chip, 8-bit values (1 byte): conv 2->4, 3x3, 6x6 'same': 36 positions x 18 inputs read,
+    36 x 4 outputs written; relu reads and writes 144 values; 2x2 max-pool reads 4 per output
+    (36 outputs) and writes 36; the input stage writes the 72-value image."""
+    cfg = config.preset("edge")
+    rep = simulate(_one_conv(cfg), cfg, "inference")
+    c = _layer_counts(rep, "inference", "c", "inference")
+    assert (c["buffer_read_bytes"], c["buffer_write_bytes"]) == (36 * 18, 36 * 4)
+    r = _layer_counts(rep, "inference", "r", "inference")
+    assert (r["buffer_read_bytes"], r["buffer_write_bytes"]) == (144, 144)
+    p = _layer_counts(rep, "inference", "p", "inference")
+    assert (p["buffer_read_bytes"], p["buffer_write_bytes"]) == (4 * 36, 36)
+    i = _layer_counts(rep, "inference", "input", "inference")
+    assert (i["buffer_read_bytes"], i["buffer_write_bytes"]) == (0, 72)
+    # charged per bus-wide access (edram_bus_bits / 8 bytes): eDRAM and bus energy are not zero
+    lib = costs.component_library(cfg)
+    access = cfg.tile.edram_bus_bits / 8
+    e = {x["component"]: x["energy_pj"] for x in rep.records
+         if x["layer"] == "c" and x["kind"] == "dynamic"}
+    for comp, n_bytes in (("edram", 36 * 18), ("bus", 36 * 18), ("edram_write", 36 * 4),
+                          ("bus_write", 36 * 4)):
+        assert lib[comp].events_per_unit == access
+        assert e[comp] > 0
+        assert e[comp] == pytest.approx(n_bytes / access * lib[comp].energy_pj)
+
+
+def test_gradient_macs_over_stored_weights_only():
+    """A training step of batch 2: one MAC per stored weight and output position; pruning half the
+    weights (compact mapping drops empty rows and columns, zeros inside used rows stay stored)
+    lowers them accordingly, never below the nonzero weights."""
+    cfg = config.preset("edge")
+    dense = simulate(_one_conv(cfg), cfg, "training", batch=2)
+    c = _layer_counts(dense, "training", "c", "backward")
+    assert c["gradient_macs"] == 4 * 18 * 36 * 2
+    pruned_b = _one_conv(cfg, density=0.3)
+    pruned = simulate(pruned_b, cfg, "training", batch=2)
+    cp = _layer_counts(pruned, "training", "c", "backward")
+    lay = pruned_b.layers[0]
+    stored = int(((lay.row_index >= 0)[:, :, None] & (lay.col_index >= 0)[:, None, :]).sum())
+    assert cp["gradient_macs"] == stored * 36 * 2 < c["gradient_macs"]
+    mac = costs.component_library(cfg)["gradient_mac"].energy_pj
+    assert mac == pytest.approx(costs.gradient_mac_pj(8)) and mac == pytest.approx(0.2 + 0.03
+                                                                                  + 8 * 0.07 / 24)
+
+
+def test_dynamic_and_static_side_by_side():
+    cfg = config.preset("edge")
+    rep = simulate(_one_conv(cfg), cfg, "both")
+    for run, s in rep.runs.items():
+        items = s["n_images"] if run == "inference" else 1
+        assert s["dynamic_energy_pj"] + s["leakage_energy_pj"] == pytest.approx(s["energy_pj"])
+        assert s["dynamic_energy_per_item_uj"] == pytest.approx(
+            s["dynamic_energy_pj"] / items * 1e-6)
+        static = sum(x["energy_pj"] for x in rep.records if x["run"] == run
+                     and x["kind"] == "static")
+        assert static == pytest.approx(s["leakage_energy_pj"])
+        assert sum(rep.static_energy_by_category_pj[run].values()) == pytest.approx(static)
+        assert all(x["kind"] in ("dynamic", "static") for x in rep.records)
+
+
+def test_reload_fetches_the_weights_over_the_offchip_link():
+    """A network run in reload segments programs each segment's weights fetched from off-chip."""
+    cfg = config.preset("edge").replace(**{"chip.tiles": 1, "tile.pes": 1, "pe.crossbars": 1})
+    specs = [LayerSpec("a", "linear", (16, 64), (64,)), LayerSpec("b", "linear", (16, 16), (16,))]
+    rng = np.random.default_rng(1)
+    ws = [rng.choice([-1.0, 1.0], size=s.weight_shape) for s in specs]
+    b = map_network(specs, ws, cfg, "dense", allow_multi_chip=True)
+    rep = simulate(b, cfg, "inference", overflow="reload")
+    assert rep.runs["inference"]["reloads"] >= 2
+    fetched = sum(x["counts"]["offchip_bytes"] for x in rep.layers if x["pass"] == "reload")
+    per_program = {"a": 16 * 64, "b": 16 * 16}     # 8-bit weights: one byte each
+    programs = {}
+    for x in rep.layers:
+        if x["pass"] == "reload":
+            programs[x["layer"]] = programs.get(x["layer"], 0) + 1
+    assert fetched == sum(per_program[k] * n for k, n in programs.items())
