@@ -1,10 +1,11 @@
 """AUTO-PRUNE against uniform ratios, PIM-Prune-style and ReaLPrune on one model and chip.
 
-Every method starts from the same architecture, data and seed; the round-based methods
-(``pim_prune``, ``realprune``) run through :func:`pruning.realprune.run`, whose round 0 trains the
-dense model the same way. Each pruned model is exported (``ou`` for AUTO-PRUNE and uniform, the
-``compact`` mapping with index tables for the crossbar-vector methods) and simulated for one
-inference on the rram_sim engine. Columns:
+Every method comes from the method registry (:mod:`pruning.methods.registry`) and starts from the
+same architecture, data and seed: ``autoprune`` and ``uniform`` prune the trained dense model; the
+round-based methods (``pim_prune``, ``realprune``) run through :func:`pruning.realprune.run`, whose
+round 0 trains the dense model the same way. Each pruned model is exported (``ou`` for AUTO-PRUNE
+and uniform, the ``compact`` mapping with index tables for the crossbar-vector methods) and
+simulated for one inference on the rram_sim engine. Columns:
 
 - ``accuracy`` / ``test_accuracy``: validation / test accuracy of the pruned, fine-tuned model;
 - ``compression_rate``: crossbars of the dense mapping / crossbars occupied;
@@ -25,10 +26,15 @@ from pathlib import Path
 
 import torch
 
-from pruning.autoprune import EPISODES, AutoPruneSettings, PruningEnv, autoprune, simulate_ou
+from pruning.autoprune.settings import EPISODES
+from pruning.autoprune.simulation import simulate_ou
 from pruning.data import get_data
 from pruning.export import export_bundle
+from pruning.methods.base import ModelMethod
+from pruning.methods.registry import get_method
 from pruning.models import build_model
+from pruning.realprune import PruneSettings, load_round_model
+from pruning.realprune import run as run_rounds
 from pruning.train import evaluate, seed_everything, train
 from rram_sim.config import load
 from rram_sim.fileio import atomic_write_bytes, atomic_write_text, csv_text
@@ -116,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
           checkpoint_dir=out / "dense")
     rows = []
 
-    settings = AutoPruneSettings(episodes=args.episodes)
+    auto = get_method("autoprune", ModelMethod)(episodes=args.episodes)
+    settings = auto.settings
     t0 = time.process_time()
-    res = autoprune(dense, data, cfg, settings, out / "autoprune", model_spec=spec)
+    res = auto.prune(dense, data, cfg, out / "autoprune", model_spec=spec)
     cpu_s = time.process_time() - t0
     rows.append(_row("auto_prune", "ou", res.model, res.masks, data, cfg, x))
     hist = res.search.history
@@ -132,20 +139,17 @@ def main(argv: list[str] | None = None) -> int:
           f"CPU {cpu_s:.0f} s", file=sys.stderr)
 
     # uniform: every layer at AUTO-PRUNE's mean ratio, same groups and fine-tune
-    env = PruningEnv(dense, data, cfg, settings)
     mean_ratio = sum(res.ratios.values()) / len(res.ratios)
-    masks = env.masks_for([mean_ratio] * env.n_layers)
-    m = env.masked_model(masks, settings.finetune_epochs, settings.seed)
-    rows.append(_row("uniform", "ou", m, masks, data, cfg, x))
-
-    from pruning import baselines  # noqa: F401  (registers pim_prune)
-    from pruning.realprune import PruneSettings, load_round_model
-    from pruning.realprune import run as rp_run
+    uniform = get_method("uniform", ModelMethod)(
+        ratio=mean_ratio, granularity=settings.granularity, norm=settings.norm,
+        exclude=settings.exclude, finetune_epochs=settings.finetune_epochs,
+        finetune_lr=settings.finetune_lr, seed=settings.seed).prune(dense, data, cfg)
+    rows.append(_row("uniform", "ou", uniform.model, uniform.masks, data, cfg, x))
 
     for method in ("pim_prune", "realprune"):
         folder = out / method
         # the same 1-point accuracy constraint as AUTO-PRUNE decides where the rounds stop
-        rp_run(PruneSettings(method=method, chip=args.chip, rounds=args.rounds,
+        run_rounds(PruneSettings(method=method, chip=args.chip, rounds=args.rounds,
                              epochs=args.epochs, target_sparsity=0.9,
                              tolerance=settings.accuracy_loss), folder, data=data)
         m, masks, _ = load_round_model(folder)

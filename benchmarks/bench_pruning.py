@@ -1,12 +1,12 @@
 """ReaLPrune against its baselines: weights pruned, crossbars, accuracy and simulated training step.
 
-For every method of the registry (:mod:`pruning.realprune`, :mod:`pruning.baselines`) this runs the
-round runner on one model and dataset with the same rounds and epochs, takes each method's ticket
-(its sparsest round within the accuracy tolerance), exports it as a compact layout bundle for the
-training chip and simulates one training step with the discrete-event engine
-(:func:`rram_sim.simulate.simulate`, mode ``training``, ``overflow="reload"``: a network larger than
-the chip runs on it in segments reprogrammed one after another, the programming time and energy
-charged). The dense model (round 0, dense mapping) is the reference for the speed-up. Writes,
+For every round method of the registry (:mod:`pruning.methods.registry`) this runs the round runner
+(:mod:`pruning.realprune`) on one model and dataset with the same rounds and epochs, takes each
+method's ticket (its sparsest round within the accuracy tolerance), exports it as a compact layout
+bundle for the training chip and simulates one training step with the discrete-event engine
+(:func:`rram_sim.simulate.simulate`, mode ``training``, ``overflow="reload"``: a network larger
+than the chip runs on it in segments reprogrammed one after another, the programming time and
+energy charged). The dense model (round 0, dense mapping) is the reference for the speed-up. Writes,
 under ``--out``:
 
 - ``results.csv`` and ``results.md``: one row per method (and the dense reference): weights pruned,
@@ -52,6 +52,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pruning import realprune as rp  # noqa: E402
 from pruning.data import get_data  # noqa: E402
 from pruning.export import export_bundle  # noqa: E402
+from pruning.methods.registry import method_names  # noqa: E402
+from pruning.methods.round_method import RoundMethod  # noqa: E402
 from rram_sim import config as rconfig  # noqa: E402
 from rram_sim.fileio import atomic_write_bytes, atomic_write_text, csv_text  # noqa: E402
 
@@ -170,7 +172,7 @@ def plot_rounds(histories: dict[str, list[dict[str, Any]]], path: Path, title: s
 
 def run_bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     out = Path(args.out)
-    methods = args.methods.split(",") if args.methods else rp.method_names()
+    methods = args.methods.split(",") if args.methods else method_names(RoundMethod)
     cfg = rconfig.load(args.chip)
     data = get_data(args.data, args.data_root, batch_size=args.batch_size, seed=args.seed)
     sample = next(iter(data.test))[0][:1]

@@ -13,7 +13,7 @@ is zero on both sides. Following the graph with a union-find over *channel sets*
 ResNet, one set per stage: the stem conv (or the stage's option-B shortcut conv) and every block's
 last conv write it, every block's first conv and the next stage's shortcut (or the classifier)
 read it. :func:`channel_sets` returns these sets from the model's ``torch.fx`` graph (traced with
-:func:`pruning.export.trace_graph`, the export's tracer). A set is *removable* channel by channel
+:func:`pruning.tracing.trace_graph`, the export's tracer). A set is *removable* channel by channel
 when all its producers are Conv2d / Linear layers and the model's output does not read it; a set
 written by the model input or by an operation outside the list above, or read by the output, is
 left out.
@@ -28,21 +28,17 @@ masked, repeatedly (a consumer that loses all its inputs loses all its filters i
 
 from __future__ import annotations
 
-import operator
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from torch import fx, nn
 
 from pruning.errors import PruningError
 from pruning.masks import Masks
+from pruning.tracing import flatten_start, is_add, is_relu, trace_graph
 
-_ADD = (operator.add, torch.add, operator.iadd)
-_RELU_FN = (F.relu, torch.relu)
 _KEEP_MODULES = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
                  nn.Dropout, nn.Identity)
 
@@ -104,8 +100,6 @@ class _Spaces:
 # value forms: "map" (a conv-like [B, C, ...] map), "flat" (a flattened map), "vec" ([B, F], a
 # linear output), "any" (the model input: any of these), "unknown" (dim 1 is not a channel)
 def _trace_sets(model: nn.Module) -> _Spaces:
-    from pruning.export import trace_graph
-
     gm = trace_graph(model)
     mods = dict(gm.named_modules())
     calls = Counter(n.target for n in gm.graph.nodes if n.op == "call_module")
@@ -159,17 +153,13 @@ def _trace_sets(model: nn.Module) -> _Spaces:
             state[node.name] = x
         elif isinstance(mod, _KEEP_MODULES) and x is not None:
             state[node.name] = x
-        elif (node.op == "call_function" and node.target in _RELU_FN
-              or node.op == "call_method" and node.target in ("relu", "relu_")) and x is not None:
+        elif is_relu(node) and x is not None:
             state[node.name] = x
         elif (isinstance(mod, nn.Flatten) and mod.start_dim == 1 and mod.end_dim == -1
-              or node.op == "call_function" and node.target is torch.flatten
-              and (node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)) == 1
-              ) and x is not None:
+              or flatten_start(node) == 1) and x is not None:
             form = {"map": "flat", "vec": "vec", "flat": "flat", "any": "vec"}.get(x[1], "unknown")
             state[node.name] = (x[0], form)
-        elif node.op == "call_function" and node.target in _ADD and len(node.args) == 2 and \
-                not node.kwargs:
+        elif is_add(node) and len(node.args) == 2 and not node.kwargs:
             y = arg(node, 1)
             if x is None or y is None or x[1] != y[1] or x[1] == "unknown":
                 unknown(node)

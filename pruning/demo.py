@@ -6,8 +6,9 @@
 1. **ReaLPrune** (:mod:`pruning.realprune`): round 0 trains the dense model, later rounds prune
    crossbar row/column segments with rewinding; the ticket is the sparsest round within the
    accuracy tolerance. -> ``OUT/realprune/``
-2. **AUTO-PRUNE** (:mod:`pruning.autoprune`, when installed): a DDPG agent picks per-layer ratios
-   for the trained dense model; the result is exported as an ``ou`` bundle. -> ``OUT/autoprune/``
+2. **AUTO-PRUNE** (:mod:`pruning.autoprune`): a DDPG agent picks per-layer ratios for the
+   trained dense model; the result is exported as an ``ou`` bundle. -> ``OUT/autoprune/``
+   Both methods are looked up in :mod:`pruning.methods.registry`.
 3. **Bundles** (:func:`pruning.export.export_bundle`): the dense model mapped ``dense`` and the
    ReaLPrune ticket mapped ``compact``, each with golden vectors. -> ``OUT/bundles/<point>/``
 4. **Verify** (:func:`rram_sim.datapath.verify_bundle`) every bundle with the index unit and
@@ -63,7 +64,7 @@ class DemoSettings:
     episode_finetune_epochs: int = 2  # AUTO-PRUNE fine-tune inside each episode
     finetune_epochs: int = 3         # AUTO-PRUNE fine-tune of the best policy
     golden_batch: int = 2            # images in each bundle's golden vectors
-    autoprune: bool = True           # run AUTO-PRUNE when pruning.autoprune is available
+    autoprune: bool = True           # run AUTO-PRUNE (when the method is registered)
 
     @classmethod
     def quick(cls) -> DemoSettings:
@@ -88,13 +89,15 @@ def _done(path: Path, what: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 def step_realprune(s: DemoSettings, out: Path, data: Any) -> Any:
-    """Dense training (round 0) and ReaLPrune rounds; resumes finished rounds."""
-    from pruning import realprune as rp
+    """Dense training (round 0) and ReaLPrune rounds (the registry's ``realprune`` method, run by
+    the round runner); resumes finished rounds."""
+    from pruning.realprune import PruneSettings
+    from pruning.realprune import run as run_rounds
 
-    settings = rp.PruneSettings(model=s.model, data=s.data, chip=s.chip, seed=s.seed,
-                                epochs=s.epochs, rounds=s.rounds, rate=s.rate,
-                                target_sparsity=s.target_sparsity, tolerance=s.tolerance)
-    res = rp.run(settings, out / "realprune", data=data)
+    settings = PruneSettings(model=s.model, data=s.data, chip=s.chip, seed=s.seed,
+                             method="realprune", epochs=s.epochs, rounds=s.rounds, rate=s.rate,
+                             target_sparsity=s.target_sparsity, tolerance=s.tolerance)
+    res = run_rounds(settings, out / "realprune", data=data)
     t = res.ticket
     computed = f"computed {res.computed}" if res.computed else "all resumed"
     _say(f"  realprune: {len(res.rounds)} rounds ({computed}); ticket round {t['round']}: "
@@ -104,13 +107,18 @@ def step_realprune(s: DemoSettings, out: Path, data: Any) -> Any:
 
 
 def step_autoprune(s: DemoSettings, out: Path, data: Any, cfg: Any) -> Path | None:
-    """AUTO-PRUNE on the trained dense model; returns its bundle folder (None if unavailable)."""
-    try:
-        from pruning import autoprune as ap
-    except ImportError:
-        _say("  autoprune: pruning.autoprune is not installed; skipped")
-        return None
+    """AUTO-PRUNE (the registry's ``autoprune`` method) on the trained dense model; returns its
+    bundle folder (None if no such method is registered)."""
+    from pruning.errors import PruningError
+    from pruning.methods.base import ModelMethod
+    from pruning.methods.registry import get_method
     from pruning.realprune import load_round_model
+
+    try:
+        method_class = get_method("autoprune", ModelMethod)
+    except PruningError:
+        _say("  autoprune: no such method registered; skipped")
+        return None
 
     folder = out / "autoprune"
     if (folder / "best_policy.json").is_file() and (folder / "bundle" / "manifest.json").is_file():
@@ -119,10 +127,10 @@ def step_autoprune(s: DemoSettings, out: Path, data: Any, cfg: Any) -> Path | No
     model, _, report = load_round_model(out / "realprune", 0)
     spec = {"name": s.model, "num_classes": data.num_classes, "in_channels": data.in_channels,
             "width": 1.0, "image_size": data.image_size}
-    settings = ap.AutoPruneSettings(accuracy_loss=min(s.tolerance, 0.99), episodes=s.episodes,
-                                    episode_finetune_epochs=s.episode_finetune_epochs,
-                                    finetune_epochs=s.finetune_epochs, seed=s.seed)
-    res = ap.autoprune(model, data, cfg, settings, folder, model_spec=spec)
+    method = method_class(accuracy_loss=min(s.tolerance, 0.99), episodes=s.episodes,
+                          episode_finetune_epochs=s.episode_finetune_epochs,
+                          finetune_epochs=s.finetune_epochs, seed=s.seed)
+    res = method.prune(model, data, cfg, folder, model_spec=spec)
     best = res.search.best
     found = (f"best of {len(res.search.history)} episodes: #{best.episode}, {best.crossbars} "
              f"crossbars" if best else f"no episode of {len(res.search.history)} within the "

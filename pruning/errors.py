@@ -29,3 +29,9 @@ class CheckpointError(PruningError):
 
 class ExportError(PruningError):
     """A model contains a module or operation the crossbar export cannot represent."""
+
+
+def require(ok: bool, key: str, value: object, rule: str) -> None:
+    """Raise :class:`PruningError` ``"KEY=VALUE: RULE"`` unless ``ok`` (settings checks)."""
+    if not ok:
+        raise PruningError(f"{key}={value!r}: {rule}")

@@ -7,7 +7,7 @@ of one input through it. It keeps what a crossbar accelerator computes:
   ``linear`` layer, each named after its module path (``features.0``);
 - an ``nn.BatchNorm2d`` right after a conv whose output nothing else reads is *folded* into that
   conv: ``W' = W * g / sqrt(var + eps)`` per filter,
-  ``b' = (b - mean) * g / sqrt(var + eps) + beta``;
+  ``b' = (b - mean) * g / sqrt(var + eps) + beta`` (:mod:`pruning.tracing`, which also traces);
 - ``nn.ReLU`` / ``F.relu`` -> ``relu``; ``nn.MaxPool2d`` / ``nn.AvgPool2d`` -> ``maxpool`` /
   ``avgpool`` with ``kernel``, ``stride``, ``padding``; ``nn.AdaptiveAvgPool2d(1)`` -> a global
   ``avgpool``; ``nn.Flatten`` / ``torch.flatten(x, 1)`` -> ``flatten``; ``+`` / ``torch.add`` ->
@@ -26,25 +26,29 @@ float model, ``output`` the layer's torch output (after a folded BatchNorm), and
 from __future__ import annotations
 
 import copy
-import operator
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from pruning.errors import ExportError
 from pruning.masks import Masks
+from pruning.tracing import (
+    flatten_start,
+    fold_batchnorm,
+    folded_conv,
+    is_add,
+    is_relu,
+    node_shape,
+    trace_shapes,
+)
 from rram_sim.bundle import Bundle, GraphNode, golden_from_numpy, map_network, save_bundle
 from rram_sim.config import Config
 from rram_sim.layout import LayerSpec
 
-_ADD = (operator.add, torch.add, operator.iadd)
-_RELU_FN = (F.relu, torch.relu, torch.nn.functional.relu)
 _PASS_MODULES = (nn.Dropout, nn.Identity)
 
 
@@ -69,27 +73,6 @@ def _pair(v: Any, what: str, where: str) -> int:
     return int(v)
 
 
-def trace_graph(model: nn.Module) -> fx.GraphModule:
-    """The model's ``torch.fx`` graph (no shapes); :class:`ExportError` when it cannot be traced."""
-    try:
-        return fx.symbolic_trace(model)
-    except Exception as exc:
-        raise ExportError(f"model {type(model).__name__}: torch.fx cannot trace it "
-                          f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})") from None
-
-
-def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> fx.GraphModule:
-    gm = trace_graph(model)
-    gm.eval()
-    with torch.no_grad():
-        ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
-    return gm
-
-
-def _shape(node: fx.Node) -> tuple[int, ...]:
-    return tuple(int(s) for s in node.meta["tensor_meta"].shape[1:])
-
-
 def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
     """Trace ``model`` for inputs of shape ``input_shape`` (no batch) and return the crossbar
     layers (``specs``, ``weights``, ``biases``, BN folded) and the graph. Unpack as
@@ -98,7 +81,7 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
     was_training = model.training
     model.eval()
     try:
-        gm = _trace(model, input_shape)
+        gm = trace_shapes(model, input_shape)
     finally:
         model.train(was_training)
     mods = dict(gm.named_modules())
@@ -109,7 +92,6 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
     env: dict[str, str] = {}           # fx node name -> graph node name carrying its value
     layer_in: dict[str, str] = {}
     layer_out: dict[str, str] = {}
-    kinds: dict[str, str] = {}
 
     def src(node: fx.Node, i: int = 0) -> fx.Node:
         a = node.args[i]
@@ -144,17 +126,16 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
                     raise ExportError(f"{where}: only numeric zero padding is supported")
                 x = src(node)
                 spec = LayerSpec(node.target, "conv", tuple(int(s) for s in mod.weight.shape),
-                                 _shape(x), tuple(int(s) for s in mod.stride),
+                                 node_shape(x), tuple(int(s) for s in mod.stride),
                                  tuple(int(p) for p in mod.padding))
                 b = mod.bias.detach().double().numpy().copy() if mod.bias is not None else None
                 _add_layer(specs, weights, biases, spec, mod.weight, b)
                 emit(node, "conv", [x], name=node.target)
                 layer_in[node.target], layer_out[node.target] = x.name, node.name
-                kinds[node.name] = "conv"
             elif isinstance(mod, nn.Linear):
                 x = src(node)
                 spec = LayerSpec(node.target, "linear", tuple(int(s) for s in mod.weight.shape),
-                                 _shape(x))
+                                 node_shape(x))
                 if len(spec.input_shape) != 1:
                     raise ExportError(f"{where}: input of shape {spec.input_shape}; a linear "
                                       "layer needs a flattened [B, features] input")
@@ -163,12 +144,12 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
                 emit(node, "linear", [x], name=node.target)
                 layer_in[node.target], layer_out[node.target] = x.name, node.name
             elif isinstance(mod, nn.BatchNorm2d):
-                x = src(node)
-                if kinds.get(x.name) != "conv" or len(x.users) != 1:
+                x = folded_conv(node, mods)
+                if x is None:
                     raise ExportError(f"{where}: a BatchNorm must directly follow a conv whose "
                                       "output nothing else reads (it is folded into the conv)")
                 layer = env[x.name]
-                _fold_bn(mod, layer, weights, biases)
+                weights[layer], biases[layer] = fold_batchnorm(mod, weights[layer], biases[layer])
                 env[node.name] = layer
                 layer_out[layer] = node.name
             elif isinstance(mod, nn.ReLU):
@@ -189,7 +170,7 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
                 if _pair(mod.output_size, "output size", where) != 1:
                     raise ExportError(f"{where}: only a global average pool (output size 1) "
                                       "is supported")
-                _, h, w = _shape(src(node))
+                _, h, w = node_shape(src(node))
                 if h != w:
                     raise ExportError(f"{where}: global pool over a non-square {h}x{w} map")
                 emit(node, "avgpool", [src(node)], {"kernel": h, "stride": h, "padding": 0,
@@ -204,18 +185,15 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
                 raise ExportError(f"{where}: not supported by the crossbar export (supported: "
                                   "Conv2d, Linear, BatchNorm2d after a conv, ReLU, MaxPool2d, "
                                   "AvgPool2d, AdaptiveAvgPool2d(1), Flatten, Dropout, add)")
-        elif node.op == "call_function" and node.target in _ADD:
+        elif is_add(node):
             a, b = src(node, 0), src(node, 1)
             emit(node, "add", [a, b])
-        elif node.op == "call_function" and node.target in _RELU_FN:
+        elif is_relu(node):
             emit(node, "relu", [src(node)])
-        elif node.op == "call_function" and node.target is torch.flatten:
-            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-            if start != 1:
+        elif flatten_start(node) is not None:
+            if flatten_start(node) != 1:
                 raise ExportError(f"{where}: only torch.flatten(x, 1) is supported")
             emit(node, "flatten", [src(node)])
-        elif node.op == "call_method" and node.target in ("relu", "relu_"):
-            emit(node, "relu", [src(node)])
         else:
             what = getattr(node.target, "__name__", node.target)
             raise ExportError(f"{where}: {node.op} '{what}' is not supported by the crossbar "
@@ -229,16 +207,6 @@ def _add_layer(specs, weights, biases, spec, w: torch.Tensor, b) -> None:
     specs.append(spec)
     weights[spec.name] = w.detach().double().numpy().copy()
     biases[spec.name] = b
-
-
-def _fold_bn(bn: nn.BatchNorm2d, layer: str, weights: dict, biases: dict) -> None:
-    g = bn.weight.detach().double().numpy() if bn.weight is not None else 1.0
-    beta = bn.bias.detach().double().numpy() if bn.bias is not None else 0.0
-    scale = g / np.sqrt(bn.running_var.double().numpy() + bn.eps)
-    b = biases[layer] if biases[layer] is not None else 0.0
-    weights[layer] = weights[layer] * np.broadcast_to(scale, (weights[layer].shape[0],)
-                                                      )[:, None, None, None]
-    biases[layer] = (b - bn.running_mean.double().numpy()) * scale + beta
 
 
 def layer_masks(net: Network, masks: Masks | None) -> dict[str, np.ndarray]:

@@ -6,23 +6,11 @@ scoring groups are removed whole. A :class:`LayerGroups` stores, for one weight 
 array ``group_id`` of the weight's shape (``-1`` for a weight in no group, which is never removed).
 
 Groups are defined on the unrolled ``[K, N]`` matrix of :mod:`rram_sim.mapping` (row ``r`` = input
-index ``(c, ky, kx)``, column ``n`` = filter or output feature) and the chip's crossbar geometry:
-``R = crossbar.rows``, ``L = crossbar.cols // columns_per_weight`` logical columns per crossbar,
-and one OU spanning ``ou.rows`` rows and ``ou_logical_cols = max(1, ou.cols // columns_per_weight)``
-logical columns. Granularities:
-
-- ``unstructured``: every weight alone.
-- ``kernel``: one ``kh x kw`` kernel ``W[n, c]`` (for a linear layer: one weight).
-- ``index``: one wordline of the matrix, i.e. one input index ``(c, ky, kx)`` across all filters
-  (``W[:, c, ky, kx]``); removing it removes one input from the index tables.
-- ``channel``: one input channel ``W[:, c]`` (linear: one input feature ``W[:, i]``).
-- ``filter``: one filter ``W[n]`` (linear: one output feature), i.e. one logical column.
-- ``row_segment``: one matrix row within one crossbar column-block: rows ``r``, columns
-  ``[b*L, (b+1)*L)`` — one wordline of one crossbar of the dense mapping.
-- ``col_segment``: one logical column within one crossbar row-block: column ``n``, rows
-  ``[a*R, (a+1)*R)`` — one (multi-cell) bitline of one crossbar.
-- ``ou``: one OU block, ``ou.rows`` rows x ``ou_logical_cols`` columns, aligned to the OU grid.
-- ``crossbar``: one whole ``R x L`` block — one crossbar of the dense mapping.
+index ``(c, ky, kx)``, column ``n`` = filter or output feature) and the chip's crossbar geometry by
+a *granularity* (:mod:`pruning.granularities`, one module per granularity, looked up by name in
+:mod:`pruning.granularities.registry`): ``ou_row``, ``ou_column``, ``unstructured``, ``kernel``,
+``index``, ``channel``, ``filter``, ``row_segment``, ``col_segment``, ``ou``, ``crossbar``, and any
+registered later.
 
 Scores are vectorized (``np.bincount`` over ``group_id``). :func:`prune_lowest` removes a fraction
 of the groups — per layer (``scope="layer"``, optionally a fraction per layer) or over the whole
@@ -48,16 +36,16 @@ from torch import nn
 
 from pruning.coupling import ChannelSet, channel_removal_masks, residual_sets
 from pruning.errors import ExportError, PruningError
+from pruning.granularities.base import PRODUCERS, MatrixGrid
+from pruning.granularities.registry import coupling_names, get_granularity
 from pruning.masks import Masks
+from pruning.tracing import conv_bn_pairs
 from rram_sim.config import Config
 from rram_sim.layout import LayerSpec
-from rram_sim.mapping import ou_logical_cols, unroll_weight
+from rram_sim.mapping import unroll_weight
 
-GRANULARITIES = ("unstructured", "kernel", "index", "channel", "filter", "row_segment",
-                 "col_segment", "ou", "crossbar")
 NORMS = ("l1", "l2")
 COUPLINGS = ("auto", "residual", "none")
-COUPLED_GRANULARITIES = ("filter", "channel")
 
 
 @dataclass
@@ -85,43 +73,11 @@ def spec_for(name: str, module: nn.Module) -> LayerSpec:
     return LayerSpec(name, "linear", w, (w[1],))
 
 
-def matrix_group_ids(spec: LayerSpec, granularity: str, cfg: Config) -> tuple[np.ndarray, int]:
-    """Group id of every position of the ``[K, N]`` unrolled matrix, and the number of groups."""
-    k, n = spec.matrix_shape
-    r = np.arange(k, dtype=np.int64)[:, None]
-    c = np.arange(n, dtype=np.int64)[None, :]
-    per_in = (spec.weight_shape[2] * spec.weight_shape[3]) if spec.kind == "conv" else 1
-
-    def grid(a: np.ndarray, na: int, b: np.ndarray, nb: int) -> tuple[np.ndarray, int]:
-        return np.broadcast_to(a * nb + b, (k, n)), na * nb
-
-    big_r, big_l = cfg.crossbar.rows, cfg.logical_cols_per_crossbar
-    if granularity == "unstructured":
-        return grid(r, k, c, n)
-    if granularity == "kernel":
-        return grid(r // per_in, k // per_in, c, n)
-    if granularity == "index":
-        return grid(r, k, 0 * c, 1)
-    if granularity == "channel":
-        return grid(r // per_in, k // per_in, 0 * c, 1)
-    if granularity == "filter":
-        return grid(0 * r, 1, c, n)
-    if granularity == "row_segment":
-        return grid(r, k, c // big_l, -(-n // big_l))
-    if granularity == "col_segment":
-        return grid(r // big_r, -(-k // big_r), c, n)
-    if granularity == "ou":
-        oc = ou_logical_cols(cfg)
-        return grid(r // cfg.ou.rows, -(-k // cfg.ou.rows), c // oc, -(-n // oc))
-    if granularity == "crossbar":
-        return grid(r // big_r, -(-k // big_r), c // big_l, -(-n // big_l))
-    raise PruningError(f"granularity '{granularity}': unknown (known: {', '.join(GRANULARITIES)})")
-
-
 def layer_groups(spec: LayerSpec, granularity: str, cfg: Config, name: str | None = None
                  ) -> LayerGroups:
-    """Groups of one layer: matrix group ids carried back to the weight tensor's positions."""
-    mat, n_groups = matrix_group_ids(spec, granularity, cfg)
+    """Groups of one layer: the granularity's matrix labels carried back to the weight tensor's
+    positions and renumbered ``0 .. n_groups - 1``."""
+    mat = get_granularity(granularity).matrix_ids(MatrixGrid.of(spec, cfg))
     size = int(np.prod(spec.weight_shape))
     # unroll_weight of the flat positions tells which weight sits at each matrix position
     where = unroll_weight(np.arange(size, dtype=np.int64).reshape(spec.weight_shape), spec)
@@ -129,7 +85,6 @@ def layer_groups(spec: LayerSpec, granularity: str, cfg: Config, name: str | Non
     gid[where.ravel()] = mat.ravel()
     # renumber densely so every id in [0, n_groups) is used (an empty group would score 0)
     used, dense = np.unique(gid, return_inverse=True)
-    del n_groups
     return LayerGroups(name or spec.name, spec, granularity, dense.reshape(spec.weight_shape),
                        int(len(used)))
 
@@ -191,20 +146,22 @@ def _member_channels(g: LayerGroups, dim: int, per: int) -> np.ndarray | None:
 
 def coupled_groups(model: nn.Module, groups: Mapping[str, LayerGroups], granularity: str,
                    exclude: tuple[str, ...] = ()) -> list[CoupledGroups]:
-    """One :class:`CoupledGroups` per residual channel set of ``model`` for ``filter`` (members:
+    """One :class:`CoupledGroups` per residual channel set of ``model`` for groups that are whole
+    channels (:attr:`~pruning.granularities.base.Granularity.couples`): ``filter`` groups (members:
     the set's producers) or ``channel`` groups (members: its consumers). A set with an excluded
     producer is not coupled (the excluded layer keeps writing the channel); excluded consumers
     are never masked."""
-    if granularity not in COUPLED_GRANULARITIES:
+    side = get_granularity(granularity).couples
+    if side is None:
         raise PruningError(f"couple='residual' with granularity '{granularity}': residual "
-                           f"coupling needs {' or '.join(COUPLED_GRANULARITIES)} groups")
+                           f"coupling needs {' or '.join(coupling_names())} groups")
     shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
     out = []
     for cs in residual_sets(model):
         if any(p in exclude for p in cs.producers):
             continue
         members: dict[str, np.ndarray] = {}
-        pairs = ([(p, 0, 1) for p in cs.producers] if granularity == "filter"
+        pairs = ([(p, 0, 1) for p in cs.producers] if side == PRODUCERS
                  else [(c, 1, per) for c, per in cs.consumers])
         for name, dim, per in pairs:
             if name in groups:
@@ -230,9 +187,7 @@ def make_groups(model: nn.Module, granularity: str, cfg: Config,
     keeps every layer's groups independent; ``"auto"`` (default) is ``"residual"`` for ``filter``
     and ``channel`` groups of a traceable model with a residual add, else ``"none"``.
     """
-    if granularity not in GRANULARITIES:
-        raise PruningError(f"granularity '{granularity}': unknown "
-                           f"(known: {', '.join(GRANULARITIES)})")
+    gran = get_granularity(granularity)   # an unknown name fails here, naming the known ones
     couple = "none" if couple is None else couple
     if couple not in COUPLINGS:
         raise PruningError(f"couple '{couple}': unknown (known: {', '.join(COUPLINGS)})")
@@ -249,7 +204,7 @@ def make_groups(model: nn.Module, granularity: str, cfg: Config,
     coupled: list[CoupledGroups] = []
     if couple == "residual":
         coupled = coupled_groups(model, out, granularity, tuple(exclude))
-    elif couple == "auto" and granularity in COUPLED_GRANULARITIES:
+    elif couple == "auto" and gran.couples is not None:
         try:
             coupled = coupled_groups(model, out, granularity, tuple(exclude))
         except ExportError:  # not traceable: no residual adds can be found
@@ -362,8 +317,6 @@ def couple_batchnorm(model: nn.Module, masks: Masks) -> Masks:
     BatchNorm; masking that channel's ``gamma`` and ``beta`` too makes the channel exactly zero
     (and the folded conv bias zero), so the filter is really gone. Other masks are kept as given.
     """
-    from pruning.xbar_layers import conv_bn_pairs
-
     params = dict(model.named_parameters())
     out = {k: v.copy() for k, v in masks.items()}
     for conv, bn in conv_bn_pairs(model).items():

@@ -16,6 +16,7 @@ settings) is written atomically after every epoch to ``checkpoint_dir/checkpoint
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -169,6 +170,18 @@ def train(model: nn.Module, data: DataSplits, epochs: int, optimizer: str = "sgd
         save_checkpoint(ck_path, _payload(model, masks, opt, start, history, settings,
                                           model_spec, data))
     return TrainResult(epochs, history, val_acc, test_acc, resumed_from, ck_path, settings)
+
+
+def masked_copy(model: nn.Module, masks: Masks, data: DataSplits, epochs: int, lr: float,
+                seed: int) -> nn.Module:
+    """A copy of ``model`` with ``masks`` applied, fine-tuned ``epochs`` epochs (SGD at ``lr``,
+    cosine schedule, masks held, no checkpoint) when ``epochs > 0``: the fine-tune of the
+    methods that prune a trained model once (AUTO-PRUNE's episodes and result, uniform ratios)."""
+    m = copy.deepcopy(model)
+    masks.apply(m)
+    if epochs > 0:
+        train(m, data, epochs, lr=lr, masks=masks, seed=seed, progress=False, schedule="cosine")
+    return m
 
 
 def _payload(model: nn.Module, masks: Masks, opt: torch.optim.Optimizer, epoch: int,

@@ -14,11 +14,13 @@ col2im for a conv). Weights are fixed while mapped (no weight gradient): to retr
 float model and convert again.
 
 With ``mode="quantized"`` the same modules compute the exact integer product in software
-(``(xq @ Wq) * sx * sw + bias``, the golden reference of :mod:`rram_sim.bundle`) — the quantized
-software model the crossbars must match when the ADC is lossless.
+(``(xq @ Wq) * sx * sw + bias``: :func:`rram_sim.bundle.golden_from_numpy`, the golden reference
+every exported bundle carries) — the quantized software model the crossbars must match when the
+ADC is lossless.
 
 :func:`to_crossbar` converts a whole model: BatchNorm layers that follow a conv are folded into it
-(and replaced by ``nn.Identity``), masks are applied, and every conv / linear layer is replaced.
+(:mod:`pruning.tracing`) and replaced by ``nn.Identity``, masks are applied, and every conv /
+linear layer is replaced.
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import fx, nn
+from torch import nn
 
 from pruning.errors import PruningError
 from pruning.masks import Masks
+from pruning.tracing import conv_bn_pairs, fold_batchnorm
+from rram_sim.bundle import golden_from_numpy
 from rram_sim.config import Config
 from rram_sim.counts import Counts
 from rram_sim.layout import SCHEMES, LayerLayout, LayerSpec
-from rram_sim.mapping import im2col, map_layer, quantize_layer_weights
+from rram_sim.mapping import map_layer
 from rram_sim.quant import quantize
 
 MODES = ("crossbar", "quantized")
@@ -72,7 +76,6 @@ class _XbarBase(nn.Module):
         self.name = name
         self.counts = Counts()
         self._layouts: dict[tuple[int, ...], LayerLayout] = {}
-        self._wq: dict[tuple[int, ...], tuple[np.ndarray, float]] = {}
 
     def layout(self, input_shape: tuple[int, ...]) -> LayerLayout:
         """The mapped layer for inputs of shape ``input_shape`` (cached)."""
@@ -91,19 +94,9 @@ class _XbarBase(nn.Module):
                                           index_unit=self.index_unit)
             self.counts += counts
             return y
-        key = tuple(spec.input_shape)
-        if key not in self._wq:
-            self._wq[key] = quantize_layer_weights(self.weight_np, spec, self.cfg, self.mask)
-        wq, sw = self._wq[key]
-        xq, sx = quantize(x, self.cfg.precision.input_bits)
-        vals = im2col(xq, spec).astype(np.float64) @ wq.astype(np.float64)
-        vals = vals * (sx * sw)
-        if self.bias_np is not None:
-            vals = vals + self.bias_np[None, :]
-        if spec.kind == "linear":
-            return vals
-        n, oh, ow = spec.output_shape
-        return vals.reshape(x.shape[0], oh, ow, n).transpose(0, 3, 1, 2)
+        # the exact quantized product of the layer: the golden reference rram_sim checks against
+        return golden_from_numpy(spec, self.weight_np, self.bias_np, x, self.cfg,
+                                 self.mask).output_quantized
 
     def _grad_input(self, g: np.ndarray, in_shape: tuple[int, ...]) -> torch.Tensor:
         from rram_sim import kernels
@@ -174,31 +167,10 @@ def _set_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent) if parent else model, leaf, new)
 
 
-def conv_bn_pairs(model: nn.Module) -> dict[str, str]:
-    """``{conv module name: BatchNorm module name}`` for every BN that directly follows a conv
-    whose output nothing else reads (found by ``torch.fx`` tracing)."""
-    try:
-        gm = fx.symbolic_trace(model)
-    except Exception as exc:
-        raise PruningError(f"model {type(model).__name__}: torch.fx cannot trace it "
-                           f"({exc.__class__.__name__})") from None
-    mods = dict(model.named_modules())
-    pairs = {}
-    for node in gm.graph.nodes:
-        if node.op == "call_module" and isinstance(mods.get(node.target), nn.BatchNorm2d):
-            src = node.args[0]
-            if (isinstance(src, fx.Node) and src.op == "call_module"
-                    and isinstance(mods.get(src.target), nn.Conv2d) and len(src.users) == 1):
-                pairs[src.target] = node.target
-    return pairs
-
-
 def to_crossbar(model: nn.Module, cfg: Config, scheme: str = "dense", masks: Masks | None = None,
                 mode: str = "crossbar", index_unit: bool = True) -> nn.Module:
     """A copy of ``model`` (eval mode) whose conv / linear layers run on crossbars (or, with
     ``mode="quantized"``, in exact quantized software arithmetic); BN folded, masks applied."""
-    from pruning.export import _fold_bn
-
     model = copy.deepcopy(model).eval()
     if masks is not None:
         masks.validate(model).apply(model)
@@ -209,10 +181,8 @@ def to_crossbar(model: nn.Module, cfg: Config, scheme: str = "dense", masks: Mas
         if isinstance(mod, nn.Conv2d):
             new = XbarConv2d.from_conv(mod, cfg, mask=mask, name=name, **kw)
             if name in pairs:
-                w = {name: new.weight_np}
-                b = {name: new.bias_np}
-                _fold_bn(model.get_submodule(pairs[name]), name, w, b)
-                new.weight_np, new.bias_np = w[name], b[name]
+                new.weight_np, new.bias_np = fold_batchnorm(model.get_submodule(pairs[name]),
+                                                            new.weight_np, new.bias_np)
                 _set_module(model, pairs[name], nn.Identity())
             _set_module(model, name, new)
         elif isinstance(mod, nn.Linear):

@@ -12,19 +12,21 @@ import pytest
 from pruning.autoprune import (
     AutoPruneSettings,
     PruningEnv,
-    autoprune,
     load_policy,
-    ou_column_groups,
-    ou_row_groups,
     reward,
     search,
 )
 from pruning.ddpg import DdpgConfig
 from pruning.errors import CheckpointError, PruningError
+from pruning.groups import layer_groups
+from pruning.methods.base import ModelMethod
+from pruning.methods.registry import get_method
 from pruning.models import build_model
 from pruning.train import seed_everything, train
 from rram_sim.config import preset
 from rram_sim.layout import LayerSpec
+
+pytestmark = pytest.mark.torch
 
 SPEC = {"name": "digits_cnn", "num_classes": 10, "in_channels": 1, "width": 1.0, "image_size": 8}
 FAST = AutoPruneSettings(episodes=4, upper=0.8, episode_finetune_epochs=1, finetune_epochs=1,
@@ -66,7 +68,7 @@ def test_settings_are_validated():
 def test_ou_column_groups_are_ou_high_column_vectors():
     cfg = preset("edge")                      # ou.rows = 16
     spec = LayerSpec("c", "conv", (6, 4, 3, 3), (4, 5, 5), (1, 1), (1, 1))   # K = 36, N = 6
-    g = ou_column_groups(spec, cfg, "c.weight")
+    g = layer_groups(spec, "ou_column", cfg, "c.weight")
     assert g.n_groups == math.ceil(36 / 16) * 6
     from rram_sim.mapping import unroll_weight
 
@@ -80,7 +82,7 @@ def test_ou_column_groups_are_ou_high_column_vectors():
 def test_ou_row_groups_are_rows_of_one_ou_column_block():
     cfg = preset("edge")                      # ou.cols 16 / 4 physical columns = 4 logical
     spec = LayerSpec("c", "conv", (6, 4, 3, 3), (4, 5, 5), (1, 1), (1, 1))   # K = 36, N = 6
-    g = ou_row_groups(spec, cfg, "c.weight")
+    g = layer_groups(spec, "ou_row", cfg, "c.weight")
     assert g.n_groups == 36 * 2
     from rram_sim.mapping import unroll_weight
 
@@ -170,11 +172,14 @@ def test_search_resume_and_determinism(trained, tmp_path):
 
 
 def test_autoprune_meets_constraint_and_writes_outputs(trained, tmp_path):
+    """The registry's ``autoprune`` method: the constraint holds and every output is written."""
     from rram_sim.bundle import load_bundle
     from rram_sim.datapath import verify_bundle
 
     model, data, cfg = trained
-    res = autoprune(model, data, cfg, FAST, tmp_path / "run", model_spec=SPEC)
+    method = get_method("autoprune", ModelMethod)(FAST)
+    assert method.settings is FAST
+    res = method.prune(model, data, cfg, tmp_path / "run", model_spec=SPEC)
     assert res.base_accuracy - res.accuracy <= FAST.accuracy_loss + 1e-12
     assert res.crossbars <= res.dense_crossbars
     assert res.compression_rate == pytest.approx(res.dense_crossbars / res.crossbars)
@@ -246,3 +251,23 @@ def test_comparison_table_and_plot(trained, tmp_path):
     assert csv_rows[0].startswith("method,scheme") and len(csv_rows) == 3
     assert (tmp_path / "comparison.png").read_bytes()[:4] == b"\x89PNG"
     assert "auto_prune" in (tmp_path / "comparison.md").read_text()
+
+
+def test_uniform_method_prunes_every_layer_alike(trained):
+    """The registry's ``uniform`` method: AUTO-PRUNE's groups, ranking and fine-tune at one ratio
+    for every layer — the same masks and weights as the environment gives that policy."""
+    import torch
+
+    model, data, cfg = trained
+    res = get_method("uniform", ModelMethod)(ratio=0.5, finetune_epochs=1, seed=3).prune(
+        model, data, cfg)
+    env = PruningEnv(model, data, cfg, FAST)
+    masks = env.masks_for([0.5] * env.n_layers)
+    assert res.masks == masks and set(res.ratios.values()) == {0.5}
+    ref = env.masked_model(masks, 1, 3)
+    for (n, a), (_, b) in zip(res.model.state_dict().items(), ref.state_dict().items()):
+        assert torch.equal(a, b), n
+    with pytest.raises(PruningError, match="ratio=1.5"):
+        get_method("uniform")(ratio=1.5)
+    with pytest.raises(PruningError, match="autoprune: needs an output folder"):
+        get_method("autoprune")(FAST).prune(model, data, cfg)

@@ -1,18 +1,35 @@
-"""Baselines: the registry, each method end to end on digits, and the structure each one removes."""
+"""Baselines: the method registry, each method end to end on digits, and the structure each one
+removes."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 
-from pruning import baselines
 from pruning import realprune as rp
 from pruning.data import get_data
 from pruning.errors import PruningError
-from pruning.groups import make_groups
+from pruning.groups import group_scores, make_groups
+from pruning.hardware import hardware_report
 from pruning.masks import Masks
+from pruning.methods.base import ModelMethod, PruningMethod
+from pruning.methods.lottery import Lottery
+from pruning.methods.registry import (
+    get_method,
+    method_names,
+    register_method,
+    unregister_method,
+)
+from pruning.methods.round_method import FineTuneMethod, RoundMethod, RoundSettings
+from pruning.realprune import runner
+from pruning.rounds import RunFolder
 from rram_sim import config as rconfig
+
+pytestmark = pytest.mark.torch
 
 CFG = rconfig.preset("edge")
 TINY = dict(rounds=2, epochs=1, rate=0.5, width=0.5, tolerance=1.0, batch_size=128)
@@ -32,25 +49,91 @@ def runs(tmp_path_factory, data):
     return {m: rp.run(rp.PruneSettings(method=m, **TINY), root / m, data=data) for m in ALL}
 
 
-def test_registry_holds_every_method_and_takes_a_new_one():
-    assert set(ALL) <= set(rp.method_names())
-    assert {m.name for m in baselines.BASELINES} == set(ALL) - {"realprune"}
+def test_registry_lookup_and_unknown_names():
+    assert method_names(RoundMethod) == list(ALL)
+    assert method_names(ModelMethod) == ["autoprune", "uniform"]
+    assert method_names() == list(ALL) + ["autoprune", "uniform"]
+    assert get_method("lottery") is Lottery and get_method("lottery", RoundMethod) is Lottery
+    assert all(issubclass(get_method(m), PruningMethod) and get_method(m).description
+               for m in method_names())
+    # an unknown name is refused with the known ones (of the family asked for)
+    with pytest.raises(PruningError, match=r"method 'nope': unknown \(known: realprune, lottery, "
+                       r"filter_l1, .*, random, autoprune, uniform\)"):
+        get_method("nope")
+    with pytest.raises(PruningError, match=r"unknown \(known: realprune, .*, random\)$"):
+        get_method("nope", RoundMethod)
+    with pytest.raises(PruningError, match="'autoprune': not a round method"):
+        get_method("autoprune", RoundMethod)
+    with pytest.raises(PruningError, match="method 'nope'"):
+        rp.PruneSettings(method="nope").resolved()
     with pytest.raises(PruningError, match="already registered"):
-        rp.register_method(rp.get_method("lottery"))
-    new = rp.Method("ou_test", "OU blocks by norm", granularity=("ou",))
+        register_method(Lottery)
+    with pytest.raises(PruningError, match="built in"):
+        unregister_method("lottery")
+    # a method owns its settings: defaults, validation, unknown keys refused
+    assert Lottery().settings.scope == "global" and Lottery(rate=0.3).settings.rate == 0.3
+    with pytest.raises(PruningError, match="rate=1.5"):
+        Lottery(rate=1.5)
+    with pytest.raises(PruningError, match=r"unknown setting 'nope' \(known: granularity, "):
+        Lottery(nope=1)
+    with pytest.raises(PruningError, match="granularity 'rows': unknown"):
+        Lottery(granularity=("rows",))
+
+
+@dataclass(frozen=True)
+class _OuSettings(RoundSettings):
+    granularity: tuple[str, ...] = ("ou",)
+    largest_first: bool = False          # a setting of this method alone
+
+
+class _OuBlocks(FineTuneMethod):
+    """A method registered by the test: whole OU blocks, optionally the largest norms first."""
+
+    name = "ou_test"
+    description = "OU blocks by norm, fine-tuned"
+    Settings = _OuSettings
+
+    def scores(self, model, groups, rng):
+        s = super().scores(model, groups, rng)
+        return {n: 1.0 / (v + 1e-12) for n, v in s.items()} if self.settings.largest_first else s
+
+
+def test_a_registered_method_is_found_and_run(tmp_path, data):
+    register_method(_OuBlocks)
     try:
-        rp.register_method(new)
-        assert rp.get_method("ou_test") is new
+        assert "ou_test" in method_names(RoundMethod) and get_method("ou_test") is _OuBlocks
+        s = rp.PruneSettings(method="ou_test", options={"largest_first": True},
+                             **{**TINY, "rounds": 1})
+        res = rp.run(s, tmp_path / "ou", data=data)
+        assert [r["method"] for r in res.rounds] == ["ou_test", "ou_test"]
+        assert res.rounds[1]["granularity"] == ["ou"] and res.rounds[1]["sparsity"] > 0
+        stored = json.loads((tmp_path / "ou" / "run.json").read_text())
+        assert stored["method"] == "ou_test" and stored["options"] == {"largest_first": True}
+        # whole OU blocks, the largest (by the dense round's weights) removed first
+        dense, _, _ = rp.load_round_model(tmp_path / "ou", 0)
+        _, masks, _ = rp.load_round_model(tmp_path / "ou", 1)
+        groups = make_groups(dense, "ou", CFG, exclude=("features.0.weight",
+                                                       "classifier.weight"))
+        norms = group_scores(dense, groups, "l1", per_weight=True)
+        for name, g in groups.items():
+            kept = np.bincount(g.group_id.ravel(), weights=masks[name].ravel().astype(float),
+                               minlength=g.n_groups)
+            assert np.all((kept == 0) | (kept == g.sizes()))
+            gone = kept == 0
+            if gone.any():
+                assert norms[name][gone].min() >= norms[name][~gone].max()
+        with pytest.raises(PruningError, match="unknown setting 'nope'"):
+            rp.PruneSettings(method="ou_test", options={"nope": 1}).resolved()
     finally:
-        rp.METHODS.pop("ou_test")
+        unregister_method("ou_test")
+    assert "ou_test" not in method_names()
 
 
 @pytest.mark.parametrize("method", ALL)
 def test_method_runs_end_to_end(runs, method):
     res = runs[method]
-    m = rp.get_method(method)
-    expect = 2 if m.one_shot else 3
-    assert [r["round"] for r in res.rounds] == list(range(expect))
+    n_rounds, epochs = get_method(method)().schedule(TINY["rounds"], TINY["epochs"])
+    assert [r["round"] for r in res.rounds] == list(range(n_rounds + 1))
     assert res.rounds[0]["sparsity"] == 0
     assert res.rounds[-1]["sparsity"] > 0
     for r in res.rounds:
@@ -59,7 +142,8 @@ def test_method_runs_end_to_end(runs, method):
         assert r["crossbars_compact"] <= r["crossbars_dense"]
         assert r["hardware_reduction"] == pytest.approx(
             1 - r["crossbars_compact"] / r["crossbars_dense"])
-    if m.one_shot:  # straight to the target (here capped by the floor), whole training budget
+    if method == "filter_l1":  # one shot to the target (capped by the floor), the whole budget
+        assert (n_rounds, epochs) == (1, TINY["epochs"] * TINY["rounds"])
         layers = res.rounds[1]["layers"]
         assert layers["features.2.weight"]["sparsity"] >= 0.9
         assert layers["classifier.weight"]["sparsity"] == 0     # excluded by default
@@ -110,16 +194,16 @@ def test_random_control_uses_the_same_groups_and_counts_but_other_choices(runs):
 
 def test_fine_tuning_methods_continue_from_the_trained_weights(tmp_path, data, monkeypatch):
     starts = []
-    real_train = rp.train
+    real_train = runner.train
 
     def spy(model, *a, **kw):
         starts.append({k: v.clone() for k, v in model.state_dict().items()})
         return real_train(model, *a, **kw)
 
-    monkeypatch.setattr(rp, "train", spy)
+    monkeypatch.setattr(runner, "train", spy)
     res = rp.run(rp.PruneSettings(method="pim_prune", **{**TINY, "rounds": 1}), tmp_path / "p",
                  data=data)
-    dense_trained = rp.RunFolder(res.path, {}).load(0).weights()
+    dense_trained = RunFolder(res.path, {}).load(0).weights()
     masks = _masks({"pim_prune": res}, "pim_prune", 1)
     for name, m in masks.items():  # round 1 starts from round 0's trained weights (masked)
         assert torch.equal(starts[1][name], dense_trained[name] * torch.from_numpy(m))
@@ -169,7 +253,7 @@ def test_benchmark_presets_and_explicit_options():
     # the preset's model does not fit the edge chip dense: that is what the preset is for
     from pruning.models import build_model
     model = build_model("resnet20", 10, 1, edge.width, 8)
-    hw = rp.hardware_report(Masks.ones_like(model), CFG)
+    hw = hardware_report(Masks.ones_like(model), CFG)
     assert hw["crossbars_dense"] > CFG.chip.tiles * CFG.tile.pes * CFG.pe.crossbars
 
 

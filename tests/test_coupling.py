@@ -22,6 +22,8 @@ from pruning.masks import Masks
 from pruning.models import build_model
 from rram_sim import config
 
+pytestmark = pytest.mark.torch
+
 CFG = config.default().replace(**{"crossbar.rows": 16, "crossbar.cols": 32, "ou.rows": 4,
                                   "ou.cols": 8, "adc.columns_per_adc": 16})
 

@@ -6,6 +6,8 @@ import pytest
 from pruning.data import get_data
 from pruning.errors import DataError
 
+pytestmark = pytest.mark.torch
+
 
 def test_digits_split_is_fixed_and_normalized():
     a = get_data("digits", batch_size=32, seed=0)

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from pruning.ddpg import DdpgAgent, DdpgConfig, ReplayBuffer, truncated_normal
 
+pytestmark = pytest.mark.torch
+
 SMALL = DdpgConfig(hidden=32, batch_size=16, replay_size=256, warmup_episodes=5, lr_actor=1e-3,
                    lr_critic=1e-2, tau=0.05, delta_decay=0.9)
 

@@ -14,6 +14,8 @@ from rram_sim import config
 from rram_sim.bundle import load_bundle
 from rram_sim.mapping import im2col, unmap, unroll_weight
 
+pytestmark = pytest.mark.torch
+
 CFG = config.default()
 
 

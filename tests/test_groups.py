@@ -9,8 +9,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 from pruning.errors import PruningError
+from pruning.granularities.base import Granularity, MatrixGrid
+from pruning.granularities.registry import (
+    get_granularity,
+    granularity_names,
+    register_granularity,
+    unregister_granularity,
+)
 from pruning.groups import (
-    GRANULARITIES,
     group_scores,
     layer_groups,
     make_groups,
@@ -21,6 +27,9 @@ from pruning.masks import Masks
 from rram_sim import config
 from rram_sim.layout import LayerSpec
 from rram_sim.mapping import map_layer, unroll_weight
+
+pytestmark = pytest.mark.torch
+GRANULARITIES = tuple(granularity_names())
 
 CFG = config.default().replace(**{"crossbar.rows": 16, "crossbar.cols": 32, "ou.rows": 4,
                                   "ou.cols": 8, "adc.columns_per_adc": 16})
@@ -184,3 +193,64 @@ def test_batchnorm_coupling_on_a_residual_model():
     both = couple_batchnorm(model, cm)
     assert all(np.array_equal(both[k], v) for k, v in cm.items())
     assert not cm["layers.3.shortcut.1.weight"].all()
+
+
+# ---------------------------------------------------------------------------------------------
+# The granularity registry
+# ---------------------------------------------------------------------------------------------
+
+def test_granularity_registry_lookup_and_unknown_names():
+    assert GRANULARITIES == ("ou_row", "ou_column", "unstructured", "kernel", "index", "channel",
+                             "filter", "row_segment", "col_segment", "ou", "crossbar")
+    for name in GRANULARITIES:
+        g = get_granularity(name)
+        assert isinstance(g, Granularity) and g.name == name and g.description
+    assert [n for n in GRANULARITIES if get_granularity(n).couples] == ["channel", "filter"]
+    known = r"\(known: ou_row, ou_column, unstructured, kernel, .*, ou, crossbar\)"
+    with pytest.raises(PruningError, match=r"granularity 'block': unknown " + known):
+        get_granularity("block")
+    m = nn.Sequential(_conv())
+    with pytest.raises(PruningError, match=r"granularity 'block': unknown " + known):
+        make_groups(m, "block", CFG)
+    with pytest.raises(PruningError, match="already registered"):
+        register_granularity(type(get_granularity("ou")))
+    with pytest.raises(PruningError, match="built in"):
+        unregister_granularity("ou")
+
+
+class _RowPair(Granularity):
+    """A granularity registered by the test: two consecutive wordlines across all filters."""
+
+    name = "row_pair"
+    description = "two consecutive matrix rows"
+
+    def matrix_ids(self, grid: MatrixGrid) -> np.ndarray:
+        return grid.label(grid.rows // 2, 0, 1)
+
+
+def test_a_registered_granularity_is_found_and_used():
+    from pruning.autoprune import AutoPruneSettings
+    from pruning.methods.lottery import Lottery
+
+    register_granularity(_RowPair)
+    try:
+        assert "row_pair" in granularity_names() and get_granularity("row_pair").name == "row_pair"
+        m = nn.Sequential(_conv(), nn.Flatten(), nn.Linear(10 * 36, 5))
+        groups = make_groups(m, "row_pair", CFG)
+        mat = unroll_weight(groups["0.weight"].group_id, spec_for("0", m[0]))   # [27, 10]
+        assert groups["0.weight"].n_groups == 14 and groups["2.weight"].n_groups == 180
+        assert all(len(np.unique(mat[r])) == 1 for r in range(27))
+        assert np.array_equal(np.unique(mat[::2, 0]), np.arange(14))
+        masks = prune_lowest(group_scores(m, groups), groups, 0.5)
+        rows_kept = masks["0.weight"].transpose(1, 2, 3, 0).reshape(27, 10)
+        assert np.all(rows_kept.all(axis=1) | ~rows_kept.any(axis=1))   # whole wordlines
+        assert rows_kept.all(axis=1).sum() in (13, 14)                   # 7 of 14 pairs gone
+        # methods take it by name
+        assert Lottery(granularity=("row_pair",)).settings.granularity == ("row_pair",)
+        AutoPruneSettings(granularity="row_pair").validate()
+    finally:
+        unregister_granularity("row_pair")
+    with pytest.raises(PruningError, match="granularity 'row_pair': unknown"):
+        make_groups(nn.Sequential(_conv()), "row_pair", CFG)
+    with pytest.raises(PruningError, match="couples="):
+        register_granularity(type("Bad", (_RowPair,), {"name": "bad", "couples": "both"}))

@@ -10,6 +10,8 @@ from pruning.errors import MaskError
 from pruning.masks import Masks, prunable_names
 from pruning.models import build_model
 
+pytestmark = pytest.mark.torch
+
 
 def _model():
     torch.manual_seed(0)

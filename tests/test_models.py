@@ -7,6 +7,8 @@ from torch import nn
 from pruning.errors import ModelError
 from pruning.models import build_model, model_names, register_model
 
+pytestmark = pytest.mark.torch
+
 
 @pytest.mark.parametrize("name", model_names())
 def test_every_model_builds_and_runs(name):

@@ -17,8 +17,14 @@ from pruning import realprune as rp
 from pruning.data import get_data
 from pruning.errors import CheckpointError, PruningError
 from pruning.groups import make_groups
+from pruning.hardware import hardware_report, mask_crossbars, weight_masks
 from pruning.masks import Masks
+from pruning.methods.round_method import RoundMethod
+from pruning.realprune import runner
+from pruning.rounds import load_state
 from rram_sim import config as rconfig
+
+pytestmark = pytest.mark.torch
 
 # the edge chip on 128x128 crossbars: 8-bit weights in 2-bit cells give 32 logical columns
 CFG = rconfig.preset("edge").replace(**{"crossbar.rows": 128, "crossbar.cols": 128})
@@ -34,18 +40,18 @@ def data():
 def two_rounds(tmp_path_factory, data):
     """One 2-round ReaLPrune run shared by the tests below (recording where each round starts)."""
     starts = []
-    real_train = rp.train
+    real_train = runner.train
 
     def spy(model, *a, **kw):
         starts.append({k: v.clone() for k, v in model.state_dict().items()})
         return real_train(model, *a, **kw)
 
     path = tmp_path_factory.mktemp("realprune") / "run"
-    rp.train = spy
+    runner.train = spy
     try:
         res = rp.run(rp.PruneSettings(**TINY), path, data=data)
     finally:
-        rp.train = real_train
+        runner.train = real_train
     return path, res, starts
 
 
@@ -56,13 +62,13 @@ def two_rounds(tmp_path_factory, data):
 def test_mask_crossbars_dense_occupied_and_compact():
     # linear out=70, in=300: matrix 300 x 70 -> 3 row blocks x 3 column blocks (32 columns each)
     m = np.zeros((70, 300), bool)
-    assert rp.mask_crossbars(m, "fc", CFG) == {"dense": 9, "dense_occupied": 0, "compact": 0}
+    assert mask_crossbars(m, "fc", CFG) == {"dense": 9, "dense_occupied": 0, "compact": 0}
     m[:, :] = True
-    assert rp.mask_crossbars(m, "fc", CFG) == {"dense": 9, "dense_occupied": 9, "compact": 9}
+    assert mask_crossbars(m, "fc", CFG) == {"dense": 9, "dense_occupied": 9, "compact": 9}
     # keep 40 outputs and 100 inputs: 2 column blocks, each with 100 rows -> 2 crossbars
     m[:] = False
     m[np.ix_(np.arange(0, 70, 7).tolist() + list(range(40, 70)), np.arange(0, 300, 3))] = True
-    got = rp.mask_crossbars(m, "fc", CFG)
+    got = mask_crossbars(m, "fc", CFG)
     assert got["compact"] == 2
     # the kept inputs span all 3 row blocks and the kept outputs all 3 column blocks
     assert got["dense_occupied"] == 9
@@ -70,7 +76,7 @@ def test_mask_crossbars_dense_occupied_and_compact():
 
 def test_hardware_report_totals_and_reduction():
     masks = Masks({"a": np.ones((64, 300), bool), "b": np.zeros((8, 4, 3, 3), bool)})
-    hw = rp.hardware_report(masks, CFG)
+    hw = hardware_report(masks, CFG)
     assert hw["crossbars_dense"] == 3 * 2 + 1
     assert hw["crossbars_compact"] == 6
     assert hw["hardware_reduction"] == pytest.approx(1 - 6 / 7)
@@ -94,7 +100,7 @@ def test_prune_step_removes_whole_row_and_column_segments(seed, fraction):
     model = _tiny_model(seed)
     masks = Masks.ones_like(model)
     s = rp.PruneSettings(exclude=("0.weight",)).resolved()
-    new = rp.prune_step(model, masks, s, CFG, fraction, seed=seed)
+    new = s.make_method().prune_step(model, masks, CFG, fraction, seed=seed)
     assert new.names() == masks.names()
     assert new["0.weight"].all()              # excluded
     rows = make_groups(model, "row_segment", CFG)
@@ -114,11 +120,11 @@ def test_prune_step_removes_whole_row_and_column_segments(seed, fraction):
 
 def test_prune_step_is_cumulative_and_respects_the_floor():
     model = _tiny_model(1)
-    s = rp.PruneSettings(method="lottery", exclude=(), floor=0.25).resolved()
+    lottery = rp.PruneSettings(method="lottery", exclude=(), floor=0.25).resolved().make_method()
     masks = Masks.ones_like(model)
     for _ in range(6):
         masks.apply(model)
-        new = rp.prune_step(model, masks, s, CFG, 0.5, seed=0)
+        new = lottery.prune_step(model, masks, CFG, 0.5, seed=0)
         assert all(np.all(new[n] <= masks[n]) for n in masks.names())  # never revives
         masks = new
     for n in masks.names():
@@ -132,19 +138,21 @@ def _w(keep: int) -> np.ndarray:
 
 def test_round_fraction_stops_at_target():
     masks = Masks({"a": _w(100), "b": _w(100)})
-    s = rp.PruneSettings(exclude=("a",), target_sparsity=0.4, rate=0.5).resolved()
-    assert rp.round_fraction(masks, s, one_shot=False) == pytest.approx(0.5)
+    m = rp.PruneSettings(exclude=("a",), target_sparsity=0.4, rate=0.5).resolved().make_method()
+    assert m.round_fraction(masks, 0.4) == pytest.approx(0.5)
     masks = Masks({"a": _w(100), "b": _w(30)})
     # 130 kept of 200; 120 may stay: 10 of b's 30 go, not half of them
-    assert rp.round_fraction(masks, s, one_shot=False) == pytest.approx(1 / 3)
+    assert m.round_fraction(masks, 0.4) == pytest.approx(1 / 3)
     masks = Masks({"a": _w(100), "b": _w(10)})
-    assert rp.round_fraction(masks, s, one_shot=False) == 0.0     # already past the target
+    assert m.round_fraction(masks, 0.4) == 0.0     # already past the target
     masks = Masks({"a": _w(100), "b": _w(100)})
-    assert rp.round_fraction(masks, s, one_shot=True) == pytest.approx(0.8)
+    one_shot = rp.PruneSettings(method="filter_l1", exclude=("a",), rate=0.5).make_method()
+    assert one_shot.round_fraction(masks, 0.4) == pytest.approx(0.8)
+    assert one_shot.schedule(rounds=3, epochs=2) == (1, 6) and m.schedule(3, 2) == (3, 2)
     # BatchNorm masks (1-D) are not weights: they change neither the count nor the fraction
     bn = Masks({"bn.weight": np.zeros(50, bool), "bn.bias": np.zeros(50, bool)})
     masks = Masks({"a": _w(100), "b": _w(30)}) & bn
-    assert rp.round_fraction(masks, s, one_shot=False) == pytest.approx(1 / 3)
+    assert m.round_fraction(masks, 0.4) == pytest.approx(1 / 3)
     assert rp.rounds_needed(0.2, 0.9) == 11
 
 
@@ -157,14 +165,15 @@ def test_prune_step_keeps_batchnorm_masks_on_a_resnet(method):
     """Filter groups on a ResNet are coupled across residual adds and carry the BatchNorm masks
     of their channels; prune_step keeps them (and masks the BN of every fully removed filter)."""
     from pruning.models import build_model
-    from pruning.xbar_layers import conv_bn_pairs
+    from pruning.tracing import conv_bn_pairs
 
     torch.manual_seed(0)
     model = build_model("resnet20", 10, 1, 0.5, 8)
     masks = Masks.ones_like(model)
-    s = rp.PruneSettings(model="resnet20", method=method,
-                         exclude=rp.default_exclude(model)).resolved()
-    new = rp.prune_step(model, masks, s, rconfig.preset("edge"), 0.5, seed=0)
+    s = rp.PruneSettings(model="resnet20", method=method).resolved()
+    s.exclude = s.make_method().default_exclude(model)
+    method_ = s.make_method()
+    new = method_.prune_step(model, masks, rconfig.preset("edge"), 0.5, seed=0)
     assert new.names()[:len(masks.names())] == masks.names()    # weights first, in order
     extra = set(new.names()) - set(masks.names())
     pairs = conv_bn_pairs(model)
@@ -183,10 +192,11 @@ def test_prune_step_keeps_batchnorm_masks_on_a_resnet(method):
         assert np.array_equal(_dead_filters(new["layers.3.conv2.weight"]),
                               _dead_filters(new["layers.4.conv2.weight"]))
     # hardware figures and the round fraction count the crossbar weights only
-    hw = rp.hardware_report(new, rconfig.preset("edge"))
+    hw = hardware_report(new, rconfig.preset("edge"))
     assert set(hw["layers"]) == set(masks.names())
     assert hw["weights_total"] == sum(m.size for _, m in masks.items())
-    assert rp.round_fraction(new, s, False) == rp.round_fraction(rp.weight_masks(new), s, False)
+    assert method_.round_fraction(new, 0.9) == method_.round_fraction(
+        weight_masks(new), 0.9)
     new.validate(model)
 
 
@@ -224,7 +234,7 @@ def test_realprune_runs_rounds_with_rewinding(two_rounds):
     sp = [r["sparsity"] for r in res.rounds]
     assert sp[0] == 0 and sp[0] < sp[1] < sp[2]
     assert res.rounds[2]["crossbars_compact"] <= res.rounds[0]["crossbars_compact"]
-    rewind = rp.load_state(path / "round_00" / "rewind.pt")
+    rewind = load_state(path / "round_00" / "rewind.pt")
     for r in (1, 2):  # every round starts from the rewind point, masked
         masks = Masks.load(path / f"round_{r:02d}" / "mask.npz")
         for name, m in masks.items():
@@ -262,7 +272,7 @@ def test_resume_recomputes_only_the_new_round(tmp_path, data, two_rounds):
 
 
 def test_stops_when_accuracy_drops(tmp_path, data, monkeypatch):
-    real_train = rp.train
+    real_train = runner.train
     calls = []
 
     def fake_accuracy(model, *a, **kw):  # dense 0.9, then a pruned round at 0.5
@@ -271,7 +281,7 @@ def test_stops_when_accuracy_drops(tmp_path, data, monkeypatch):
         calls.append(1)
         return res
 
-    monkeypatch.setattr(rp, "train", fake_accuracy)
+    monkeypatch.setattr(runner, "train", fake_accuracy)
     res = rp.run(rp.PruneSettings(**{**TINY, "tolerance": 0.1, "rounds": 4}), tmp_path / "r",
                  data=data)
     assert [r["round"] for r in res.rounds] == [0, 1]
@@ -281,14 +291,14 @@ def test_stops_when_accuracy_drops(tmp_path, data, monkeypatch):
 
 
 def test_stops_when_a_round_would_remove_nothing(tmp_path, data, monkeypatch):
-    real_step = rp.prune_step
+    real_step = RoundMethod.prune_step
     calls = []
 
-    def step(model, masks, *a, **kw):  # round 1 prunes, round 2 finds nothing left to remove
+    def step(self, model, masks, *a, **kw):  # round 1 prunes, round 2 finds nothing to remove
         calls.append(1)
-        return real_step(model, masks, *a, **kw) if len(calls) == 1 else masks.copy()
+        return real_step(self, model, masks, *a, **kw) if len(calls) == 1 else masks.copy()
 
-    monkeypatch.setattr(rp, "prune_step", step)
+    monkeypatch.setattr(RoundMethod, "prune_step", step)
     # round 1 removes half the prunable groups, short of 50 %: round 2's fraction is cut to the
     # target, and when that rounds to no group the run stops (a full-rate round that removes
     # nothing, e.g. at the floor, does not stop it: test_baselines' crossbar run)

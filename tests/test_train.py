@@ -11,6 +11,8 @@ from pruning.masks import Masks
 from pruning.models import build_model
 from pruning.train import seed_everything, train
 
+pytestmark = pytest.mark.torch
+
 SPEC = {"name": "digits_cnn", "num_classes": 10, "in_channels": 1, "width": 0.5,
         "image_size": 8}
 

@@ -14,6 +14,8 @@ from pruning.train import seed_everything, train
 from pruning.xbar_layers import XbarConv2d, XbarLinear, to_crossbar, total_counts
 from rram_sim import config
 
+pytestmark = pytest.mark.torch
+
 LOSSLESS = config.default().replace(**{"adc.range_policy": "lossless"})
 
 

@@ -4,7 +4,8 @@ The base model is trained first (``RUN/base``, resumable) unless ``--checkpoint`
 one. The search writes ``RUN/search`` after every episode, so running the same command again
 resumes after the last finished episode. At the end ``RUN`` holds ``best_policy.json``,
 ``model/checkpoint.pt``, ``masks.npz``, the ``ou`` bundle ``bundle/`` and ``learning_curve.csv`` /
-``.png`` (see :func:`pruning.autoprune.autoprune`), and one summary line is printed.
+``.png`` (see :func:`pruning.autoprune.autoprune`), and one summary line is printed. The method
+is the registry's ``autoprune`` entry (:mod:`pruning.methods.autoprune`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pruning.autoprune import (
-    AGENT,
-    EPISODES,
-    GRANULARITY_CHOICES,
-    REWARD_METRICS,
-    AutoPruneSettings,
-)
+from pruning.autoprune.settings import AGENT, EPISODES, REWARD_METRICS, AutoPruneSettings
 from pruning.cli.common import add_data_args
 from pruning.errors import PruningError
+from pruning.granularities.registry import granularity_names
+from pruning.methods.base import ModelMethod
+from pruning.methods.registry import get_method
 
 
 def register(subparsers: Any) -> None:
@@ -48,7 +46,7 @@ def register(subparsers: Any) -> None:
                    f"{AGENT.warmup_episodes})")
     p.add_argument("--lower", type=float, default=0.0, help="smallest layer ratio (default: 0)")
     p.add_argument("--upper", type=float, default=0.8, help="largest layer ratio (default: 0.8)")
-    p.add_argument("--granularity", default="ou_row", choices=GRANULARITY_CHOICES,
+    p.add_argument("--granularity", default="ou_row", choices=granularity_names(),
                    help="pruning groups (default: ou_row, one row of one OU column block)")
     p.add_argument("--reward", default="crossbars",
                    help=f"comma-separated hardware metrics of the reward: "
@@ -79,14 +77,13 @@ def settings_from_args(args: argparse.Namespace) -> AutoPruneSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pruning.autoprune import autoprune, engine_cost
     from pruning.checkpoint import model_from_checkpoint
     from pruning.data import get_data
     from pruning.models import build_model
     from pruning.train import seed_everything, train
     from rram_sim.config import load
 
-    settings = settings_from_args(args)
+    method = get_method("autoprune", ModelMethod)(settings_from_args(args))
     cfg = load(args.chip)
     out = Path(args.output)
     data = get_data(args.data, args.data_root, args.batch_size, args.seed)
@@ -104,12 +101,8 @@ def run(args: argparse.Namespace) -> int:
         train(model, data, args.train_epochs, seed=args.seed, checkpoint_dir=out / "base",
               progress=not args.quiet, model_spec=spec)
     model.eval()
-    hw = None
-    if any(m != "crossbars" for m in settings.reward_metrics):
-        x, _ = next(iter(data.val))
-        hw = engine_cost(model, cfg, x[:1])
-    res = autoprune(model, data, cfg, settings, out, model_spec=spec, hardware_cost=hw,
-                    progress=not args.quiet)
+    # the method runs the rram_sim engine itself when the reward needs energy or latency
+    res = method.prune(model, data, cfg, out, model_spec=spec, progress=not args.quiet)
     print(f"autoprune: {len(res.search.history)} episodes, accuracy {res.base_accuracy:.4f} -> "
           f"{res.accuracy:.4f} (test {res.test_accuracy:.4f}), crossbars {res.dense_crossbars} -> "
           f"{res.crossbars} (compression {res.compression_rate:.2f}x); policy in "

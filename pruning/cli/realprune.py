@@ -1,5 +1,8 @@
 """``rram-prune realprune``: run ReaLPrune (or a baseline, ``--method``) round by round.
 
+The method is looked up in the method registry (:mod:`pruning.methods.registry`, round methods
+only); the rounds run in :func:`pruning.realprune.run`.
+
 Each round lands in its own folder under ``-o RUN`` (see :mod:`pruning.rounds`); running the same
 command again resumes after the last finished round, and a larger ``--rounds`` extends a finished
 run. At the end the command prints one line per round and writes ``RUN/summary.json`` and
@@ -11,9 +14,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pruning import realprune as rp
 from pruning.cli.common import add_data_args
-from pruning.realprune import PruneSettings, get_method, method_names
+from pruning.methods.registry import get_method, method_names
+from pruning.methods.round_method import RoundMethod
+from pruning.realprune import PruneSettings
+from pruning.realprune import run as run_rounds
 from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
 SUMMARY_FIELDS = ("round", "method", "sparsity", "weights_remaining", "weights_total",
@@ -39,11 +44,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--chip", default="edge",
                    help="training chip: preset name or YAML file (default: edge)")
     p.add_argument("--method", default="realprune",
-                   help=f"pruning method: {', '.join(method_names())} (default: realprune)")
+                   help=f"pruning method: {', '.join(method_names(RoundMethod))} (default: "
+                   "realprune)")
     p.add_argument("--granularity", default=None,
                    help="comma-separated group kinds overriding the method's (e.g. "
                    "row_segment,col_segment; see pruning.groups)")
-    p.add_argument("--norm", default="l1", choices=("l1", "l2"), help="group score (default: l1)")
+    p.add_argument("--norm", default=None, choices=("l1", "l2"),
+                   help="group score (default: l1)")
     p.add_argument("--scope", default=None, choices=("layer", "global"),
                    help="rank groups per layer or over the network (default: the method's)")
     p.add_argument("--target-sparsity", type=float, default=0.9,
@@ -59,7 +66,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tolerance", type=float, default=0.02,
                    help="stop when validation accuracy drops more than this below the dense "
                    "model's (default: 0.02)")
-    p.add_argument("--floor", type=float, default=0.02,
+    p.add_argument("--floor", type=float, default=None,
                    help="fraction of each layer's groups always kept (default: 0.02)")
     p.add_argument("--exclude", default=None,
                    help="comma-separated parameter names never pruned (default: the first conv "
@@ -73,7 +80,7 @@ def register(subparsers: Any) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> PruneSettings:
-    get_method(args.method)  # an unknown method fails before any work
+    get_method(args.method, RoundMethod)  # an unknown method fails before any work
     return PruneSettings(
         model=args.model, data=args.data, data_root=args.data_root, chip=args.chip,
         width=args.width, method=args.method, granularity=_names(args.granularity),
@@ -90,7 +97,7 @@ def summary_rows(rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = rp.run(settings_from_args(args), args.output)
+    result = run_rounds(settings_from_args(args), args.output)
     rows = summary_rows(result.rounds)
     atomic_write_text(f"{args.output}/summary.csv", csv_text(rows, SUMMARY_FIELDS))
     atomic_write_json(f"{args.output}/summary.json",
