@@ -12,11 +12,15 @@ numbers behind every figure go to ``DIR/plots.json``.
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from rram_sim.errors import ConfigError
+from rram_sim.errors import ConfigError, LayoutError
+from rram_sim.limits import short_repr
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +49,8 @@ def labelled(items: list[str]) -> dict[str, str]:
         if not sep:
             label, path = Path(item.rstrip("/")).name or item, item
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", label):
-            raise ConfigError(f"label '{label}' of '{item}': use letters, digits, '_.+-' only")
+            raise ConfigError(f"label {short_repr(label)} of {short_repr(item)}: use letters, "
+                              f"digits, '_.+-' only")
         base, k = label, 2
         while label in out:
             label, k = f"{base}-{k}", k + 1
@@ -53,31 +58,118 @@ def labelled(items: list[str]) -> dict[str, str]:
     return out
 
 
+# Runs a report may hold (they name figure files, so nothing else is accepted).
+RUNS = ("inference", "training")
+# Energies (pJ) and times (ns) a report may give a figure: far beyond any simulated chip, and far
+# below where matplotlib's axis arithmetic overflows.
+MAX_PLOTTED_VALUE = 1e30
+MAX_NAME_CHARS = 200
+
+
+def _text_ok(v: Any) -> bool:
+    # '$' would start matplotlib's math mode, whose parser refuses odd text at drawing time
+    return isinstance(v, str) and len(v) <= MAX_NAME_CHARS and "$" not in v and v.isprintable()
+
+
+def _number_ok(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and abs(v) <= MAX_PLOTTED_VALUE and not (isinstance(v, float) and math.isnan(v)))
+
+
+def check_report(rep: Any, source: str) -> None:
+    """Every part of a report the figures read, checked before anything is drawn: the runs, the
+    energy per category of each run, and each record's and interval's fields. Raises LayoutError
+    naming ``source`` (the report file) and the first bad entry."""
+    from rram_sim.costs import CATEGORIES
+
+    def fail(msg: str) -> None:
+        raise LayoutError(f"{source}: {msg}")
+
+    for run in rep.runs:
+        if run not in RUNS:
+            fail(f"runs: unknown run {short_repr(run)} (known: {', '.join(RUNS)})")
+    for table_name in ("energy_by_category_pj", "static_energy_by_category_pj"):
+        table = getattr(rep, table_name, None)
+        if table is None:
+            continue
+        for run in rep.runs:
+            per = table.get(run)
+            if not isinstance(per, dict):
+                fail(f"{table_name}.{run}: must map each category to an energy")
+            for c in CATEGORIES:
+                if not _number_ok(per.get(c)):
+                    fail(f"{table_name}.{run}.{c}={short_repr(per.get(c))}: must be a number "
+                         f"within +-{MAX_PLOTTED_VALUE:g}")
+    for name, entries, texts, numbers in (
+            ("records", rep.records, ("run", "layer", "pass"), ("energy_pj",)),
+            ("intervals", rep.intervals, ("run", "layer", "pass"), ("start_ns", "end_ns"))):
+        for i, e in enumerate(entries):
+            where = f"{name}[{i}]"
+            if not isinstance(e, dict):
+                fail(f"{where}: must be a mapping, got {type(e).__name__}")
+            for k in texts:
+                if not _text_ok(e.get(k)):
+                    fail(f"{where}.{k}={short_repr(e.get(k))}: must be plain text of at most "
+                         f"{MAX_NAME_CHARS} characters without '$'")
+            for k in numbers:
+                if not _number_ok(e.get(k)):
+                    fail(f"{where}.{k}={short_repr(e.get(k))}: must be a number within "
+                         f"+-{MAX_PLOTTED_VALUE:g}")
+            if name == "records" and e.get("category") not in CATEGORIES:
+                fail(f"{where}.category={short_repr(e.get('category'))}: must be one of "
+                     f"{', '.join(CATEGORIES)}")
+            if name == "records" and "kind" in e and not _text_ok(e["kind"]):
+                fail(f"{where}.kind={short_repr(e['kind'])}: must be plain text")
+            if name == "intervals":
+                t = e.get("tile")
+                if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 2 ** 31:
+                    fail(f"{where}.tile={short_repr(t)}: must be an integer tile number")
+
+
+def check_layer_choice(bundles: dict[str, Any], layer: str | None) -> None:
+    """``--layer`` names a layer of every bundle (checked before any figure is drawn)."""
+    for label, b in bundles.items():
+        names = [lay.spec.name for lay in b.layers]
+        if layer is not None and layer not in names:
+            raise ConfigError(f"--layer {short_repr(layer)}: bundle '{label}' has no such layer "
+                              f"(its layers: {short_repr(', '.join(names))})")
+
+
 def draw_all(reports: dict[str, Any], bundles: dict[str, Any], out: Path,
              layer: str | None = None) -> dict[str, Any]:
-    """Draw every figure into ``out``; returns ``{file name: numbers plotted}``."""
+    """Draw every figure into ``out``; returns ``{file name: numbers plotted}``. The figures are
+    drawn into a temporary folder first and moved into ``out`` only once every one is drawn, so
+    a refusal or failure half way leaves nothing behind."""
     from rram_sim import plot
 
-    out.mkdir(parents=True, exist_ok=True)
-    done: dict[str, Any] = {}
-    runs = [r for r in ("inference", "training") if all(r in rep.runs for rep in reports.values())]
-    for run in runs:
-        done[f"energy_{run}.png"] = plot.energy_breakdown(reports, out / f"energy_{run}.png", run)
-        if len(reports) > 1:
-            name = f"energy_{run}_normalised.png"
-            done[name] = plot.energy_breakdown(reports, out / name, run, normalise=True)
-    for label, rep in reports.items():
-        for run in rep.runs:
-            for kind, fn in (("layers", plot.energy_by_layer), ("passes", plot.energy_by_pass),
-                             ("timeline", plot.timeline)):
-                name = f"{kind}_{label}_{run}.png"
-                done[name] = fn(rep, out / name, run)
-    if bundles:
-        done["occupancy.png"] = plot.crossbar_occupancy(bundles, out / "occupancy.png")
-        for label, b in bundles.items():
-            name = f"crossbar_map_{label}.png"
-            done[name] = plot.crossbar_map(b, out / name, layer)
-    return done
+    check_layer_choice(bundles, layer)
+    stage = Path(tempfile.mkdtemp(prefix="rram-sim-plot."))
+    try:
+        done: dict[str, Any] = {}
+        runs = [r for r in RUNS if all(r in rep.runs for rep in reports.values())]
+        for run in runs:
+            done[f"energy_{run}.png"] = plot.energy_breakdown(reports, stage / f"energy_{run}.png",
+                                                              run)
+            if len(reports) > 1:
+                name = f"energy_{run}_normalised.png"
+                done[name] = plot.energy_breakdown(reports, stage / name, run, normalise=True)
+        for label, rep in reports.items():
+            for run in rep.runs:
+                for kind, fn in (("layers", plot.energy_by_layer),
+                                 ("passes", plot.energy_by_pass), ("timeline", plot.timeline)):
+                    name = f"{kind}_{label}_{run}.png"
+                    done[name] = fn(rep, stage / name, run)
+        if bundles:
+            done["occupancy.png"] = plot.crossbar_occupancy(bundles, stage / "occupancy.png")
+            for label, b in bundles.items():
+                name = f"crossbar_map_{label}.png"
+                done[name] = plot.crossbar_map(b, stage / name, layer)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in done:
+            shutil.move(str(stage / name), str(out / name))
+        return done
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,9 +177,18 @@ def run(args: argparse.Namespace) -> int:
     from rram_sim.fileio import atomic_write_json
     from rram_sim.report import Report
 
-    reports = {k: Report.load(v) for k, v in labelled(args.reports).items()}
-    bundles = {k: load_bundle(v) for k, v in labelled(args.bundle).items()}
+    # Validate everything, then write: every argument and file is checked before any figure.
     out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"-o {out}: exists and is not a folder")
+    if args.layer is not None and not args.bundle:
+        raise ConfigError("--layer: chooses the cell-map layer of a --bundle; give --bundle too")
+    reports = {}
+    for label, path in labelled(args.reports).items():
+        rep = Report.load(path)
+        check_report(rep, f"report '{Path(path) / 'report.json'}'")
+        reports[label] = rep
+    bundles = {k: load_bundle(v) for k, v in labelled(args.bundle).items()}
     done = draw_all(reports, bundles, out, args.layer)
     atomic_write_json(out / "plots.json", done)
     for name in done:

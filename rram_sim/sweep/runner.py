@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,17 +28,29 @@ from rram_sim.sweep.spec import (
 )
 
 
+def _row_ok(row: Any) -> bool:
+    """A row as run_point writes it: a string key, a known status, numeric (or empty) metrics."""
+    if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+        return False
+    if row.get("status") not in ("ok", "skipped"):
+        return False
+    return all(v is None or (isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 63)
+               or (isinstance(v, float) and math.isfinite(v))
+               for v in (row.get(k) for k in METRIC_FIELDS))
+
+
 def read_results(out: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Rows already in ``out/results.jsonl`` by key (a torn last line is ignored)."""
+    """Rows already in ``out/results.jsonl`` by key. A line that is not such a row (a torn last
+    line, or a damaged one) is ignored, so its point runs again."""
     p = Path(out) / RESULTS_JSONL
     rows: dict[str, dict[str, Any]] = {}
     if p.is_file():
-        for line in p.read_text().splitlines():
+        for line in p.read_bytes().decode("utf-8", errors="replace").splitlines():
             try:
                 row = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
-            if isinstance(row, dict) and "key" in row:
+            if _row_ok(row):
                 rows[row["key"]] = row
     return rows
 
@@ -76,14 +89,28 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, backend: str = "serial",
         raise ConfigError(f"scheduler={scheduler!r}: only the dask backend takes a scheduler")
     workers = workers or max(1, min(os.cpu_count() or 1, 4))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # Validate everything, then write: every bundle is loaded (and so checked) and the grid built
+    # before the output folder or its state file is touched.
+    from rram_sim.bundle import load_bundle
+
+    for _, path in spec.bundles:
+        load_bundle(path)
+    tasks = points(spec)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder")
     ident = spec.identity()
     id_path = out / SPEC_JSON
-    if id_path.is_file() and json.loads(id_path.read_text()) != ident:
-        raise ConfigError(f"{out}: holds a sweep with other passes/batch/allow_multi_chip "
-                          f"({id_path}); use another output folder")
+    if id_path.is_file():
+        try:
+            held = json.loads(id_path.read_bytes().decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise ConfigError(f"{id_path}: not a sweep state file (unreadable JSON); remove it or "
+                              f"use another output folder") from None
+        if held != ident:
+            raise ConfigError(f"{out}: holds a sweep with other passes/batch/allow_multi_chip "
+                              f"({id_path}); use another output folder")
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(id_path, ident)
-    tasks = points(spec)
     done = read_results(out)
     todo = [t for t in tasks if t["key"] not in done]
     before = [t["key"] for t in tasks if t["key"] in done]

@@ -6,15 +6,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rram_sim import config as config_mod
 from rram_sim.errors import ConfigError
+from rram_sim.limits import short_repr
 from rram_sim.metrics import metric_names
 from rram_sim.schemes import scheme_names
 
@@ -27,6 +27,8 @@ BASE_FIELDS = ("key", "index", "status", "reason", "bundle", "scheme", "config_h
 # The result columns: every registered report metric (rram_sim.metrics), in registration order.
 METRIC_FIELDS = metric_names()
 _KEYS = {"chip", "grid", "bundles", "schemes", "passes", "batch", "allow_multi_chip"}
+# Images of one run: the bound the chip config puts on training.batch_size.
+MAX_BATCH = config_mod.TrainingConfig.__dataclass_fields__["batch_size"].metadata["max"]
 
 
 @dataclass
@@ -69,7 +71,7 @@ def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") 
     """Check a sweep mapping and resolve its paths against ``root``."""
     root = Path(root)
     _need(isinstance(data, dict), source, "must be a mapping of keys")
-    unknown = sorted(set(data) - _KEYS)
+    unknown = sorted(k if isinstance(k, str) else short_repr(k) for k in set(data) - _KEYS)
     _need(not unknown, f"{source}: {', '.join(unknown)}",
           f"unknown key (known: {', '.join(sorted(_KEYS))})")
     chip = data.get("chip", config_mod.DEFAULT_PRESET)
@@ -80,13 +82,16 @@ def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") 
     elif isinstance(chip, dict):
         chip_cfg = config_mod.from_dict(chip)
     else:
-        raise ConfigError(f"{source}.chip={chip!r}: must be a preset name, a YAML path or a "
-                          f"mapping")
+        raise ConfigError(f"{source}.chip={short_repr(chip)}: must be a preset name, a YAML path "
+                          f"or a mapping")
     grid_in = data.get("grid") or {}
     _need(isinstance(grid_in, dict), f"{source}.grid", "must map dotted keys to value lists")
     grid = []
     for k, values in grid_in.items():
-        keys = tuple(str(k).split("/"))
+        if not isinstance(k, str) or len(k) > 200:
+            raise ConfigError(f"{source}.grid: key {short_repr(k)} must be a dotted path "
+                              f"group.name (or tied paths joined by '/')")
+        keys = tuple(k.split("/"))
         where = f"{source}.grid.{k}"
         _need(isinstance(values, list) and values, where, "must be a non-empty list")
         for key in keys:
@@ -98,8 +103,13 @@ def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") 
         tuples = []
         for v in values:
             t = tuple(v) if len(keys) > 1 and isinstance(v, list) else (v,)
-            _need(len(t) == len(keys), where,
-                  f"value {v!r} must give {len(keys)} values ({', '.join(keys)})")
+            if len(t) != len(keys):   # messages built only on failure: v may be huge
+                raise ConfigError(f"{where}: value {short_repr(v)} must give {len(keys)} values "
+                                  f"({', '.join(keys)})")
+            for x in t:
+                if not _scalar_ok(x):
+                    raise ConfigError(f"{where}: value {short_repr(x)} must be a number, a string "
+                                      f"or true/false (integers within +-2**63)")
             tuples.append(t)
         grid.append((keys, tuples))
     bundles_in = data.get("bundles")
@@ -110,11 +120,12 @@ def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") 
         where = f"{source}.bundles[{i}]"
         if isinstance(b, str):
             name, path = Path(b.split(":", 1)[-1].rstrip("/")).name, b
-        elif isinstance(b, dict) and set(b) <= {"name", "path"} and "path" in b:
-            path = str(b["path"])
-            name = str(b.get("name") or Path(path.split(":", 1)[-1].rstrip("/")).name)
+        elif (isinstance(b, dict) and set(b) <= {"name", "path"} and isinstance(b.get("path"), str)
+              and isinstance(b.get("name", ""), str)):
+            path = b["path"]
+            name = b.get("name") or Path(path.split(":", 1)[-1].rstrip("/")).name
         else:
-            raise ConfigError(f"{where}={b!r}: must be a path or {{name, path}}")
+            raise ConfigError(f"{where}={short_repr(b)}: must be a path or {{name, path}}")
         _need(name not in [n for n, _ in bundles], where, f"duplicate bundle name '{name}'")
         _need("-" not in name and name, where, f"name '{name}' must be non-empty without '-'")
         bundles.append((name, _bundle_dir(path, root)))
@@ -128,9 +139,9 @@ def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") 
           f"must be a list of {', '.join(PASSES)}")
     batch = data.get("batch") or {}
     _need(isinstance(batch, dict) and set(batch) <= set(PASSES)
-          and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+          and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_BATCH
                   for v in batch.values()), f"{source}.batch",
-          "must map inference/training to an integer >= 1")
+          f"must map inference/training to an integer in 1..{MAX_BATCH}")
     multi = data.get("allow_multi_chip", False)
     _need(isinstance(multi, bool), f"{source}.allow_multi_chip", "must be true or false")
     return SweepSpec(chip=chip_cfg.to_dict(), grid=grid, bundles=bundles, schemes=schemes,
@@ -142,23 +153,28 @@ def load_spec(path: str | os.PathLike) -> SweepSpec:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"sweep '{p}': no such file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid YAML ({exc.__class__.__name__})") from None
+    data = config_mod.parse_yaml(config_mod.read_text_file(p, ConfigError, "sweep"), str(p),
+                                 ConfigError)
     return parse_spec(data, p.parent, str(p))
+
+
+def _scalar_ok(v: Any) -> bool:
+    """A grid value a chip parameter can take: a string, true/false, a finite float or an integer
+    that JSON and the result files can hold."""
+    if isinstance(v, (str, bool)):
+        return True
+    if isinstance(v, int):
+        return -2 ** 63 <= v < 2 ** 63
+    return isinstance(v, float) and math.isfinite(v)
 
 
 
 def _bundle_scheme(path: str) -> str:
-    try:
-        m = json.loads((Path(path) / "manifest.json").read_text())
-    except (OSError, ValueError):
-        from rram_sim.bundle import load_bundle
+    """The bundle's own scheme, read by loading (and so checking) the whole bundle: a missing or
+    broken bundle raises its one-line LayoutError here, before a sweep writes anything."""
+    from rram_sim.bundle import load_bundle
 
-        load_bundle(path)  # raises the one-line LayoutError naming what is wrong
-        raise
-    return str(m.get("scheme"))
+    return load_bundle(path).scheme
 
 
 def points(spec: SweepSpec) -> list[dict[str, Any]]:
