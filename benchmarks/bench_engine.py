@@ -1,15 +1,19 @@
 """Simulator wall time (the whole `simulate()` from a mapped bundle: planning, the run, accounting
-and the report) and event count: ResNet-18 inference (224x224, ISAAC) and a CIFAR VGG-16
-training step (batch 64, PipeLayer), and both at half / double input resolution and width.
+and the report), events and events per second: ResNet-18 inference (224x224, ISAAC) and a CIFAR
+VGG-16 training step (batch 64, PipeLayer), each beside its target, and both at half / double input
+resolution and width.
 
-Shows that wall time follows layers x output positions, not MACs. Only layer shapes matter: weights
-and masks are random numpy arrays. Run: ``.venv/bin/python benchmarks/bench_engine.py`` (each
-case's wall time is the best of ``--repeat`` runs, default 3, since other jobs share the machine).
+Shows that wall time follows stage vectors (layers x output positions x images, forward and
+backward), not MACs. Only layer shapes matter: weights and masks are random numpy arrays. Run:
+``.venv/bin/python benchmarks/bench_engine.py`` (each case's wall time is the best of ``--repeat``
+runs, default 1; ``--json`` prints a JSON list of objects with the keys case, wall_s, events,
+events_per_s and target_s; ``--base-only`` runs the two target cases only).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -82,7 +86,12 @@ def vgg16(res: int, width: float):
     return specs, g
 
 
-def run(name, builder, res, width, chip, mode, batch, repeat=3):
+# (case, builder, resolution, chip, pass, images, target wall time in s)
+BASES = [("resnet18-inf", resnet18, 224, "isaac", "inference", 1, 5.0),
+         ("vgg16-train", vgg16, 32, "pipelayer", "training", 64, 30.0)]
+
+
+def run(name, builder, res, width, chip, mode, batch, repeat=1, target=None):
     cfg = config.preset(chip)
     specs, g = builder(res, width)
     rng = np.random.default_rng(0)
@@ -95,30 +104,45 @@ def run(name, builder, res, width, chip, mode, batch, repeat=3):
         rep = simulate(bundle, cfg, mode, batch=batch)
         wall = min(wall, time.perf_counter() - t0)
     macs = sum(int(np.prod(s.weight_shape)) * s.output_positions for s in specs) * batch
-    lp = sum(s.rows for s in plan_from_bundle(bundle, cfg)) * batch
-    return {"case": f"{name} res={res} width={width}", "wall_s": wall,
-            "events": rep.runs[mode]["events"], "macs": macs, "layer_rows": lp}
+    # stage vectors: every stage's output positions, per image; a training step also runs an
+    # error stage (shaped like its input) for every stage but the input
+    stages = plan_from_bundle(bundle, cfg)
+    vec = sum(s.positions for s in stages)
+    if mode == "training":
+        by_name = {s.name: s for s in stages}
+        vec += sum(by_name[s.inputs[0]].positions for s in stages if s.op != "input")
+    events = int(rep.runs[mode]["events"])
+    return {"case": f"{name} res={res} width={width}", "wall_s": wall, "events": events,
+            "events_per_s": events / wall, "target_s": target, "macs": macs,
+            "vectors": vec * batch}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3, help="runs per case; the best wall time")
-    repeat = ap.parse_args().repeat
+    ap.add_argument("--repeat", type=int, default=1, help="runs per case; the best wall time")
+    ap.add_argument("--json", action="store_true", help="print the figures as a JSON list")
+    ap.add_argument("--base-only", action="store_true", help="only the two target cases")
+    args = ap.parse_args()
     cases = []
-    bases = [("resnet18-inf", resnet18, 224, "isaac", "inference", 1),
-             ("vgg16-train", vgg16, 32, "pipelayer", "training", 64)]
-    for name, b, res, chip, mode, batch in bases:
-        base = run(name, b, res, 1.0, chip, mode, batch, repeat)
+    for name, b, res, chip, mode, batch, target in BASES:
+        base = run(name, b, res, 1.0, chip, mode, batch, args.repeat, target)
         cases.append((base, base))
+        if args.base_only:
+            continue
         for r, w in [(res // 2, 1.0), (res * 2, 1.0), (res, 0.5), (res, 2.0)]:
-            cases.append((run(name, b, r, w, chip, mode, batch, repeat), base))
-    print(f"{'case':34s} {'wall_s':>8s} {'events':>9s} {'MACs':>10s} {'rows':>8s} "
-          f"{'wall x':>7s} {'events x':>8s} {'MACs x':>7s} {'rows x':>7s}")
+            cases.append((run(name, b, r, w, chip, mode, batch, args.repeat), base))
+    if args.json:
+        keys = ("case", "wall_s", "events", "events_per_s", "target_s")
+        print(json.dumps([{k: c[k] for k in keys} for c, _ in cases], indent=1))
+        return
+    print(f"{'case':30s} {'wall_s':>7s} {'target':>6s} {'events':>8s} {'events/s':>8s} "
+          f"{'vectors':>8s} {'MACs':>8s} {'wall x':>6s} {'vec x':>6s} {'MACs x':>6s}")
     for c, b in cases:
-        print(f"{c['case']:34s} {c['wall_s']:8.3f} {c['events']:9d} {c['macs']:10.3g} "
-              f"{c['layer_rows']:8d} {c['wall_s'] / b['wall_s']:7.2f} "
-              f"{c['events'] / b['events']:8.2f} {c['macs'] / b['macs']:7.2f} "
-              f"{c['layer_rows'] / b['layer_rows']:7.2f}")
+        tgt = f"{c['target_s']:6.0f}" if c["target_s"] else f"{'':6s}"
+        print(f"{c['case']:30s} {c['wall_s']:7.2f} {tgt} {c['events']:8d} "
+              f"{c['events_per_s']:8.0f} {c['vectors']:8d} {c['macs']:8.2g} "
+              f"{c['wall_s'] / b['wall_s']:6.2f} {c['vectors'] / b['vectors']:6.2f} "
+              f"{c['macs'] / b['macs']:6.2f}")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,9 @@ class AdcConfig:
                                      "column sum covered by the ADC range (larger sums clip)", "",
                                      0, 1, lo_open=True)
     columns_per_adc: int = _f(128, "bitlines multiplexed onto one ADC", "column", 1, 4096)
+    sharing: str = _f("crossbar", "'crossbar': every crossbar has its own bank of "
+                      "crossbar.cols / columns_per_adc ADCs; 'pe': the crossbars of a PE share one "
+                      "such bank and their conversions queue on it", choices=("crossbar", "pe"))
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,11 @@ class PeConfig:
     shift_add_units: int = _f(4, "shift-and-add units per PE", "unit", 1, 4096)
     input_register_bytes: int = _f(2048, "input register per PE", "B", 1, 2 ** 30)
     output_register_bytes: int = _f(256, "output register per PE", "B", 1, 2 ** 30)
+    index_sharing: str = _f("crossbar", "indexed layouts: 'crossbar' gives every crossbar its own "
+                            "index unit, 'pe' one unit gathers for all crossbars of the PE",
+                            choices=("crossbar", "pe"))
+    index_lookups_per_cycle: int = _f(16, "index-table lookups (gathered input rows) one index "
+                                      "unit performs per cycle", "lookup", 1, 4096)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from rram_sim.config import Config
 from rram_sim.engine import MODES, check_compatible, plan_for, run_plan
-from rram_sim.engine.plan import DEFAULT_MAX_GROUPS
 from rram_sim.errors import ConfigError
 from rram_sim.report import Report, build_report
 
@@ -41,7 +40,7 @@ def default_batch(cfg: Config, mode: str) -> int:
 
 def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "inference", *,
              batch: int | Mapping[str, int] | None = None, overflow: str | None = None,
-             measured_pulses: dict[str, int] | None = None, max_groups: int = DEFAULT_MAX_GROUPS,
+             measured_pulses: dict[str, int] | None = None,
              progress: ProgressFactory | None = None) -> Report:
     """Simulate ``bundle`` on ``chip`` (default: the chip it was mapped for) and return a Report
     with one run per pass.
@@ -50,11 +49,11 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
     :func:`default_batch`). ``overflow``: what a network larger than the chip does, one of
     :data:`rram_sim.engine.OVERFLOW_POLICIES` (default: the bundle's own placement).
     ``measured_pulses``: per layer, the write pulses a real update needs (otherwise one pulse per
-    written weight slice is assumed). ``max_groups``: row groups per stage and image."""
+    written weight slice is assumed)."""
     cfg = chip or bundle.config
     check_compatible(bundle.config, cfg)
     modes = resolve_passes(passes)
-    stages = plan_for(bundle, cfg, overflow, max_groups)
+    stages = plan_for(bundle, cfg, overflow)
     runs = []
     for mode in modes:
         n = batch.get(mode) if isinstance(batch, Mapping) else batch

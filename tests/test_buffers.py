@@ -9,7 +9,7 @@ CFG = config.preset("edge").replace(**{"tile.edram_kb": 1, "precision.input_bits
 
 
 def _stage(name, values_per_row, rows=8, segment=0):
-    return Stage(name, "conv", ("x",), (values_per_row, rows, 1), rows=rows, rows_per_group=1,
+    return Stage(name, "conv", ("x",), (values_per_row, rows, 1), rows=rows, group_len=1,
                  dep="same", window=(1, 1, 0), tiles=(0,), segment=segment)
 
 

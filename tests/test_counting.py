@@ -1,4 +1,4 @@
-"""Event counting (rram_sim.engine.counting): what a group's holds, digital work and messages,
+"""Event counting (rram_sim.engine.counting): what a vector's holds, digital work and messages,
 and a layer's programming and update, add to its stage record."""
 
 import numpy as np
@@ -42,22 +42,26 @@ def test_messages_count_flits_hops_and_bytes():
 
 def test_holds_count_busy_cycles_by_kind():
     rec = _rec()
-    book_holds(rec, [Hold("edram", 0, 5, "edram"), Hold("xbar", "c", 7, "crossbar"),
-                     Hold(None, "c", 4, "digital"), Hold("bus", 0, 0, "bus")], 2)
+    # a hold's work (every parallel unit's share), not its cycles, counts as busy time
+    book_holds(rec, [Hold("edram", 0, 5, -1, 0, 5, "edram"),
+                     Hold("xbar", ("c", 0), 7, -1, 0, 21, "crossbar"),
+                     Hold("adc", ("c", 0), 4, 3, 2, 12, "adc"),
+                     Hold("grad", ("c", 0), 4, 0, 0, 4, "digital"),
+                     Hold("bus", 0, 0, -1, 0, 0, "bus")], 2)
     assert {k: v for k, v in rec.busy_cycles.items() if v} == {
-        "edram": 10, "crossbar": 14, "digital": 8}
+        "edram": 10, "crossbar": 42, "adc": 24, "digital": 8}
 
 
 def test_digital_ops_per_op_and_pass():
     def stage(op):
-        return Stage("s", op, ("x",), (4, 4, 4), rows=4, rows_per_group=2, dep="same",
+        return Stage("s", op, ("x",), (2, 4, 4), rows=4, group_len=1, dep="same",
                      window=(1, 1, 0), tiles=(0,), pool_k=4)
 
     counts = {}
     for op, backward in [("maxpool", False), ("avgpool", True), ("relu", False),
                          ("softmax", True), ("add", False), ("flatten", False)]:
         rec = _rec()
-        book_digital(rec, stage(op), 1, backward, 3)          # 32 values a group, 3 images
+        book_digital(rec, stage(op), backward, 3)             # 32 values an image, 3 images
         counts[op, backward] = (rec.counts.pool_ops, rec.counts.activation_ops,
                                 rec.counts.digital_adds)
     assert counts == {("maxpool", False): (32 * 4 * 3, 0, 0), ("avgpool", True): (96, 0, 0),

@@ -1,16 +1,10 @@
-"""Message composition (rram_sim.engine.messages): multicast routes, flits, flows, durations and
-which flows can contend, checked by hand on the edge mesh (4 x 4, 32-bit flits, 2 cycles a hop)
+"""Message composition (rram_sim.engine.messages): multicast routes, flits, flows and durations,
+checked by hand on the edge mesh (4 x 4, 32-bit flits, 2 cycles a hop)
 and the ISAAC cmesh (4 tiles a router, 7 x 6 routers)."""
 
 from rram_sim import config
 from rram_sim.engine import timing as T
-from rram_sim.engine.messages import (
-    Message,
-    contended_flows,
-    links_in_use,
-    message_cycles,
-    multicasts,
-)
+from rram_sim.engine.messages import Message, links_in_use, message_cycles, multicasts
 from rram_sim.noc import Ring, topology_for
 
 EDGE = config.preset("edge")
@@ -59,17 +53,6 @@ def test_ring_multicast_routes_both_ways():
     (m,) = multicasts(0, (2, 15), 32, ring, cfg)
     assert m.links == ((0, 0, 1), (0, 0, 15), (0, 1, 2))
     assert m.cycles == message_cycles(32, 2, cfg)    # as long as its longest route
-
-
-def test_contended_flows():
-    a = Message(("a",), ((0, 1, 2), (0, 2, 3)), 5, 1, 1, False)
-    b = Message(("b",), ((0, 2, 3),), 5, 1, 1, False)
-    c = Message(("c",), ((0, 7, 8),), 5, 1, 1, False)
-    off = Message(("off",), (), 5, 1, 0, True)
-    assert contended_flows([a, b, c], {("in",)}) == {("a",), ("b",)}
-    # Off chip between stages: it shares the off-chip links with the input.
-    assert contended_flows([c, off], {("in",)}) == {("off",), ("in",)}
-    assert contended_flows([c], {("in",)}) == set()
 
 
 def test_links_in_use_counts_the_chips_in_use():

@@ -64,11 +64,11 @@ def test_timing_reads_equal_kernel_counts(setup, n_vec):
     busy_t = sum(r > 0 for r in geom.ou_reads_per_crossbar_t)
     slices = cfg.columns_per_weight
     assert bwd.counts.crossbar_activations == busy_t * slices * t * n_vec
-    # the step waits for the busiest crossbar's reads of its own pass
-    assert T.forward_step(geom, cfg).crossbar == T.read_sequence_cycles(
-        t * max(geom.ou_reads_per_crossbar, default=0), cfg)
-    assert T.transposed_step(geom, cfg).crossbar == T.read_sequence_cycles(
-        t * max(geom.ou_reads_per_crossbar_t, default=0), cfg)
+    # the vector waits for the busiest crossbar's reads of its own pass (reads and conversions)
+    for phases, reads in ((T.forward_phases(geom, cfg), geom.ou_reads_per_crossbar),
+                          (T.transposed_phases(geom, cfg), geom.ou_reads_per_crossbar_t)):
+        rc = [p for p in phases if p.unit in ("xbar", "adc")]
+        assert T.phases_latency(rc) == T.read_sequence_cycles(t * max(reads, default=0), cfg)
 
 
 def test_transposed_step_reads_every_slice():
@@ -85,7 +85,8 @@ def test_transposed_step_reads_every_slice():
     bwd = read_plan(lay, cfg, transposed=True, with_cells=False)
     assert bwd.counts(cfg, 1).ou_activations == 4 * fwd.counts(cfg, 1).ou_activations
     assert geom.reads_per_chunk_t > geom.reads_per_chunk
-    assert T.transposed_step(geom, cfg).crossbar > T.forward_step(geom, cfg).crossbar
+    assert (T.phases_latency(T.transposed_phases(geom, cfg))
+            > T.phases_latency(T.forward_phases(geom, cfg)))
 
 
 @settings(max_examples=25, deadline=None)

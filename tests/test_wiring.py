@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rram_sim import config
+from rram_sim.engine import timing as T
 from rram_sim.engine.backward import edges
 from rram_sim.engine.buffers import edge_capacity
 from rram_sim.engine.plan import build_plan
@@ -30,7 +31,7 @@ def _chain(cfg):
         layouts[name] = map_layer(spec, rng.standard_normal(spec.weight_shape), cfg)
         graph.append(GraphNode(name, "conv", [prev]))
         prev = name
-    return build_plan(graph, layouts, cfg, {"c1": (0,), "c2": (5,)}, max_groups=3)
+    return build_plan(graph, layouts, cfg, {"c1": (0,), "c2": (5,)})
 
 
 def test_training_wiring():
@@ -45,22 +46,25 @@ def test_training_wiring():
     es, _ = edges(stages, True)
     assert [we.edge.needs for we in w.edges] == [e.needs for e in es]
     assert [we.capacity for we in w.edges] == [edge_capacity(e, False, 2, EDGE) for e in es]
-    # c1 (tile 0) -> c2 (tile 5): 2 links on the 4 x 4 mesh, one message a group, both images
+    # c1 (tile 0) -> c2 (tile 5): 2 links on the 4 x 4 mesh, one message a vector, 12 vectors
+    # an image, both images
     c1c2 = w.edges[1]
-    assert all(len(g) == 1 and len(g[0].links) == 2 for g in c1c2.msgs)
+    assert len(c1c2.msgs) == 1 and len(c1c2.msgs[0].links) == 2
     c1 = w.passes[1].record
-    assert c1.counts.noc_flit_hops == 2 * c1.counts.noc_flits == 2 * 2 * sum(
-        g[0].units for g in c1c2.msgs)
-    on_chip = [m for we in w.edges for g in we.msgs for m in g if not m.offchip]
-    assert w.link_busy_cycles == 2 * sum(m.cycles * len(m.links) for m in on_chip)
-    assert w.contended == set()                  # every flow has its links to itself
-    # the input's image arrives off chip, its bytes booked on the input's record
-    assert w.passes[0].record.counts.offchip_bytes == 2 * sum(
-        m.units for g in w.passes[0].input_msgs for m in g)
+    assert c1.counts.noc_flit_hops == 2 * c1.counts.noc_flits == 2 * 2 * 12 * c1c2.msgs[0].units
+    assert c1.busy_cycles["noc"] == 2 * 12 * c1c2.msgs[0].cycles
+    # the phases of one step, booked for every vector of both images
+    assert w.passes[1].phases == T.forward_phases(stages[1].geom, EDGE)
+    assert c1.busy_cycles["crossbar"] == 2 * 12 * sum(
+        p.work for p in w.passes[1].phases if p.unit == "xbar")
+    # the input's image arrives off chip row by row, its bytes booked on the input's record
+    assert w.passes[0].record.counts.offchip_bytes == 2 * 6 * sum(
+        m.units for m in w.passes[0].input_msgs)
 
 
 def test_pure_engine_modules_import_no_simpy():
-    pure = ["backward", "buffers", "counting", "messages", "records", "wiring", "work"]
+    pure = ["backward", "buffers", "calendar", "counting", "messages", "plan", "records",
+            "timing", "wiring", "work"]
     files = [ROOT / "rram_sim" / "engine" / f"{m}.py" for m in pure]
     files += sorted((ROOT / "rram_sim" / "noc").glob("*.py"))
     for f in files:

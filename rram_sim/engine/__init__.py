@@ -1,9 +1,9 @@
 """The discrete-event engine: how long a mapped network takes on a chip.
 
 :func:`plan_for` turns a layout bundle into pipeline stages (:mod:`.plan`); :func:`run_plan` runs
-them as SimPy processes over the chip's shared resources (:mod:`.model`), with step durations from
-the timing functions (:mod:`.timing`, which read each layer's read plan) and NoC routes from
-:mod:`rram_sim.noc` (the topology registry), and returns a
+them as SimPy processes, one event per vector and stage, over the chip's components (:mod:`.model`),
+with phase durations from the timing functions (:mod:`.timing`, which read each layer's read
+plan) and NoC routes from :mod:`rram_sim.noc` (the topology registry), and returns a
 :class:`~rram_sim.engine.model.SimResult` in cycles. The engine knows nothing of energy or
 reports: :func:`rram_sim.simulate.simulate` is the one orchestration, and
 :mod:`rram_sim.accounting` adds the crossbar counts of each stage's read plan to the events only
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from rram_sim.config import Config
 from rram_sim.engine.model import ChipModel, SimResult, StageRecord
-from rram_sim.engine.plan import DEFAULT_MAX_GROUPS, OVERFLOW_POLICIES, Stage, plan_from_bundle
+from rram_sim.engine.plan import OVERFLOW_POLICIES, Stage, plan_from_bundle
 from rram_sim.errors import ConfigError
 
 MODES = ("inference", "training")
@@ -66,10 +66,9 @@ def run_plan(stages: list[Stage], cfg: Config, mode: str = "inference", n_images
     return model.run()
 
 
-def plan_for(bundle, cfg: Config, overflow: str | None = None,
-             max_groups: int = DEFAULT_MAX_GROUPS) -> list[Stage]:
+def plan_for(bundle, cfg: Config, overflow: str | None = None) -> list[Stage]:
     """The stages of ``bundle`` on ``cfg``: its own placement when the chip's size agrees and no
     ``overflow`` policy is given, else a fresh placement under that policy."""
     same_place = all(_get(bundle.config, k) == _get(cfg, k) for k in _PLACEMENT_KEYS)
-    return plan_from_bundle(bundle, cfg, max_groups=max_groups, replace_placement=not same_place,
+    return plan_from_bundle(bundle, cfg, replace_placement=not same_place,
                             overflow=overflow)

@@ -1,7 +1,7 @@
 """The events a stage adds to its record (:class:`~rram_sim.engine.records.StageRecord`) beyond
 the crossbar counts the kernels give: busy cycles of its holds, NoC flits and flit-hops,
 off-chip bytes, digital ops, and the write pulses of programming and updating a layer. Pure: the
-model (:mod:`rram_sim.engine.model`) books each group's events once, for all images.
+model (:mod:`rram_sim.engine.model`) books each stage's events once, for all vectors and images.
 """
 
 from __future__ import annotations
@@ -15,17 +15,18 @@ from rram_sim.engine.work import Hold
 
 
 def book_holds(rec: StageRecord, holds: list[Hold], times: int) -> None:
-    """Busy cycles of a group's holds, ``times`` over."""
+    """Busy component-cycles of a vector's holds (their ``work``: every parallel unit's share),
+    ``times`` over."""
     for h in holds:
-        if h.cycles > 0:
-            rec.busy_cycles[h.busy] += h.cycles * times
+        if h.work > 0:
+            rec.busy_cycles[h.busy] += h.work * times
 
 
-def book_digital(rec: StageRecord, st: Stage, g: int, backward: bool, times: int) -> None:
-    """Digital ops of group ``g`` of ``st`` (pooling compares or adds ``pool_k`` values per output
+def book_digital(rec: StageRecord, st: Stage, backward: bool, times: int) -> None:
+    """Digital ops of one image of ``st`` (pooling compares or adds ``pool_k`` values per output
     forward, routes one error per value backward; activations and residual adds one per value),
     ``times`` over."""
-    vals = st.group_values(g) * times
+    vals = st.values * times
     if st.op in ("maxpool", "avgpool"):
         rec.counts.pool_ops += vals * (1 if backward else st.pool_k)
     elif st.op in ("relu", "softmax"):

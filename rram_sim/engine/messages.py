@@ -77,25 +77,6 @@ def multicasts(src: int, dst_tiles: tuple[int, ...], bits: int, topology: Topolo
     return out
 
 
-def contended_flows(messages: Iterable[Message], input_flows: set) -> set:
-    """Flows whose messages can wait on another flow's, among ``messages`` (those between
-    stages) and ``input_flows`` (the flows that bring the input image): one of their links
-    carries another flow too, or they go off chip while a flow between stages does too
-    (off-chip messages share the pool of off-chip links; when only the input goes off chip, its
-    stage waits for each of its messages, so nothing contends)."""
-    link_users: dict[tuple, set] = {}
-    offchip: set = set()
-    for m in messages:
-        if m.offchip:
-            offchip.add(m.flow)
-        for link in m.links:
-            link_users.setdefault(link, set()).add(m.flow)
-    contended = {f for users in link_users.values() if len(users) > 1 for f in users}
-    if offchip:
-        contended |= offchip | input_flows
-    return contended
-
-
 def links_in_use(tiles: Iterable[int], topology: Topology, cfg: Config) -> int:
     """Directed links of the chips that hold ``tiles`` (global numbers), at least 1: the
     denominator of link utilization."""

@@ -1,33 +1,36 @@
-"""The discrete-event chip model: SimPy processes for stages, resources for shared hardware.
+"""The discrete-event chip model: one SimPy process per stage and pass, one event per vector.
 
 This module only sequences; what it sequences is computed once per run, before it starts, by
 pure modules beside it (:mod:`.wiring` gathers them): the stage graph's edges forward and
 backward (:mod:`.backward`), the capacity of each edge's buffer (:mod:`.buffers`), the messages
-that carry a group's data over the NoC topology (:mod:`.messages`, :mod:`rram_sim.noc`), each
-group's holds of hardware (:mod:`.work`, durations from :mod:`.timing`) and the events they add
-to a stage's record (:mod:`.counting`).
+that carry a vector over the NoC topology (:mod:`.messages`, :mod:`rram_sim.noc`), the phases of
+each vector and the components they hold (:mod:`.work`, durations from :mod:`.timing`), the
+events they add to a stage's record (:mod:`.counting`) and the occupancy of every component
+(:mod:`.calendar`).
 
-One SimPy process runs each stage of the plan (:mod:`rram_sim.engine.plan`). For every image and
-every row group of its output it (1) takes from its input channels the producer groups its window
-needs, waiting for their NoC transfers to land, (2) spends the group's step time on the hardware it
-uses, and (3) puts one token per consumer into the consumer's input channel and starts the
-transfer of the group's data. The channels have a capacity (the rows the consumer's eDRAM buffer
-holds, at least one window), so a slow consumer back-pressures its producer.
+For every image and every vector of its output (one output position; the network input: one
+row) a stage process (1) takes from its input channels the producer vectors its window needs
+and waits until they have arrived, (2) reserves the vector's phases on their components, each
+beginning when the previous phase ends (or, streaming, a fixed lead after it begins) and the
+component is free (:mod:`.calendar`: a component grants holds in the order vectors become
+ready for their stage, the phases of one vector reserved together when it enters), (3) sends the
+vector to each consumer over the NoC links (reserved likewise) and puts its arrival cycle into
+the consumer's channel, and (4) waits until the vector has left its first phase, when the next
+vector may enter. Successive vectors thus overlap in the phases of a stage (ISAAC's pipeline:
+the initiation interval is the phase that holds its component longest) and stages overlap
+each other (inter-layer pipelining). The channels have a capacity (the vectors the consumer's
+eDRAM buffer holds, at least one window), so a slow consumer back-pressures its producer.
 
-Shared, contended hardware is a capacity-1 FIFO server (the NoC links and the off-chip links are
-``simpy.Resource``s; a unit whose every hold is known when requested is served arithmetically, with
-the same times and no request or release events):
-
-- per tile: the eDRAM port (input loads), the tile bus (partial sums), the digital units
-  (activation, pooling, adders);
-- per crossbar layer: its crossbar array (forward and transposed reads of one layer share it);
-- per chip: the directed NoC links (routes of the ``noc.topology``, :mod:`rram_sim.noc`)
-  and the pool of off-chip links (multi-chip placements and the input image).
+Components: per tile the eDRAM port, the tile bus, its shift-and-add, activation and pooling
+units; per layer copy its crossbars, ADC bank, PE shift-and-add, index unit and gradient unit
+(forward and backward of one layer share them); per chip every directed NoC link and the pool of
+off-chip links; per layer its write drivers (the update).
 
 A training run adds one backward stage per node (error back-propagation through transposed reads
 and the weight gradient, in reverse graph order), pipelined image by image behind the forward
-stages, and after the last image of the batch (the drain) the weight update of every layer, all
-layers in parallel. The model counts every event SimPy schedules (``SimResult.events``).
+stages, and after the last backward vector of the batch (the drain) the weight update of every
+layer, all layers in parallel, each on its write drivers. The model counts every event SimPy
+schedules (``SimResult.events``).
 
 A network run in *reload segments* (stages with ``segment > 0``, see :mod:`.plan`) runs one segment
 at a time on one chip: a coordinator process programs a segment's crossbars (a ``reload`` record
@@ -36,13 +39,6 @@ programming the next. Inference programs every segment per batch; a training ste
 segment 0 on the chip (the previous step ended with it), runs the forward pass segment by segment,
 the last segment's back-propagation right behind its forward, then reprograms and back-propagates
 the earlier segments in reverse, each segment's update written while it is on the chip.
-
-What makes it fast (the simulated times are those of the plain model): each stage's per-group work
-is computed once (durations, counts, transfers) and replayed per image; only hardware that two
-stages of one segment use is a ``Resource``, the rest are plain delays; a message whose NoC links
-no other flow uses is a number (its arrival cycle, serialized behind the flow's previous message)
-instead of a process; inter-stage buffers are :class:`Channel`s that schedule an event only when
-a stage has to wait.
 """
 
 from __future__ import annotations
@@ -54,10 +50,12 @@ import simpy
 
 from rram_sim.config import Config
 from rram_sim.engine import counting
+from rram_sim.engine.calendar import Calendar, reserve_all
 from rram_sim.engine.messages import Message, links_in_use
 from rram_sim.engine.plan import Stage
-from rram_sim.engine.records import BUSY_KINDS, SimResult, StageRecord
-from rram_sim.engine.wiring import wire
+from rram_sim.engine.records import BUSY_KINDS, ComponentBusy, SimResult, StageRecord
+from rram_sim.engine.wiring import StagePass, wire
+from rram_sim.engine.work import bind
 from rram_sim.noc import Topology, topology_for
 
 __all__ = ["BUSY_KINDS", "Channel", "ChipModel", "CountingEnvironment", "SimResult",
@@ -82,9 +80,9 @@ class CountingEnvironment(simpy.Environment):
 
 
 class Channel:
-    """A bounded FIFO of tokens from one stage to another (a lighter ``simpy.Store``): ``put``
-    returns None when there is room, or an event the producer waits on; ``get`` returns a token,
-    or None when empty after arranging that ``wait`` fires on the next put."""
+    """A bounded FIFO of tokens (arrival cycles) from one stage to another (a lighter
+    ``simpy.Store``): ``put`` returns None when there is room, or an event the producer waits on;
+    ``get`` returns a token, or None when empty; ``wait`` fires on the next put."""
 
     __slots__ = ("env", "capacity", "items", "putters", "getter")
 
@@ -135,120 +133,137 @@ class ChipModel:
         self.progress = progress
         self.env = CountingEnvironment()
         self.topology: Topology = topology_for(cfg)
-        self._res: dict[tuple, simpy.Resource] = {}
-        self.link_busy = 0
-        self.offchip = simpy.Resource(self.env, capacity=max(1, cfg.chip.offchip_links))
+        self.units: dict[tuple, Calendar] = {}          # (kind, key) -> its calendar
+        self.offchip = [Calendar() for _ in range(max(1, cfg.chip.offchip_links))]
+        self.horizon = 0                                # the last reserved cycle so far
         self.image_done: list[int] = []
         self.records: list[StageRecord] = []
         self.n_segments = 1 + max((s.segment for s in stages), default=0)
-        self._flow_free: dict[tuple, int] = {}
-        self._unit_free: dict[tuple, int] = {}
-        self._contended: set = set()
+        self.crossbars_of: dict[tuple, int] = {}        # (kind, key) -> crossbars it stands for
 
-    # -- transfers -------------------------------------------------------------------------------
-    def _link(self, link: tuple) -> simpy.Resource:
-        r = self._res.get(link)
-        if r is None:
-            r = self._res[link] = simpy.Resource(self.env, capacity=1)
-        return r
+    # -- components ------------------------------------------------------------------------------
+    def _unit(self, key: tuple) -> Calendar:
+        c = self.units.get(key)
+        if c is None:
+            c = self.units[key] = Calendar()
+        return c
 
-    def _transfer(self, m: Message):
-        """A message over contended links (taken in a global order, so two messages can never
-        wait on each other) or over the pool of off-chip links."""
-        if m.offchip:
-            with self.offchip.request() as req:
-                yield req
-                yield self.env.timeout(m.cycles)
-            return
-        reqs = []
-        for link in m.links:
-            res = self._link(link)
-            req = res.request()
-            yield req
-            reqs.append((res, req))
-        yield self.env.timeout(m.cycles)
-        for res, req in reqs:
-            res.release(req)
-
-    def _send(self, msgs: list[Message]) -> tuple[int, object]:
-        """Start the messages of one group; returns its token: (arrival cycle of the messages
-        that need no process, completion event of the others or None)."""
-        now = self.env.now
-        arrival, events = 0, []
+    def _send(self, msgs: list[Message], ready: int) -> int:
+        """Reserve the messages of one vector leaving at ``ready``; returns the last arrival."""
+        arrival = ready
         for m in msgs:
-            if m.flow in self._contended:
-                events.append(self.env.process(self._transfer(m)))
-            elif m.links:    # its own links: its messages follow one another
-                t = max(now, self._flow_free.get(m.flow, 0)) + m.cycles
-                self._flow_free[m.flow] = t
-                arrival = max(arrival, t)
-            else:            # through one router: no link to hold
-                arrival = max(arrival, now + m.cycles)
-        if not events:
-            return arrival, None
-        return arrival, events[0] if len(events) == 1 else simpy.AllOf(self.env, events)
+            if m.offchip:      # the pool of off-chip links: the one free first
+                best = min(self.offchip, key=lambda c: c.earliest(ready, m.cycles))
+                t = best.take(ready, m.cycles)
+            elif m.links:
+                t = reserve_all([self._unit(("link", lk)) for lk in m.links], ready, m.cycles)
+            else:              # through one router: no link to hold
+                t = ready
+            if t + m.cycles > arrival:
+                arrival = t + m.cycles
+        return arrival
+
+    def _vector_ops(self, sp: StagePass):
+        """Per vector of ``sp``: its holds as ``(calendar, cycles, lead, tail)``, shared by every
+        vector with the same copy and step count."""
+        st = sp.stage
+        cache: dict[tuple, tuple] = {}
+
+        def ops(copy: int, steps: int) -> tuple:
+            k = (copy, steps)
+            got = cache.get(k)
+            if got is None:
+                holds = bind(sp.phases, st, copy, steps) if steps else []
+                for h in holds:
+                    if h.unit == "xbar" and st.geom is not None:
+                        self.crossbars_of[h.component] = st.geom.n_crossbars
+                got = cache[k] = tuple((self._unit(h.component), h.cycles, h.lead, h.tail)
+                                       for h in holds)
+            return got
+
+        copies = max(1, st.copies)
+        steps = sp.steps
+        return [ops(g % copies, 1 if steps is None else steps[g]) for g in range(st.groups)]
 
     # -- processes ---------------------------------------------------------------------------------
-    def _stage_proc(self, st: Stage, rec: StageRecord, in_edges, out_edges, ops, input_msgs,
-                    ready, is_sink: bool):
-        """``in_edges``: (channel, groups needed per group, groups per image); ``out_edges``:
-        (channel, messages per group); ``ops[g]``: the group's work; ``input_msgs[g]``: the
-        off-chip messages that bring an input group (None: not an input stage)."""
+    def _stage_proc(self, sp: StagePass, in_edges, out_edges, ready_ev):
+        """``in_edges``: (channel, producer vectors needed per vector, producer vectors per
+        image); ``out_edges``: (channel, messages of one vector)."""
         env = self.env
-        if ready is not None:
-            yield ready
+        st, rec = sp.stage, sp.record
+        if ready_ev is not None:
+            yield ready_ev
+        vec_ops = self._vector_ops(sp)
         got = [0] * len(in_edges)
         timeout = env.timeout
-        free = self._unit_free
-        for _img in range(self.n_images):
+        send = self._send
+        input_msgs = sp.input_msgs
+        first_start = -1
+        last_end = 0
+        for img in range(self.n_images):
             for g in range(st.groups):
+                ready = env.now
                 for i, (ch, needs, per_image) in enumerate(in_edges):
-                    target = _img * per_image + needs[g]
+                    target = img * per_image + needs[g]
                     while got[i] < target:
                         tok = ch.get()
                         while tok is None:
                             yield ch.wait()
                             tok = ch.get()
                         got[i] += 1
-                        arrival, ev = tok
-                        if arrival > env.now:
-                            yield timeout(arrival - env.now)
-                        if ev is not None and not ev.processed:
-                            yield ev
-                start = env.now
+                        if tok > ready:
+                            ready = tok
+                if ready > env.now:
+                    # Reserve when the vector is ready, so that components are granted in the
+                    # order vectors become ready for them (first come, first served).
+                    yield timeout(ready - env.now)
+                ready = env.now
                 if input_msgs is not None:
                     # The image arrives over the off-chip links into the first tile's eDRAM.
-                    arrival, ev = self._send(input_msgs[g])
-                    if arrival > env.now:
-                        yield timeout(arrival - env.now)
-                    if ev is not None:
-                        yield ev
-                for op in ops[g]:
-                    if op.__class__ is int:
-                        yield timeout(op)
-                    else:
-                        # A shared unit is a FIFO server whose every hold is known when it is
-                        # requested: it starts when the unit frees up (same times as a
-                        # capacity-1 Resource, without the request and release events).
-                        key, cyc = op
-                        t = free.get(key, 0)
-                        t = (t if t > env.now else env.now) + cyc
-                        free[key] = t
-                        yield timeout(t - env.now)
-                rec.mark(start, env.now)
+                    ready = send(input_msgs, ready)
+                # The vector's phases, each on its component (see the module docstring).
+                ps = pe = ready
+                first_end = -1
+                for cal, cyc, lead, tail in vec_ops[g]:
+                    lo = pe if lead < 0 else ps + lead
+                    t = cal.take(lo, cyc)
+                    e = t + cyc
+                    if lead >= 0 and e < pe + tail:
+                        e = pe + tail
+                    if first_end < 0:
+                        first_end = e
+                        if first_start < 0:
+                            first_start = t
+                    ps, pe = t, e
+                if first_start < 0:
+                    first_start = ready
+                if pe > last_end:
+                    last_end = pe
                 for ch, msgs in out_edges:
-                    wait = ch.put(self._send(msgs[g]))
+                    arrival = send(msgs, pe) if msgs else pe
+                    if arrival > self.horizon:
+                        self.horizon = arrival
+                    wait = ch.put(arrival)
                     if wait is not None:
                         yield wait
-            if is_sink:
-                self.image_done.append(env.now)
-                if self.progress is not None:
-                    self.progress(1)
+                if pe > self.horizon:
+                    self.horizon = pe
+                if sp.is_sink and g == st.groups - 1:
+                    self.image_done.append(pe)
+                    if self.progress is not None:
+                        self.progress(1)
+                # The next vector enters when this one has left its first phase (an input row:
+                # when it has arrived).
+                if input_msgs is not None:
+                    first_end = ready
+                if first_end > env.now:
+                    yield timeout(first_end - env.now)
+        rec.mark(first_start if first_start >= 0 else 0, last_end)
 
-    def _wait(self, cycles: int):
-        """A private delay (a layer's update on its own write drivers)."""
-        if cycles > 0:
-            yield self.env.timeout(cycles)
+    def _settle(self):
+        """Advance to the last reserved cycle (the work already booked ends there)."""
+        if self.horizon > self.env.now:
+            yield self.env.timeout(self.horizon - self.env.now)
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> SimResult:
@@ -256,8 +271,6 @@ class ChipModel:
         env, cfg = self.env, self.cfg
         w = wire(self.stages, cfg, self.topology, self.n_images, self.training)
         self.records += [sp.record for sp in w.passes]
-        self.link_busy = w.link_busy_cycles
-        self._contended = w.contended
         in_edges: dict[int, list] = {}
         out_edges: dict[int, list] = {}
         for we in w.edges:
@@ -273,9 +286,8 @@ class ChipModel:
         for sp in w.passes:
             st = sp.stage
             ready = (ready_b if sp.backward else ready_f)[st.segment if S > 1 else 0]
-            pr = env.process(self._stage_proc(st, sp.record, in_edges.get(id(st), []),
-                                              out_edges.get(id(st), []), sp.ops, sp.input_msgs,
-                                              ready, sp.is_sink))
+            pr = env.process(self._stage_proc(sp, in_edges.get(id(st), []),
+                                              out_edges.get(id(st), []), ready))
             (procs_b if sp.backward else procs_f).setdefault(st.segment, []).append(pr)
             all_procs.append(pr)
         pulses: dict[str, int] = {}
@@ -291,6 +303,8 @@ class ChipModel:
                 self.records.append(rec)
                 cyc, n_pulses = counting.book_program(rec, st, cfg)
                 rec.mark(env.now, env.now + cyc)
+                if cyc:     # the layer's write drivers
+                    self._unit(("write", st.name)).take(env.now, cyc)
                 reload["pulses"][st.name] = reload["pulses"].get(st.name, 0) + n_pulses
                 reload["times"][st.name] = reload["times"].get(st.name, 0) + 1
                 cyc_max = max(cyc_max, cyc)
@@ -298,18 +312,26 @@ class ChipModel:
             reload["cycles"] += cyc_max
             if cyc_max:
                 yield env.timeout(cyc_max)
+            self.horizon = max(self.horizon, env.now)
 
         def update(layers):
-            ups = []
+            cyc_max = 0
             for st in layers:
                 rec = StageRecord(st.name, st.op, "update", st.tiles)
                 self.records.append(rec)
                 cyc, n_pulses = counting.book_update(rec, st, cfg, self.measured.get(st.name))
                 pulses[st.name] = n_pulses
-                ups.append(env.process(self._wait(cyc)))
+                if cyc:     # every layer on its own write drivers, all in parallel
+                    self._unit(("write", st.name)).take(env.now, cyc)
                 rec.mark(env.now, env.now + cyc)
-            if ups:
-                yield simpy.AllOf(env, ups)
+                cyc_max = max(cyc_max, cyc)
+            if cyc_max:
+                yield env.timeout(cyc_max)
+            self.horizon = max(self.horizon, env.now)
+
+        def finish(procs):
+            yield simpy.AllOf(env, procs)
+            yield from self._settle()
 
         def coordinator():
             if S > 1:
@@ -319,11 +341,12 @@ class ChipModel:
                     ready_f[s].succeed()
                     if self.training and s == S - 1:
                         ready_b[s].succeed()
-                    yield simpy.AllOf(env, procs_f.get(s, []))
+                    yield from finish(procs_f.get(s, []))
             if not self.training:
+                yield from finish(all_procs)
                 return
             if S == 1:
-                yield simpy.AllOf(env, all_procs)
+                yield from finish(all_procs)
                 drain[0] = env.now
                 yield from update(layers_of[0])
                 return
@@ -331,7 +354,7 @@ class ChipModel:
                 if s < S - 1:
                     yield from program(s)
                     ready_b[s].succeed()
-                yield simpy.AllOf(env, procs_b.get(s, []))
+                yield from finish(procs_b.get(s, []))
                 if s == 0:
                     drain[0] = env.now
                 yield from update(layers_of[s])
@@ -341,11 +364,38 @@ class ChipModel:
         unfinished = [p for p in all_procs if not p.processed]
         if unfinished:
             raise RuntimeError(f"engine deadlock: {len(unfinished)} stage(s) never finished")
+        makespan = max(int(env.now), self.horizon)
         return SimResult(
             mode="training" if self.training else "inference", n_images=self.n_images,
-            makespan_cycles=int(env.now), image_done_cycles=[int(t) for t in self.image_done],
-            drain_cycles=int(drain[0]), records=self.records, link_busy_cycles=self.link_busy,
+            makespan_cycles=makespan, image_done_cycles=[int(t) for t in self.image_done],
+            drain_cycles=int(drain[0]), records=self.records,
+            link_busy_cycles=sum(c.busy for k, c in self.units.items() if k[0] == "link"),
             n_links=links_in_use((t for st in self.stages for t in st.tiles), self.topology,
                                  cfg), events=env.n_events, pulses_per_layer=pulses,
             segments=S, reloads=reload["count"], reload_cycles=reload["cycles"],
-            reload_pulses_per_layer=reload["pulses"], reloads_per_layer=reload["times"])
+            reload_pulses_per_layer=reload["pulses"], reloads_per_layer=reload["times"],
+            components=self._components())
+
+    def _components(self) -> list[ComponentBusy]:
+        out = []
+        for (kind, key), cal in self.units.items():
+            if cal.busy == 0:
+                continue
+            out.append(ComponentBusy(kind, _key_name(kind, key),
+                                     self.crossbars_of.get((kind, key), 1), cal.busy,
+                                     cal.intervals()))
+        for i, cal in enumerate(self.offchip):
+            if cal.busy:
+                out.append(ComponentBusy("offchip", f"link {i}", 1, cal.busy, cal.intervals()))
+        return out
+
+
+def _key_name(kind: str, key) -> str:
+    if kind == "link":
+        chip, a, b = key
+        return f"chip {chip} router {a}->{b}"
+    if kind == "write":
+        return str(key)
+    if isinstance(key, tuple):
+        return f"{key[0]} copy {key[1]}"
+    return f"tile {key}"

@@ -1,17 +1,19 @@
 """The plan: a network graph turned into pipeline stages the discrete-event model can run.
 
 Each node of the network graph (``input``, ``conv``, ``linear``, ``relu``, ``maxpool``, ``avgpool``,
-``add``, ``flatten``, ``softmax``) becomes a :class:`Stage` that produces its output as a stream of
-*row groups*: a 3-D output ``(C, H, W)`` has ``H`` rows (one row = ``W`` output positions moving in
-lockstep); a vector has one row. Rows are grouped so that no stage has more than ``max_groups``
-groups per image (``rows_per_group = ceil(H / max_groups)``): one event sequence per group,
-so the simulator's work grows with layers x output rows, not with MACs.
+``add``, ``flatten``, ``softmax``) becomes a :class:`Stage` whose output is a stream of *vectors*:
+a 3-D output ``(C, H, W)`` has ``H x W`` output positions in raster order, each one vector of ``C``
+values (for a crossbar layer: one input vector into its crossbars, one MVM); a 1-D output is one
+vector. Every stage moves one vector per group (one event sequence per vector and stage), except
+the network input, which arrives row by row over the off-chip links (one group = one row).
+The simulator's work grows with layers x output positions x images, not with MACs.
 
-A stage's input edge says how many producer rows an output group needs:
+A stage's input edge says how many producer positions an output vector needs (raster order):
 
-- ``window``: a conv or pooling window, output row ``r`` needs input rows up to
-  ``r*stride - pad + k - 1`` (ISAAC: a layer starts a row as soon as its window has arrived);
-- ``same``: row ``r`` needs row ``r`` (activation, residual add);
+- ``window``: a conv or pooling window, output ``(r, c)`` needs the input up to row
+  ``r*stride - pad + k - 1`` and, in that row, column ``c*stride - pad + k - 1`` (ISAAC: a layer
+  starts a vector as soon as its window has arrived);
+- ``same``: position ``i`` needs position ``i`` (activation, residual add);
 - ``all``: the whole input (linear layers, flatten, softmax).
 
 Every stage sits on tiles: a crossbar layer on the tiles of its placement (its *home* tile, the
@@ -26,7 +28,6 @@ busiest PE programs (``program_rows``), from which :func:`.timing.program_cycles
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,6 @@ from rram_sim.errors import ConfigError, LayoutError
 from rram_sim.graph import CROSSBAR_OPS, OPS, GraphNode, chain_graph
 
 OVERFLOW_POLICIES = ("error", "multi_chip", "reload")
-DEFAULT_MAX_GROUPS = 8
 
 
 @dataclass
@@ -50,7 +50,7 @@ class Stage:
     inputs: tuple[str, ...]
     out_shape: tuple[int, ...]
     rows: int                      # output rows per image
-    rows_per_group: int
+    group_len: int                 # output positions per group (1: one vector; input: one row)
     dep: str                       # "window" | "same" | "all" | "none"
     window: tuple[int, int, int]   # (kernel rows, stride, padding) for dep "window"
     tiles: tuple[int, ...]         # global tile ids (chip * chip.tiles + tile), home first
@@ -64,10 +64,16 @@ class Stage:
 
     def __post_init__(self) -> None:
         self._values = int(np.prod(self.out_shape))
+        self._positions = self.rows * self.width
+
+    @property
+    def width(self) -> int:
+        """Output positions per row."""
+        return int(self.out_shape[2]) if len(self.out_shape) == 3 else 1
 
     @property
     def groups(self) -> int:
-        return math.ceil(self.rows / self.rows_per_group)
+        return -(-self._positions // self.group_len)
 
     @property
     def home(self) -> int:
@@ -81,37 +87,33 @@ class Stage:
     @property
     def positions(self) -> int:
         """Output positions per image (input vectors of a crossbar layer)."""
-        return self.rows * (self.out_shape[2] if len(self.out_shape) == 3 else 1)
-
-    def group_rows(self, g: int) -> int:
-        return min(self.rows, (g + 1) * self.rows_per_group) - g * self.rows_per_group
+        return self._positions
 
     def group_positions(self, g: int) -> int:
-        return self.group_rows(g) * (self.out_shape[2] if len(self.out_shape) == 3 else 1)
+        return min(self._positions, (g + 1) * self.group_len) - g * self.group_len
 
     def group_values(self, g: int) -> int:
-        return self.values * self.group_rows(g) // self.rows
+        return self.values * self.group_positions(g) // self._positions
 
 
-def rows_needed(dep: str, window: tuple[int, int, int], last_row: int, in_rows: int) -> int:
-    """Input rows (counted from 0) an output row ``last_row`` needs."""
-    if dep == "all":
-        return in_rows
-    if dep == "same":
-        return min(in_rows, last_row + 1)
-    k, s, p = window
-    return max(1, min(in_rows, last_row * s - p + k))
-
-
-def groups_needed(consumer: Stage, g: int, producer: Stage, dep: str | None = None,
-                  window: tuple[int, int, int] | None = None, rows: int | None = None) -> int:
-    """Producer groups the consumer's group ``g`` waits for."""
-    last = min(consumer.rows, (g + 1) * consumer.rows_per_group) - 1
-    in_rows = producer.rows if rows is None else rows
-    need = rows_needed(dep or consumer.dep, window or consumer.window, last, in_rows)
-    if in_rows != producer.rows:  # a row-space change (e.g. error rows): scale proportionally
-        need = math.ceil(need * producer.rows / in_rows)
-    return min(producer.groups, math.ceil(need / producer.rows_per_group))
+def needs_of(consumer: Stage, producer: Stage) -> list[int]:
+    """Per consumer group: producer groups it waits for (non-decreasing: a consumer takes its
+    producer's groups in order)."""
+    pp = producer.positions
+    last = np.minimum(consumer.positions,
+                      (np.arange(consumer.groups) + 1) * consumer.group_len) - 1
+    if consumer.dep == "all":
+        need = np.full(consumer.groups, pp)
+    elif consumer.dep == "same":
+        need = np.minimum(pp, -(-(last + 1) * pp // consumer.positions))
+    else:
+        k, s, p = consumer.window
+        r, c = np.divmod(last, consumer.width)
+        rows = np.clip(r * s - p + k, 1, producer.rows)
+        cols = np.clip(c * s - p + k, 1, producer.width)
+        need = (rows - 1) * producer.width + cols
+    groups = np.minimum(producer.groups, -(-need // producer.group_len))
+    return np.maximum.accumulate(groups).astype(int).tolist()
 
 
 def _pair(v: Any, default: int) -> int:
@@ -126,13 +128,14 @@ def _shape_rows(shape: tuple[int, ...]) -> int:
     return int(shape[1]) if len(shape) == 3 else 1
 
 
-def _rows_per_group(rows: int, max_groups: int) -> int:
-    return max(1, math.ceil(rows / max_groups))
+def _group_len(op: str, shape: tuple[int, ...]) -> int:
+    """One vector per group; the network input arrives one row per group."""
+    return int(shape[2]) if op == "input" and len(shape) == 3 else 1
 
 
 def build_plan(graph: list[GraphNode], layouts: dict[str, Any], cfg: Config,
                tiles: dict[str, tuple[int, ...]], copies: dict[str, int] | None = None,
-               max_groups: int = DEFAULT_MAX_GROUPS, segments: dict[str, int] | None = None,
+               segments: dict[str, int] | None = None,
                program_rows: dict[str, int] | None = None) -> list[Stage]:
     """Stages in graph order; ``tiles[layer]`` lists a crossbar layer's global tile ids,
     ``segments[layer]`` its reload segment and ``program_rows[layer]`` the rows its busiest PE
@@ -202,7 +205,7 @@ def build_plan(graph: list[GraphNode], layouts: dict[str, Any], cfg: Config,
                 shape, dep = tuple(src), "same"
         rows = _shape_rows(shape)
         st = Stage(name=node.name, op=node.op, inputs=tuple(node.inputs), out_shape=shape,
-                   rows=rows, rows_per_group=_rows_per_group(rows, max_groups), dep=dep,
+                   rows=rows, group_len=_group_len(node.op, shape), dep=dep,
                    window=window, tiles=node_tiles or (0,), copies=int(copies.get(node.name, 1)),
                    layout=layout, geom=geom, pool_k=pool_k, segment=seg, program_rows=prog)
         stages[node.name] = st
@@ -258,8 +261,8 @@ def _program_rows(placement, layouts: dict[str, Any], cfg: Config) -> dict[str, 
     return out
 
 
-def plan_from_bundle(bundle, cfg: Config, max_groups: int = DEFAULT_MAX_GROUPS,
-                     replace_placement: bool = False, overflow: str | None = None) -> list[Stage]:
+def plan_from_bundle(bundle, cfg: Config, replace_placement: bool = False,
+                     overflow: str | None = None) -> list[Stage]:
     """Stages of a mapped network (a :class:`rram_sim.bundle.Bundle`).
 
     ``overflow=None`` honours the bundle's placement (``replace_placement`` places the crossbars
@@ -278,7 +281,7 @@ def plan_from_bundle(bundle, cfg: Config, max_groups: int = DEFAULT_MAX_GROUPS,
     fresh = bool(placement.fresh_tile) if placement else False
     if overflow is None and placement is not None and not replace_placement:
         tiles, copies = tiles_from_placement(placement, cfg)
-        return build_plan(graph, layouts, cfg, tiles, copies, max_groups)
+        return build_plan(graph, layouts, cfg, tiles, copies)
     # Execution order: the crossbar layers as the graph visits them.
     order = [n.params.get("layer", n.name) for n in graph if n.op in CROSSBAR_OPS]
     order = [k for k in dict.fromkeys(order) if k in layouts]
@@ -300,4 +303,4 @@ def plan_from_bundle(bundle, cfg: Config, max_groups: int = DEFAULT_MAX_GROUPS,
         segments.update(dict.fromkeys(names, s_i))
         if len(groups) > 1:
             prog.update(_program_rows(pl, layouts, cfg))
-    return build_plan(graph, layouts, cfg, tiles, copies, max_groups, segments, prog)
+    return build_plan(graph, layouts, cfg, tiles, copies, segments, prog)

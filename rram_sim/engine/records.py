@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from rram_sim.counts import Counts
 
-BUSY_KINDS = ("crossbar", "edram", "bus", "digital", "noc", "offchip", "write")
+BUSY_KINDS = ("crossbar", "adc", "index", "edram", "bus", "digital", "noc", "offchip", "write")
 
 
 @dataclass
@@ -51,3 +51,22 @@ class SimResult:
     reload_cycles: int = 0          # time spent programming segments
     reload_pulses_per_layer: dict[str, int] = field(default_factory=dict)
     reloads_per_layer: dict[str, int] = field(default_factory=dict)
+    components: list[ComponentBusy] = field(default_factory=list)
+
+
+@dataclass
+class ComponentBusy:
+    """One component instance (a tile's eDRAM or bus, a layer copy's crossbars or ADC bank, a NoC
+    link, ...): the cycles it was held and its busy intervals ``(start, end)``, adjacent ones
+    merged (at most :data:`MAX_INTERVALS`: beyond that the closest neighbours are merged)."""
+
+    kind: str                       # a unit kind of :mod:`.timing` (``PHASE_UNITS``), "link",
+                                    # "offchip" or "write"
+    key: str                        # which one, e.g. "tile 3", "conv1 copy 0", "link 0:2->3"
+    units: int                      # identical parallel units it stands for (crossbars of a
+                                    # layer copy; 1 otherwise): the utilization denominator
+    busy_cycles: int
+    intervals: list[tuple[int, int]]
+
+
+MAX_INTERVALS = 256

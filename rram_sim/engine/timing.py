@@ -1,28 +1,41 @@
-"""Step timing: closed-form cycle counts of one step of a layer, derived from the chip config.
+"""Vector timing: closed-form cycle counts of what one input vector does in each pipeline phase of
+a layer, derived from the chip config and the layer's read plan.
 
-A *step* is the work a mapped layer does for one output position (one im2col patch, one input
-vector): the input vector is read from the tile's eDRAM into the PE input registers, the crossbars
-are read bit-serially (``input_bits / dac.bits`` chunks), each chunk activating the crossbar's
-operation units (OUs) one after another; the ADCs convert the OU's bitlines while the next read
-proceeds (sample-and-hold), shift-and-add units combine the codes as they come out, and the
-partial sums of the layer's row blocks cross the tile bus to the tile shift-and-add unit.
+A crossbar layer's *vector* (one output position: one im2col patch, one MVM) moves through these
+phases, each held on a component of its own (:class:`Phase`; the model keeps each component's
+occupancy, so successive vectors overlap as in ISAAC's pipeline and the slowest phase sets the
+initiation interval):
 
-Everything here is a pure function of the config and of a :class:`LayerGeometry` (what a layout
-looks like to the clock: crossbars, OU reads, row blocks, rows gathered by the index unit). The
-SimPy model (:mod:`rram_sim.engine.model`) only sequences these durations, never computes one.
-Durations are integer cycles of the digital clock (``chip.clock_ghz``); nanoseconds appear only
-in reports.
+1. ``edram``: the input vector is read from the tile's eDRAM (``edram_bus_bits`` per cycle);
+2. ``bus``: it crosses the tile bus into the PEs' input registers;
+3. ``index`` (indexed layouts): the index unit gathers the used rows
+   (``pe.index_lookups_per_cycle`` per cycle; a unit per crossbar or per PE: ``pe.index_sharing``);
+4. ``xbar``: the crossbars read bit-serially, ``input_bits / dac.bits`` chunks, each chunk one OU
+   read after another on every crossbar (DAC, array, sample-and-hold: ``t_read`` per read); the
+   crossbars of a layer read in parallel, the busiest one sets the time;
+5. ``adc``: the ADC bank converts each read's columns (``t_adc`` per OU read) while the next read
+   proceeds (sample-and-hold): it streams behind the reads, beginning one read after them and
+   ending one conversion after the last; a bank serves one crossbar or all crossbars of a PE
+   (``adc.sharing``), whose conversions then queue on it;
+6. ``shift_add``: the PE's shift-and-add units combine the codes as they come out (streaming behind
+   the conversions, one cycle after the last);
+7. ``bus``: the partial sums of the layer's row blocks cross the tile bus;
+8. ``tile_add``: the tile's shift-and-add units reduce the row blocks;
+9. ``edram``: the output vector is written to the tile's eDRAM, from where the NoC carries it on.
+
+Everything here is a pure function of the config and of a :class:`LayerGeometry`. The SimPy model
+(:mod:`rram_sim.engine.model`) only sequences these durations, never computes one. Durations are
+integer cycles of the digital clock (``chip.clock_ghz``); nanoseconds appear only in reports.
 
 Assumptions, stated once (docs/timing.md repeats them with the formulas):
 
-- read and conversion overlap: a crossbar read of chunk ``k+1`` proceeds while the ADCs convert
-  chunk ``k``, so a sequence of ``n`` reads takes ``n * max(t_read, t_adc) + min(t_read, t_adc)``;
+- read and conversion overlap through sample-and-hold: ``n`` reads on a crossbar with its own ADC
+  bank take ``n * max(t_read, t_adc) + min(t_read, t_adc)``;
 - an ADC serves ``min(adc.columns_per_adc, ou.cols)`` columns of one OU read, one after another;
-- the PE shift-and-add units keep pace with the ADCs (one shift-add per conversion, in its shadow);
-- the index unit (compact and OU layouts) gathers ``edram_bus_bits // input_bits`` inputs per cycle,
-  before the reads of that input vector; digital units (pooling, activation, adders) likewise
-  process that many values per cycle per unit;
-- the stages of one step are serial; different layers overlap (inter-layer pipelining).
+- the crossbars of a layer fill PEs in order (layer-local crossbar ``x`` on PE ``x //
+  pe.crossbars``), which decides what a PE-shared ADC bank or index unit serves;
+- digital units (shift-and-add, pooling, activation, adders) handle ``edram_bus_bits //
+  input_bits`` values per cycle each.
 """
 
 from __future__ import annotations
@@ -114,7 +127,10 @@ class LayerGeometry:
     weight update writes (used weight positions x weight slices), ``rows_written``: used physical
     rows of the busiest crossbar.
     ``cells_per_crossbar``: cells holding weights on each crossbar (for wear),
-    ``rows_per_crossbar``: used physical rows of each crossbar (for programming a reload).
+    ``rows_per_crossbar``: used physical rows of each crossbar (for programming a reload and the
+    update). ``conversions_per_crossbar`` / ``_t``: ADC conversions of each crossbar per input
+    chunk in each pass (the read plan's); ``gather_rows_per_crossbar``: rows the index unit
+    gathers per vector on each crossbar (all 0 for dense layouts).
     """
 
     name: str
@@ -133,6 +149,9 @@ class LayerGeometry:
     rows_per_crossbar: tuple[int, ...] = ()
     ou_reads_per_crossbar: tuple[int, ...] = ()
     ou_reads_per_crossbar_t: tuple[int, ...] = ()
+    conversions_per_crossbar: tuple[int, ...] = ()
+    conversions_per_crossbar_t: tuple[int, ...] = ()
+    gather_rows_per_crossbar: tuple[int, ...] = ()
 
 
 def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
@@ -144,18 +163,23 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
     rows_used = (ri >= 0).sum(axis=1).astype(np.int64)
     cols_used = (ci >= 0).sum(axis=1).astype(np.int64)
     # The reads come from the read plan, as the kernels' counts do.
-    fwd = read_plan(layout, cfg, with_cells=False).ou_reads_per_crossbar(nx)
-    bwd = read_plan(layout, cfg, transposed=True, with_cells=False).ou_reads_per_crossbar(nx)
+    plan_f = read_plan(layout, cfg, with_cells=False)
+    plan_t = read_plan(layout, cfg, transposed=True, with_cells=False)
+    fwd = plan_f.ou_reads_per_crossbar(nx)
+    bwd = plan_t.ou_reads_per_crossbar(nx)
+    conv_f = _conversions_per_crossbar(plan_f, nx)
+    conv_t = _conversions_per_crossbar(plan_t, nx)
     # Row blocks: how many units feed each output column.
     cols = ci[ci >= 0]
     row_blocks = int(np.bincount(cols, minlength=n).max()) if cols.size else 0
     rows = ri[ri >= 0]
     inputs_used = int(np.unique(rows).size) if rows.size else 0
     scheme = scheme_of(layout.scheme)
-    if scheme.indexed:   # the index unit gathers every used row of the busiest crossbar
-        g = np.bincount(xb, weights=rows_used, minlength=nx)
+    if scheme.indexed:   # the index unit gathers every used row of a crossbar
+        g = np.bincount(xb, weights=rows_used, minlength=nx).astype(np.int64)
         gather_rows = int(g.max()) if g.size else 0
     else:
+        g = np.zeros(nx, dtype=np.int64)
         gather_rows = 0
     slices = cfg.slices_per_weight
     cells_unit = rows_used * cols_used * slices
@@ -170,73 +194,173 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
         inputs_used=inputs_used, gather_rows=gather_rows, written_cells=int(cells_unit.sum()),
         rows_written=int(rows_xb.max()) if rows_xb.size else 0,
         cells_per_crossbar=tuple(int(c) for c in cells_xb),
-        rows_per_crossbar=tuple(int(r) for r in rows_xb))
+        rows_per_crossbar=tuple(int(r) for r in rows_xb),
+        conversions_per_crossbar=tuple(int(c) for c in conv_f),
+        conversions_per_crossbar_t=tuple(int(c) for c in conv_t),
+        gather_rows_per_crossbar=tuple(int(r) for r in g))
+
+
+def _conversions_per_crossbar(plan, n_crossbars: int) -> np.ndarray:
+    """int64 [n_crossbars]: ADC conversions of each crossbar per input chunk (each read converts
+    every used output line's physical lines; the per-crossbar split of
+    ``ReadPlan.conversions_per_chunk``)."""
+    per_unit = plan.active_groups * plan.lines_out * plan.slices
+    return np.bincount(plan.crossbar, weights=per_unit, minlength=n_crossbars).astype(np.int64)
+
+
+PHASE_UNITS = ("edram", "bus", "index", "xbar", "adc", "shift_add", "tile_add", "act", "pool",
+               "grad")
+# The busy kind (``records.BUSY_KINDS``) each unit's cycles count as.
+BUSY_OF_UNIT = {"edram": "edram", "bus": "bus", "index": "index", "xbar": "crossbar",
+                "adc": "adc", "shift_add": "digital", "tile_add": "digital", "act": "digital",
+                "pool": "digital", "grad": "digital"}
+# Units of a crossbar layer's own hardware (one per copy); the others belong to its home tile.
+LAYER_UNITS = ("index", "xbar", "adc", "shift_add", "grad")
 
 
 @dataclass(frozen=True)
-class StepTiming:
-    """Cycles of one step (one input vector) of a crossbar layer, by stage; ``total`` is their sum.
+class Phase:
+    """What one vector does on one component.
 
-    ``load``: eDRAM -> input registers (holds the tile's eDRAM port); ``gather``: index unit;
-    ``crossbar``: the bit-serial OU reads with overlapped conversion; ``bus``: partial sums over the
-    tile bus; ``reduce``: tile shift-and-add of the row blocks.
-    """
+    ``cycles``: how long it holds the unit. ``lead``: ``-1``, the phase begins when the previous
+    one ends; otherwise it streams behind the previous phase, beginning ``lead`` cycles after it
+    begins and ending at least ``tail`` cycles after it ends (conversion behind the reads).
+    ``work``: component-cycles it adds to the unit kind's busy time (its parallel identical units
+    summed, e.g. every crossbar's reads, not only the busiest one's)."""
 
-    load: int
-    gather: int
-    crossbar: int
-    bus: int
-    reduce: int
-
-    @property
-    def total(self) -> int:
-        return self.load + self.gather + self.crossbar + self.bus + self.reduce
+    unit: str
+    cycles: int
+    lead: int = -1
+    tail: int = 0
+    work: int = 0
 
 
-def forward_step(geom: LayerGeometry, cfg: Config) -> StepTiming:
-    """One forward MVM of one input vector."""
-    bits = cfg.precision.input_bits
-    n_reads = cfg.input_cycles * geom.reads_per_chunk
-    gather = math.ceil(geom.gather_rows / lanes(cfg)) if geom.gather_rows else 0
-    reduce_ops = max(0, geom.row_blocks - 1) * geom.cols_n
-    return StepTiming(
-        load=bus_cycles(geom.inputs_used * bits, cfg),
-        gather=gather,
-        crossbar=read_sequence_cycles(n_reads, cfg),
-        bus=bus_cycles(geom.row_blocks * geom.cols_n * bits, cfg),
-        reduce=digital_cycles(reduce_ops, cfg.tile.shift_add_units, cfg))
+def _phase(unit: str, cycles: int, work: int | None = None, lead: int = -1,
+           tail: int = 0) -> Phase:
+    return Phase(unit, int(cycles), lead, tail, int(cycles if work is None else work))
 
 
-def transposed_step(geom: LayerGeometry, cfg: Config) -> StepTiming:
-    """One transposed MVM (error back-propagation): the N output errors drive the columns and the
-    rows are converted. The OU reads are the transposed read plan's (each OU column group read
-    once per slice position); the conversion rule is the forward read's (the ADCs are assumed to
-    be switchable to the wordlines, PipeLayer-style); the reduction runs over the column blocks
-    that share an input row."""
-    bits = cfg.precision.input_bits
-    n_reads = cfg.input_cycles * geom.reads_per_chunk_t
-    col_blocks = max(1, math.ceil(geom.n_crossbars / max(1, geom.row_blocks)))
-    return StepTiming(
-        load=bus_cycles(geom.cols_n * bits, cfg),
-        gather=math.ceil(geom.gather_rows / lanes(cfg)) if geom.gather_rows else 0,
-        crossbar=read_sequence_cycles(n_reads, cfg),
-        bus=bus_cycles(col_blocks * geom.inputs_used * bits, cfg),
-        reduce=digital_cycles(max(0, col_blocks - 1) * geom.inputs_used,
-                              cfg.tile.shift_add_units, cfg))
-
-
-def gradient_cycles(geom: LayerGeometry, positions: int, n_tiles: int, cfg: Config) -> int:
-    """Weight gradient of ``positions`` output positions (outer products input x error).
-
-    ``digital``: K x N multiply-accumulates per position on the tile shift-and-add units of the
-    layer's tiles; ``crossbar``: one read sequence per position on the layer's crossbars (the
-    errors are written as a temporary operand, PipeLayer-style; that write is not timed)."""
-    if positions <= 0:
+def pe_totals(per_crossbar, cfg: Config, shared: bool) -> int:
+    """Busiest server of ``per_crossbar`` loads: each crossbar alone (``shared`` False) or the
+    crossbars of one PE together (layer-local crossbar ``x`` on PE ``x // pe.crossbars``)."""
+    arr = np.asarray(per_crossbar, dtype=np.int64)
+    if arr.size == 0:
         return 0
+    if not shared:
+        return int(arr.max())
+    pe = np.arange(arr.size) // cfg.pe.crossbars
+    return int(np.bincount(pe, weights=arr).max())
+
+
+def gather_cycles(geom: LayerGeometry, cfg: Config) -> int:
+    """Index unit: rows gathered on the busiest unit (per crossbar or per PE) / lookups a cycle."""
+    rows = pe_totals(geom.gather_rows_per_crossbar, cfg, cfg.pe.index_sharing == "pe")
+    return math.ceil(rows / cfg.pe.index_lookups_per_cycle) if rows > 0 else 0
+
+
+def _mvm_phases(reads, conversions, in_values: int, out_partials: int, reduce_ops: int,
+                out_values: int, gather: int, cfg: Config) -> list[Phase]:
+    bits = cfg.precision.input_bits
+    chunks = cfg.input_cycles
+    tr, tc = read_cycles(cfg), adc_cycles(cfg)
+    reads = tuple(reads)
+    r_max = max(reads, default=0)
+    bank = pe_totals(reads, cfg, cfg.adc.sharing == "pe")
+    conv_pe = pe_totals(conversions, cfg, True)
+    load = bus_cycles(in_values * bits, cfg)
+    phases = [_phase("edram", load), _phase("bus", load)]
+    if gather:
+        phases.append(_phase("index", gather))
+    if r_max:
+        phases += [
+            _phase("xbar", chunks * r_max * tr, chunks * sum(reads) * tr),
+            _phase("adc", chunks * bank * tc, chunks * sum(reads) * tc, lead=tr, tail=tc),
+            _phase("shift_add", digital_cycles(chunks * conv_pe, cfg.pe.shift_add_units, cfg),
+                   lead=tc, tail=1)]
+    phases += [_phase("bus", bus_cycles(out_partials * bits, cfg)),
+               _phase("tile_add", digital_cycles(reduce_ops, cfg.tile.shift_add_units, cfg)),
+               _phase("edram", bus_cycles(out_values * bits, cfg))]
+    return [p for p in phases if p.cycles > 0]
+
+
+def forward_phases(geom: LayerGeometry, cfg: Config) -> list[Phase]:
+    """The phases of one forward vector (one MVM) of a crossbar layer (see the module
+    docstring)."""
+    return _mvm_phases(geom.ou_reads_per_crossbar, geom.conversions_per_crossbar,
+                       geom.inputs_used, geom.row_blocks * geom.cols_n,
+                       max(0, geom.row_blocks - 1) * geom.cols_n, geom.cols_n,
+                       gather_cycles(geom, cfg), cfg)
+
+
+def col_blocks(geom: LayerGeometry) -> int:
+    """Crossbars sharing an input row (their partial errors are reduced in a transposed read)."""
+    return max(1, math.ceil(geom.n_crossbars / max(1, geom.row_blocks)))
+
+
+def transposed_phases(geom: LayerGeometry, cfg: Config) -> list[Phase]:
+    """One transposed MVM (error back-propagation): the N output errors drive the columns and the
+    rows are converted, with the transposed read plan's OU reads and conversions (one slice
+    position of an OU column group per read); the ADCs are switched to the wordlines
+    (PipeLayer-style), with the forward conversion rule; the column blocks sharing an input row
+    are reduced."""
+    cb = col_blocks(geom)
+    return _mvm_phases(geom.ou_reads_per_crossbar_t, geom.conversions_per_crossbar_t,
+                       geom.cols_n, cb * geom.inputs_used, max(0, cb - 1) * geom.inputs_used,
+                       geom.inputs_used, gather_cycles(geom, cfg), cfg)
+
+
+def gradient_phase(geom: LayerGeometry, n_tiles: int, cfg: Config) -> Phase:
+    """The weight gradient of one output position (outer product input x error), streaming
+    beside the error's back-propagation.
+
+    ``digital``: one multiply-accumulate per *stored* weight on the layer's gradient unit (the
+    shift-and-add units of its tiles, ``tile.shift_add_units`` per tile; pruned weights have no
+    gradient); ``crossbar``: one forward read sequence on the layer's crossbars (the errors are
+    written as a temporary operand, PipeLayer-style; that write is not timed)."""
     if cfg.training.gradient_unit == "crossbar":
-        return positions * read_sequence_cycles(cfg.input_cycles * geom.reads_per_chunk, cfg)
-    macs = geom.inputs_used * geom.cols_n * positions
-    return digital_cycles(macs, cfg.tile.shift_add_units * max(1, n_tiles), cfg)
+        cyc = read_sequence_cycles(cfg.input_cycles * geom.reads_per_chunk, cfg)
+        return _phase("xbar", cyc, lead=0)
+    macs = geom.written_cells // cfg.slices_per_weight
+    return _phase("grad", digital_cycles(macs, cfg.tile.shift_add_units * max(1, n_tiles), cfg),
+                  lead=0)
+
+
+def digital_phase(op: str, values: int, pool_k: int, backward: bool, cfg: Config) -> list[Phase]:
+    """A digital stage's vector on its tile's units: pooling (``pool_k`` values per output
+    forward, one routed error per value backward), activation, residual add."""
+    if op in ("maxpool", "avgpool"):
+        cyc = digital_cycles(values * (1 if backward else pool_k), cfg.tile.maxpool_units, cfg)
+        unit = "pool"
+    elif op in ("relu", "softmax"):
+        cyc, unit = digital_cycles(values, cfg.tile.sigmoid_units, cfg), "act"
+    elif op == "add":
+        cyc, unit = digital_cycles(values, cfg.tile.shift_add_units, cfg), "tile_add"
+    else:
+        return []      # input: no work on chip; flatten: a change of view
+    return [_phase(unit, cyc)] if cyc > 0 else []
+
+
+def phases_latency(phases: list[Phase]) -> int:
+    """Cycles one vector takes through ``phases`` on idle units (the pipeline's fill per stage)."""
+    start = end = 0
+    for p in phases:
+        if p.lead < 0:
+            start = end
+            end = start + p.cycles
+        else:
+            start = start + p.lead
+            end = max(start + p.cycles, end + p.tail)
+    return end
+
+
+def phases_interval(phases: list[Phase]) -> int:
+    """Initiation interval of a stream of vectors through ``phases`` when nothing else uses their
+    units: the largest total a unit holds per vector (a unit used twice, the tile bus or eDRAM,
+    holds the sum)."""
+    per_unit: dict[str, int] = {}
+    for p in phases:
+        per_unit[p.unit] = per_unit.get(p.unit, 0) + p.cycles
+    return max(per_unit.values(), default=0)
 
 
 def update_pulses_per_cell(geom: LayerGeometry, cfg: Config,
@@ -254,14 +378,21 @@ def update_pulses_per_cell(geom: LayerGeometry, cfg: Config,
     return measured_pulses / geom.written_cells
 
 
+def update_rows(geom: LayerGeometry, cfg: Config) -> int:
+    """Rows the busiest PE's write drivers write in an update (one set of write drivers per PE:
+    its crossbars one after another, row by row; the PEs of a layer and its copies in parallel)."""
+    return pe_totals(geom.rows_per_crossbar, cfg, True)
+
+
 def update_cycles(geom: LayerGeometry, cfg: Config, measured_pulses: int | None = None) -> int:
-    """Weight update of one layer: crossbars in parallel, rows one after another, the cells of a
-    row in parallel; each row takes ``ceil(pulses per cell)`` pulses of ``write_latency``, each
-    followed by a verify read under ``write_verify``."""
+    """Weight update of one layer, limited by the write drivers: the busiest PE's rows one after
+    another, the cells of a row in parallel; each row takes ``ceil(pulses per cell)`` pulses of
+    ``write_latency``, each followed by a verify read under ``write_verify``."""
     p = math.ceil(update_pulses_per_cell(geom, cfg, measured_pulses) - 1e-9)
-    if p <= 0 or geom.rows_written == 0:
+    rows = update_rows(geom, cfg)
+    if p <= 0 or rows == 0:
         return 0
-    return geom.rows_written * p * write_pulse_cycles(cfg)
+    return rows * p * write_pulse_cycles(cfg)
 
 
 def write_pulse_cycles(cfg: Config) -> int:

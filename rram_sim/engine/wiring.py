@@ -1,10 +1,10 @@
 """Everything a run's stage processes replay, computed once before the run starts: per stage and
-pass its record, each group's work, and the messages of each edge; per edge its buffer capacity;
-the flows that can contend. Pure: the model (:mod:`rram_sim.engine.model`) turns the edges into
-channels and the passes into processes.
+pass its record, the phases of one step and how many steps each vector does, and the messages of
+each edge; per edge its buffer capacity. Pure: the model (:mod:`rram_sim.engine.model`) turns the
+edges into channels and the passes into processes.
 
-The events of every image are booked here, once per group (``times = n_images``): busy cycles,
-digital ops, flits, hops and off-chip bytes (:mod:`.counting`).
+The events of every vector and image are booked here, in bulk: busy cycles, digital ops, flits,
+hops and off-chip bytes (:mod:`.counting`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from rram_sim.config import Config
 from rram_sim.engine import counting
+from rram_sim.engine import timing as T
 from rram_sim.engine.backward import Edge, edges
 from rram_sim.engine.buffers import edge_capacity
-from rram_sim.engine.messages import Message, contended_flows, multicasts
+from rram_sim.engine.messages import Message, multicasts
 from rram_sim.engine.plan import Stage, consumers
 from rram_sim.engine.records import StageRecord
-from rram_sim.engine.work import group_holds, group_ops, shared_units
+from rram_sim.engine.work import bind, step_phases, steps_per_vector
 from rram_sim.noc import Topology
 
 
@@ -29,29 +30,27 @@ class StagePass:
     stage: Stage
     backward: bool
     record: StageRecord
-    ops: list[list]                              # per group: its work (:func:`.work.group_ops`)
-    input_msgs: list[list[Message]] | None       # input stage: per group, the image's messages
-    is_sink: bool                                # its groups complete images (the last sink)
+    phases: list[T.Phase]                        # one step's phases (:func:`.work.step_phases`)
+    steps: list[int] | None                      # per vector, when not one step each
+    input_msgs: list[Message] | None             # input stage: the messages of one row
+    is_sink: bool                                # its vectors complete images (the last sink)
 
 
 @dataclass
 class WiredEdge:
-    """One edge with its buffer and the messages of each producer group."""
+    """One edge with its buffer and the messages that carry one producer vector."""
 
     edge: Edge
-    capacity: int                                # groups its buffer holds
-    msgs: list[list[Message]]                    # per producer group
+    capacity: int                                # vectors its buffer holds
+    msgs: list[Message]
 
 
 @dataclass
 class Wiring:
-    """The passes (forward in graph order, then backward in reverse), the edges, the flows that
-    can contend, and the link-cycles all messages hold."""
+    """The passes (forward in graph order, then backward in reverse) and the edges."""
 
     passes: list[StagePass]
     edges: list[WiredEdge]
-    contended: set
-    link_busy_cycles: int
 
 
 def wire(stages: list[Stage], cfg: Config, topology: Topology, n_images: int,
@@ -66,44 +65,35 @@ def wire(stages: list[Stage], cfg: Config, topology: Topology, n_images: int,
     def fed_by_input(st: Stage) -> bool:
         return bool(st.inputs) and by_name[st.inputs[0]].op == "input"
 
-    # Each pass's holds, computed once: they decide which units are shared, then its work.
     b_order = list(reversed([s.name for s in stages if s.name in bwd]))
     passes = [(st, False) for st in stages] + [(bwd[n], True) for n in b_order]
-    holds = {(st.name, backward): [group_holds(st, g, backward, fed_by_input(st), cfg)
-                                   for g in range(st.groups)] for st, backward in passes}
-    shared = shared_units((st.segment, holds[st.name, backward]) for st, backward in passes)
     recs = {(st.name, backward): StageRecord(st.name, st.op, "backward" if backward else "forward",
                                              st.tiles, first_layer=backward and fed_by_input(st))
             for st, backward in passes}
     rec_of = {id(st): recs[st.name, backward] for st, backward in passes}
-    link_busy = 0
-    wired, edge_msgs = [], []
+    wired = []
     for e in all_edges:
         p, c = e.producer, e.consumer
-        msgs = [multicasts(p.home, c.tiles, p.group_values(g) * bits_per_value, topology, cfg)
-                for g in range(p.groups)]
-        for m in (m for g_msgs in msgs for m in g_msgs):
-            link_busy += counting.book_message(rec_of[id(p)], m, n_images)
-            edge_msgs.append(m)
+        msgs = multicasts(p.home, c.tiles, p.group_values(0) * bits_per_value, topology, cfg)
+        for m in msgs:
+            counting.book_message(rec_of[id(p)], m, p.groups * n_images)
         wired.append(WiredEdge(e, edge_capacity(e, len(cons_f.get(p.name, [])) > 1, n_images, cfg),
                                msgs))
-    input_flows = set()
     out = []
     for st, backward in passes:
         rec = recs[st.name, backward]
-        ops = []
-        for g, g_holds in enumerate(holds[st.name, backward]):
-            counting.book_holds(rec, g_holds, n_images)
-            counting.book_digital(rec, st, g, backward, n_images)
-            ops.append(group_ops(g_holds, st.segment, shared))
+        phases = step_phases(st, backward, fed_by_input(st), cfg)
+        steps = steps_per_vector(st, backward)
+        n_steps = st.groups if steps is None else sum(steps)
+        counting.book_holds(rec, bind(phases, st, 0), n_steps * n_images)
+        counting.book_digital(rec, st, backward, n_images)
         input_msgs = None
         if st.op == "input":
-            # The image arrives over the off-chip links into the first tile's eDRAM.
-            input_msgs = [multicasts(-1, (st.home,), st.group_values(g) * bits_per_value,
-                                     topology, cfg) for g in range(st.groups)]
-            for m in (m for g_msgs in input_msgs for m in g_msgs):
-                link_busy += counting.book_message(rec, m, n_images)
-                input_flows.add(m.flow)
-        out.append(StagePass(st, backward, rec, ops, input_msgs,
+            # The image arrives over the off-chip links into the first tile's eDRAM, row by row.
+            input_msgs = multicasts(-1, (st.home,), st.group_values(0) * bits_per_value,
+                                    topology, cfg)
+            for m in input_msgs:
+                counting.book_message(rec, m, st.groups * n_images)
+        out.append(StagePass(st, backward, rec, phases, steps, input_msgs,
                              not backward and st is sinks[-1]))
-    return Wiring(out, wired, contended_flows(edge_msgs, input_flows), link_busy)
+    return Wiring(out, wired)

@@ -1,19 +1,24 @@
-"""The work of one group of a stage: which hardware it holds, in order, and for how long.
-Pure: durations from :mod:`rram_sim.engine.timing`, the model (:mod:`rram_sim.engine.model`)
-only spends them.
+"""The work of one vector of a stage: which components it holds, in order, for how long. Pure:
+durations from :mod:`rram_sim.engine.timing`, the model (:mod:`rram_sim.engine.model`) only
+reserves them.
 
-A crossbar layer's group loads its input vectors from the tile's eDRAM, reads its crossbars
-(gather, DAC, array, ADC, shift-add: one hold of the layer's crossbars) and moves the partial sums
-over the tile bus; its backward adds the weight gradient (on the crossbars or on digital units,
-``training.gradient_unit``), and skips the transposed read when the layer is fed by the input.
-Pooling, activation and residual adds run on the tile's digital units; a flatten is a change of
-view and does no work.
+A crossbar layer's vector runs the phases of :func:`.timing.forward_phases` (eDRAM read, bus,
+index gather, crossbar reads, ADC conversions, shift-and-add, partial sums over the bus, tile
+reduction, eDRAM write). Its backward vector runs the transposed phases (none for a layer fed by
+the input: no error goes further back) beside the weight gradient. The ``phases`` are bound to
+components (:class:`Hold`): the tile's eDRAM, bus, shift-and-add, activation and pooling units
+belong to the stage's home tile and are shared by every stage on that tile; the crossbars, ADC
+banks, shift-and-add units, index units and gradient unit belong to one copy of the layer (a
+layer with ``r`` copies sends vector ``v`` to copy ``v mod r``), and forward and backward of one
+layer share them.
+
+A backward crossbar stage has one vector per *input* position of its layer; the layer's output
+positions (one transposed MVM each) are spread evenly over them (:func:`steps_per_vector`), so a
+vector does 0, 1 or more transposed MVMs (a strided layer: fewer MVMs than input positions).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rram_sim.config import Config
@@ -23,76 +28,52 @@ from rram_sim.engine.plan import Stage
 
 @dataclass(frozen=True)
 class Hold:
-    """One piece of a group's work: ``cycles`` on unit ``(unit, key)``, counted as ``busy``."""
+    """One phase of a vector bound to its component ``(unit, key)``: ``key`` is a tile (its
+    home) for tile units, ``(layer, copy)`` for a layer's own units."""
 
-    unit: str | None      # "edram" | "xbar" | "bus" | "digital"; None: a private delay
-    key: object           # which one: a tile (its home) or a layer (its name)
+    unit: str
+    key: object
     cycles: int
-    busy: str             # the BUSY_KINDS entry its cycles count as
+    lead: int
+    tail: int
+    work: int
+    busy: str             # the BUSY_KINDS entry its work counts as
+
+    @property
+    def component(self) -> tuple:
+        return (self.unit, self.key)
 
 
-def group_holds(st: Stage, g: int, backward: bool, fed_by_input: bool,
-                cfg: Config) -> list[Hold]:
-    """The holds of group ``g`` of stage ``st`` (its backward when ``backward``), in order;
-    ``fed_by_input``: the stage's first input is the network's input."""
+def step_phases(st: Stage, backward: bool, fed_by_input: bool, cfg: Config) -> list[T.Phase]:
+    """The phases of one step of ``st`` (one MVM of a crossbar layer, one vector of a digital
+    stage); ``fed_by_input``: the stage's first input is the network's input."""
     if st.op in ("conv", "linear"):
-        pos = st.group_positions(g) if not backward else \
-            math.ceil(st.fwd_positions * st.group_rows(g) / st.rows)
-        n = math.ceil(pos / st.copies)
-        step = (T.transposed_step if backward else T.forward_step)(st.geom, cfg)
-        holds = []
-        if not (backward and fed_by_input):
-            holds += [Hold("edram", st.home, n * step.load, "edram"),
-                      Hold("xbar", st.name, n * (step.gather + step.crossbar), "crossbar"),
-                      Hold("bus", st.home, n * (step.bus + step.reduce), "bus")]
-        if backward:
-            grad = T.gradient_cycles(st.geom, n, len(st.tiles), cfg)
-            on_xbar = cfg.training.gradient_unit == "crossbar"
-            holds.append(Hold("xbar" if on_xbar else None, st.name, grad,
-                              "crossbar" if on_xbar else "digital"))
-        return holds
-    if st.op in ("maxpool", "avgpool"):
-        ops = st.group_values(g) * (1 if backward else st.pool_k)
-        units = cfg.tile.maxpool_units
-    elif st.op in ("relu", "softmax"):
-        ops, units = st.group_values(g), cfg.tile.sigmoid_units
-    elif st.op == "add":
-        ops, units = st.group_values(g), cfg.tile.shift_add_units
-    else:
-        return []      # input: no work on chip; flatten: a change of view
-    return [Hold("digital", st.home, T.digital_cycles(ops, units, cfg), "digital")]
+        if not backward:
+            return T.forward_phases(st.geom, cfg)
+        phases = [] if fed_by_input else T.transposed_phases(st.geom, cfg)
+        if fed_by_input:   # only the gradient: the errors are read from the eDRAM first
+            load = T.bus_cycles(st.geom.cols_n * cfg.precision.input_bits, cfg)
+            phases = [T.Phase("edram", load, -1, 0, load)] if load else []
+        grad = T.gradient_phase(st.geom, len(st.tiles), cfg)
+        return phases + ([grad] if grad.cycles > 0 else [])
+    return T.digital_phase(st.op, st.values // max(1, st.positions), st.pool_k, backward, cfg)
 
 
-def shared_units(holds_of_passes: Iterable[tuple[int, list[list[Hold]]]]) -> set:
-    """Units more than one stage of a reload segment really holds (for positive time), as
-    ``(unit, key, segment)``: only these can be contended. ``holds_of_passes``: per stage and
-    pass, its segment and the holds of each of its groups. Segments never run at the same time,
-    so their users are counted apart."""
-    users: dict[tuple, int] = {}
-    for segment, groups in holds_of_passes:
-        keys = {(h.unit, h.key, segment) for holds in groups for h in holds
-                if h.unit is not None and h.cycles > 0}
-        for k in keys:
-            users[k] = users.get(k, 0) + 1
-    return {k for k, n in users.items() if n > 1}
+def steps_per_vector(st: Stage, backward: bool) -> list[int] | None:
+    """Steps each vector of ``st`` does, when not one each (None): a backward crossbar stage
+    spreads its layer's output positions evenly over its vectors (the layer's input positions)."""
+    if not backward or st.op not in ("conv", "linear") or st.fwd_positions == st.groups:
+        return None
+    f, p = st.fwd_positions, st.groups
+    return [(i + 1) * f // p - i * f // p for i in range(p)]
 
 
-def group_ops(holds: list[Hold], segment: int, shared: set) -> list:
-    """The timed work of one group as the model replays it: plain delays (ints; back-to-back
-    holds of unshared units merged into one) and ``((unit, key), cycles)`` holds of a shared
-    unit."""
-    ops: list = []
-    pending = 0
-    for h in holds:
-        if h.cycles <= 0:
-            continue
-        if h.unit is None or (h.unit, h.key, segment) not in shared:
-            pending += h.cycles
-            continue
-        if pending:
-            ops.append(pending)
-            pending = 0
-        ops.append(((h.unit, h.key), h.cycles))
-    if pending:
-        ops.append(pending)
-    return ops
+def bind(phases: list[T.Phase], st: Stage, copy: int, steps: int = 1) -> list[Hold]:
+    """``phases`` of ``steps`` steps of ``st`` bound to their components (copy ``copy`` of the
+    layer's own units)."""
+    out = []
+    for p in phases:
+        key = (st.name, copy) if p.unit in T.LAYER_UNITS else st.home
+        out.append(Hold(p.unit, key, p.cycles * steps, p.lead, p.tail, p.work * steps,
+                        T.BUSY_OF_UNIT[p.unit]))
+    return out
