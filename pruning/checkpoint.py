@@ -5,6 +5,9 @@ it is read back with ``torch.load(weights_only=True)`` (no arbitrary unpickling)
 
 - ``format``: :data:`FORMAT_VERSION`;
 - ``model``: ``{name, num_classes, in_channels, width, image_size}`` for :func:`build_model`;
+  ``name`` is a registry name or a model spec (``/abs/path/file.py:Class``,
+  ``package.module:factory``; see :mod:`pruning.models`), so a checkpoint of any ``nn.Module``
+  rebuilds it — by running that file or module again;
 - ``data``: ``{name, mean, std}`` — the dataset and its normalization;
 - ``state_dict``: the model's parameters and buffers;
 - ``masks``: ``{parameter name: bool tensor}`` (empty when unpruned);
@@ -24,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pruning.errors import CheckpointError
+from pruning.errors import CheckpointError, ModelError
 from pruning.masks import Masks
 from pruning.models import build_model
 from rram_sim.fileio import atomic_write_bytes
@@ -72,11 +75,17 @@ def model_from_checkpoint(path_or_ck: str | os.PathLike | dict[str, Any]
                           ) -> tuple[nn.Module, Masks, dict[str, Any]]:
     """Rebuild the model and load its weights: ``(model in eval mode, masks, checkpoint)``."""
     ck = path_or_ck if isinstance(path_or_ck, dict) else load_checkpoint(path_or_ck)
+    where = "checkpoint" if isinstance(path_or_ck, dict) else str(resolve(path_or_ck))
     spec = ck.get("model")
-    if not isinstance(spec, dict):
-        raise CheckpointError("checkpoint has no 'model' description; cannot rebuild the model")
-    model = build_model(spec["name"], spec["num_classes"], spec["in_channels"], spec["width"],
-                        spec["image_size"])
+    keys = ("name", "num_classes", "in_channels", "width", "image_size")
+    if not isinstance(spec, dict) or any(k not in spec for k in keys):
+        raise CheckpointError(f"{where}: no 'model' description ({', '.join(keys)}); cannot "
+                              "rebuild the model")
+    try:
+        model = build_model(spec["name"], spec["num_classes"], spec["in_channels"],
+                            spec["width"], spec["image_size"])
+    except ModelError as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
     try:
         model.load_state_dict(ck["state_dict"])
     except RuntimeError as exc:

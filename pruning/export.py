@@ -8,13 +8,18 @@ of one input through it. It keeps what a crossbar accelerator computes:
 - an ``nn.BatchNorm2d`` right after a conv whose output nothing else reads is *folded* into that
   conv: ``W' = W * g / sqrt(var + eps)`` per filter,
   ``b' = (b - mean) * g / sqrt(var + eps) + beta`` (:mod:`pruning.tracing`, which also traces);
-- ``nn.ReLU`` / ``F.relu`` -> ``relu``; ``nn.MaxPool2d`` / ``nn.AvgPool2d`` -> ``maxpool`` /
-  ``avgpool`` with ``kernel``, ``stride``, ``padding``; ``nn.AdaptiveAvgPool2d(1)`` -> a global
-  ``avgpool``; ``nn.Flatten`` / ``torch.flatten(x, 1)`` -> ``flatten``; ``+`` / ``torch.add`` ->
-  ``add`` (residual connections); ``nn.Dropout`` and ``nn.Identity`` vanish (inference).
+- ``nn.ReLU`` / ``F.relu`` / ``torch.relu`` / ``x.relu()`` -> ``relu``; ``nn.MaxPool2d`` /
+  ``F.max_pool2d`` / ``torch.max_pool2d`` and ``nn.AvgPool2d`` / ``F.avg_pool2d`` -> ``maxpool``
+  / ``avgpool`` with ``kernel``, ``stride``, ``padding``; ``nn.AdaptiveAvgPool2d(1)`` /
+  ``F.adaptive_avg_pool2d(x, 1)`` -> a global ``avgpool``; ``nn.Flatten``,
+  ``torch.flatten(x, 1)``, ``x.flatten(1)``, ``x.view(x.size(0), -1)``, ``x.reshape(x.shape[0],
+  -1)`` and ``x.view(-1, N)`` (N the feature count) -> ``flatten``; ``+`` / ``torch.add`` ->
+  ``add`` (residual connections); ``nn.Dropout`` / ``F.dropout`` and ``nn.Identity`` vanish
+  (inference). A module and its functional form export to the same bundle, byte for byte.
 
-Anything else — grouped or dilated convs, a BatchNorm not after a conv, any other module or
-function — raises :class:`~pruning.errors.ExportError` naming the node and the reason.
+Anything else — grouped or dilated convs, a BatchNorm not after a conv, any other module,
+function or method — raises :class:`~pruning.errors.ExportError` naming the node and what to
+use instead (``call_function 'gelu' is not supported by the crossbar export; use nn.ReLU ...``).
 
 :func:`export_bundle` maps every layer with :func:`rram_sim.bundle.map_network` (masks applied) and
 stores golden vectors per layer from a real input: ``input`` is the layer's actual input in the
@@ -37,12 +42,17 @@ from torch import fx, nn
 from pruning.errors import ExportError
 from pruning.masks import Masks
 from pruning.tracing import (
+    PoolCall,
     flatten_start,
     fold_batchnorm,
     folded_conv,
     is_add,
+    is_dropout,
     is_relu,
+    is_shape_node,
     node_shape,
+    pool_call,
+    reshape_dims,
     trace_shapes,
 )
 from rram_sim.bundle import Bundle, GraphNode, golden_from_numpy, map_network, save_bundle
@@ -154,27 +164,8 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
                 layer_out[layer] = node.name
             elif isinstance(mod, nn.ReLU):
                 emit(node, "relu", [src(node)])
-            elif isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)):
-                if getattr(mod, "ceil_mode", False):
-                    raise ExportError(f"{where}: ceil_mode=True is not supported")
-                if _pair(getattr(mod, "dilation", 1), "dilation", where) != 1:
-                    raise ExportError(f"{where}: pooling dilation is not supported")
-                k = _pair(mod.kernel_size, "kernel", where)
-                s = _pair(mod.stride if mod.stride is not None else k, "stride", where)
-                p = _pair(mod.padding, "padding", where)
-                if isinstance(mod, nn.AvgPool2d) and p and mod.count_include_pad is False:
-                    raise ExportError(f"{where}: count_include_pad=False is not supported")
-                op = "maxpool" if isinstance(mod, nn.MaxPool2d) else "avgpool"
-                emit(node, op, [src(node)], {"kernel": k, "stride": s, "padding": p})
-            elif isinstance(mod, nn.AdaptiveAvgPool2d):
-                if _pair(mod.output_size, "output size", where) != 1:
-                    raise ExportError(f"{where}: only a global average pool (output size 1) "
-                                      "is supported")
-                _, h, w = node_shape(src(node))
-                if h != w:
-                    raise ExportError(f"{where}: global pool over a non-square {h}x{w} map")
-                emit(node, "avgpool", [src(node)], {"kernel": h, "stride": h, "padding": 0,
-                                                    "global": True})
+            elif pool_call(node, mods) is not None:
+                _emit_pool(node, pool_call(node, mods), where, emit, src(node))
             elif isinstance(mod, nn.Flatten):
                 if mod.start_dim != 1 or mod.end_dim != -1:
                     raise ExportError(f"{where}: only Flatten(start_dim=1) is supported")
@@ -182,25 +173,145 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
             elif isinstance(mod, _PASS_MODULES):
                 env[node.name] = env[src(node).name]
             else:
-                raise ExportError(f"{where}: not supported by the crossbar export (supported: "
-                                  "Conv2d, Linear, BatchNorm2d after a conv, ReLU, MaxPool2d, "
-                                  "AvgPool2d, AdaptiveAvgPool2d(1), Flatten, Dropout, add)")
+                raise ExportError(f"{where}: not supported by the crossbar export; "
+                                  f"{_module_hint(mod)}")
         elif is_add(node):
             a, b = src(node, 0), src(node, 1)
             emit(node, "add", [a, b])
         elif is_relu(node):
             emit(node, "relu", [src(node)])
+        elif pool_call(node) is not None:
+            _emit_pool(node, pool_call(node), where, emit, src(node))
+        elif is_dropout(node):
+            env[node.name] = env[src(node).name]
+        elif is_shape_node(node):
+            continue            # x.size(0), x.shape[0]: read by the reshape that follows
         elif flatten_start(node) is not None:
             if flatten_start(node) != 1:
-                raise ExportError(f"{where}: only torch.flatten(x, 1) is supported")
+                raise ExportError(f"{where}: only a flatten from dimension 1 is supported; use "
+                                  "x.flatten(1) or x.view(x.size(0), -1)")
             emit(node, "flatten", [src(node)])
+        elif reshape_dims(node) is not None:
+            x = src(node)
+            if not _is_flatten_reshape(reshape_dims(node), node_shape(x), node_shape(node)):
+                raise ExportError(f"{where}: {_op_text(node)} to {_dims_text(reshape_dims(node))} "
+                                  "is not supported (only a flatten to [batch, features]); use "
+                                  "x.flatten(1) or x.view(x.size(0), -1)")
+            emit(node, "flatten", [x])
         else:
-            what = getattr(node.target, "__name__", node.target)
-            raise ExportError(f"{where}: {node.op} '{what}' is not supported by the crossbar "
-                              "export")
+            raise ExportError(f"{where}: {_op_text(node)} is not supported by the crossbar "
+                              f"export; {_function_hint(node)}")
     if not specs:
         raise ExportError(f"model {type(model).__name__}: no Conv2d or Linear layer to map")
     return Network(specs, weights, biases, graph, gm, layer_in, layer_out)
+
+
+def _emit_pool(node: fx.Node, pc: PoolCall, where: str, emit: Any, x: fx.Node) -> None:
+    """The graph node of a pooling, whichever form it was written in (module or function)."""
+    if pc.kind == "adaptive_avg":
+        if _pair(pc.output_size, "output size", where) != 1:
+            raise ExportError(f"{where}: only a global average pool (output size 1) is "
+                              "supported")
+        _, h, w = node_shape(x)
+        if h != w:
+            raise ExportError(f"{where}: global pool over a non-square {h}x{w} map")
+        emit(node, "avgpool", [x], {"kernel": h, "stride": h, "padding": 0, "global": True})
+        return
+    if pc.ceil_mode:
+        raise ExportError(f"{where}: ceil_mode=True is not supported")
+    if pc.return_indices:
+        raise ExportError(f"{where}: return_indices=True is not supported")
+    if _pair(pc.dilation, "dilation", where) != 1:
+        raise ExportError(f"{where}: pooling dilation is not supported")
+    if pc.divisor_override is not None:
+        raise ExportError(f"{where}: divisor_override is not supported")
+    k = _pair(pc.kernel, "kernel", where)
+    s = _pair(pc.stride if pc.stride not in (None, [], ()) else k, "stride", where)
+    p = _pair(pc.padding, "padding", where)
+    if pc.kind == "avg" and p and pc.count_include_pad is False:
+        raise ExportError(f"{where}: count_include_pad=False is not supported")
+    op = "maxpool" if pc.kind == "max" else "avgpool"
+    emit(node, op, [x], {"kernel": k, "stride": s, "padding": p})
+
+
+def _is_flatten_reshape(dims: tuple[Any, ...], in_shape: tuple[int, ...],
+                        out_shape: tuple[int, ...]) -> bool:
+    """A reshape to ``(-1, N)`` / ``(B, -1)`` that keeps the batch and flattens the rest."""
+    if len(dims) != 2 or len(out_shape) != 1:
+        return False
+    first, second = dims
+    if not (first == -1 or isinstance(first, fx.Node)):
+        return False    # a literal batch size would be wrong for any other batch
+    return out_shape[0] == int(np.prod(in_shape)) and (second == -1 or second == out_shape[0])
+
+
+def _dims_text(dims: tuple[Any, ...]) -> str:
+    return "(" + ", ".join(d.name if isinstance(d, fx.Node) else repr(d) for d in dims) + ")"
+
+
+def _op_text(node: fx.Node) -> str:
+    what = getattr(node.target, "__name__", node.target)
+    return f"{node.op} '{what}'"
+
+
+# What to write instead, by function / method name (the crossbar export maps conv, linear, ReLU,
+# pooling, flatten and residual adds; see the module docstring).
+_HINTS = {
+    **dict.fromkeys(("gelu", "silu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "celu",
+                     "hardswish", "hardsigmoid", "mish", "softplus", "relu6", "hardtanh",
+                     "prelu", "sigmoid_", "tanh_"),
+                    "use nn.ReLU (or F.relu): the only activation the crossbars' digital units "
+                    "compute"),
+    **dict.fromkeys(("softmax", "log_softmax"),
+                    "return the logits instead (apply softmax in the loss; the argmax is the "
+                    "same)"),
+    **dict.fromkeys(("cat", "concat", "concatenate", "stack"),
+                    "concatenation is not supported; only residual additions (a + b) join "
+                    "branches"),
+    **dict.fromkeys(("mul", "matmul", "mm", "bmm", "einsum", "conv2d", "linear", "truediv",
+                     "sub", "div"),
+                    "compute weighted sums with nn.Conv2d / nn.Linear modules (their weights are "
+                    "what the crossbars hold); only residual additions combine tensors"),
+    **dict.fromkeys(("mean", "sum", "adaptive_max_pool2d", "amax", "max"),
+                    "use nn.AdaptiveAvgPool2d(1) or F.adaptive_avg_pool2d(x, 1) for a global "
+                    "pool, nn.MaxPool2d / F.max_pool2d for a local one"),
+    **dict.fromkeys(("batch_norm",),
+                    "use an nn.BatchNorm2d module right after a conv (it is folded into it)"),
+    **dict.fromkeys(("size", "getattr", "getitem", "dim"),
+                    "shapes are only read by a flatten: x.view(x.size(0), -1) or x.flatten(1)"),
+    **dict.fromkeys(("permute", "transpose", "contiguous", "squeeze", "unsqueeze", "expand"),
+                    "keep the [batch, channels, height, width] layout; flatten with "
+                    "x.flatten(1)"),
+    **dict.fromkeys(("interpolate", "upsample", "pad"),
+                    "resampling and padding ops are not supported; pad inside nn.Conv2d "
+                    "(padding=...)"),
+}
+
+
+def _function_hint(node: fx.Node) -> str:
+    name = str(getattr(node.target, "__name__", node.target)).lstrip("_")
+    return _HINTS.get(name, "supported: Conv2d, Linear, BatchNorm2d after a conv, ReLU, max / "
+                            "average pooling (module or F.*), AdaptiveAvgPool2d(1), flatten / "
+                            "view / reshape to [batch, features], Dropout, residual add")
+
+
+_MODULE_HINTS = {
+    (nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.Hardswish,
+     nn.Hardsigmoid, nn.Mish, nn.Softplus, nn.ReLU6, nn.Hardtanh, nn.PReLU): _HINTS["gelu"],
+    (nn.Softmax, nn.LogSoftmax): _HINTS["softmax"],
+    (nn.AdaptiveMaxPool2d, nn.MaxPool1d, nn.AvgPool1d): _HINTS["mean"],
+    (nn.BatchNorm1d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d):
+        "normalization other than an nn.BatchNorm2d right after a conv is not supported",
+    (nn.Upsample,): _HINTS["interpolate"],
+}
+
+
+def _module_hint(mod: nn.Module) -> str:
+    for types, hint in _MODULE_HINTS.items():
+        if isinstance(mod, types):
+            return hint
+    return ("supported: Conv2d, Linear, BatchNorm2d after a conv, ReLU, MaxPool2d, AvgPool2d, "
+            "AdaptiveAvgPool2d(1), Flatten, Dropout, Identity, residual add")
 
 
 def _add_layer(specs, weights, biases, spec, w: torch.Tensor, b) -> None:

@@ -7,9 +7,17 @@ groups (:func:`pruning.groups.couple_batchnorm`) all trace and fold through this
 - :func:`trace_graph` traces a model (no input needed); :func:`trace_shapes` also propagates the
   shapes of one input through it (in eval mode). A model ``torch.fx`` cannot trace raises
   :class:`~pruning.errors.ExportError`.
-- The operations the crossbar front-end understands are recognised by :func:`is_add` (``+`` /
-  ``torch.add``: a residual connection), :func:`is_relu` (``F.relu``, ``torch.relu``,
-  ``x.relu()``; ``nn.ReLU`` is a module) and :func:`flatten_start` (``torch.flatten(x, d)``).
+- The operations the crossbar front-end understands are recognised in their module, functional
+  and tensor-method forms alike: :func:`is_add` (``+`` / ``torch.add``: a residual connection),
+  :func:`is_relu` (``F.relu``, ``torch.relu``, ``x.relu()`` and their in-place forms;
+  ``nn.ReLU`` is a module), :func:`pool_call` (``nn.MaxPool2d`` / ``F.max_pool2d`` /
+  ``torch.max_pool2d``, ``nn.AvgPool2d`` / ``F.avg_pool2d``, ``nn.AdaptiveAvgPool2d`` /
+  ``F.adaptive_avg_pool2d``: one :class:`PoolCall` whichever form), :func:`flatten_start`
+  (``nn.Flatten`` aside: ``torch.flatten(x, d)``, ``x.flatten(d)``, and ``x.view`` /
+  ``x.reshape`` / ``torch.reshape`` to ``(x.size(0), -1)`` or ``(x.shape[0], -1)``),
+  :func:`reshape_dims` (the target of any ``view`` / ``reshape``, e.g. ``(-1, 512)``, which the
+  export checks against the shapes), :func:`is_shape_node` (``x.size(...)``, ``x.shape[...]``:
+  values only a reshape reads) and :func:`is_dropout` (``F.dropout``: nothing at inference).
 - A BatchNorm2d *folds* into a conv when it reads the conv's output and nothing else does
   (:func:`folded_conv`, :func:`conv_bn_pairs`); :func:`fold_batchnorm` computes the folded weight
   ``W' = W * g / sqrt(var + eps)`` per filter and bias ``b' = (b - mean) * g / sqrt(var + eps) +
@@ -18,7 +26,10 @@ groups (:func:`pruning.groups.couple_batchnorm`) all trace and fold through this
 
 from __future__ import annotations
 
+import inspect
 import operator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,8 +40,10 @@ from torch.fx.passes.shape_prop import ShapeProp
 from pruning.errors import ExportError
 
 ADD_FUNCTIONS = (operator.add, torch.add, operator.iadd)
-RELU_FUNCTIONS = (F.relu, torch.relu)
+RELU_FUNCTIONS = (F.relu, torch.relu, F.relu_, torch.relu_)
 RELU_METHODS = ("relu", "relu_")
+DROPOUT_FUNCTIONS = (F.dropout, F.dropout2d, F.alpha_dropout, F.feature_alpha_dropout)
+RESHAPE_METHODS = ("view", "reshape")
 
 
 def trace_graph(model: nn.Module) -> fx.GraphModule:
@@ -47,9 +60,26 @@ def trace_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> fx.GraphModu
     ``input_shape`` (no batch dimension)."""
     gm = trace_graph(model)
     gm.eval()
-    with torch.no_grad():
-        ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(torch.zeros((1, *input_shape)))
+    except Exception as exc:   # a shape mismatch in the user's forward: one line, not a traceback
+        cause = exc.__cause__ or exc
+        node = getattr(exc, "node", None) or _failing_node(str(exc))
+        at = f" at node '{node}'" if node else ""
+        text = str(cause).splitlines()[0] if str(cause) else ""
+        raise ExportError(f"model {type(model).__name__}: an input of shape "
+                          f"{tuple(input_shape)} (one image) fails{at}: "
+                          f"{type(cause).__name__}: {text}") from None
     return gm
+
+
+def _failing_node(message: str) -> str | None:
+    """The node name in torch.fx ShapeProp's "ShapeProp error for: node=%NAME ..." message."""
+    marker = "node=%"
+    if marker not in message:
+        return None
+    return message.split(marker, 1)[1].split(" ", 1)[0]
 
 
 def node_shape(node: fx.Node) -> tuple[int, ...]:
@@ -68,11 +98,132 @@ def is_relu(node: fx.Node) -> bool:
             or node.op == "call_method" and node.target in RELU_METHODS)
 
 
-def flatten_start(node: fx.Node) -> int | None:
-    """The ``start_dim`` of a ``torch.flatten`` call, None for any other node."""
-    if node.op != "call_function" or node.target is not torch.flatten:
+def is_dropout(node: fx.Node) -> bool:
+    """``F.dropout`` and its kin (an identity at inference; ``nn.Dropout`` is a module)."""
+    return node.op == "call_function" and node.target in DROPOUT_FUNCTIONS
+
+
+def is_shape_node(node: fx.Node) -> bool:
+    """``x.size()``, ``x.size(d)``, ``x.shape``, ``x.dim()`` and an index into one of them: values
+    a reshape reads, not tensors."""
+    if node.op == "call_method" and node.target in ("size", "dim"):
+        return True
+    if node.op == "call_function" and node.target is getattr:
+        return len(node.args) > 1 and node.args[1] == "shape"
+    if node.op == "call_function" and node.target is operator.getitem:
+        a = node.args[0] if node.args else None
+        return isinstance(a, fx.Node) and is_shape_node(a)
+    return False
+
+
+def _is_batch_size(a: Any) -> bool:
+    """``x.size(0)``, ``x.size()[0]`` or ``x.shape[0]`` (the batch dimension of some tensor)."""
+    if not isinstance(a, fx.Node):
+        return False
+    if a.op == "call_method" and a.target == "size":
+        dim = a.args[1] if len(a.args) > 1 else a.kwargs.get("dim")
+        return dim == 0
+    if a.op == "call_function" and a.target is operator.getitem and a.args[1] == 0:
+        b = a.args[0]
+        return isinstance(b, fx.Node) and (
+            b.op == "call_method" and b.target == "size" and len(b.args) == 1 and not b.kwargs
+            or b.op == "call_function" and b.target is getattr and b.args[1] == "shape")
+    return False
+
+
+def reshape_dims(node: fx.Node) -> tuple[Any, ...] | None:
+    """The target shape of ``x.view(...)`` / ``x.reshape(...)`` / ``torch.reshape(x, ...)`` (ints
+    and batch-size nodes), None for any other node."""
+    if node.op == "call_method" and node.target in RESHAPE_METHODS:
+        dims = node.args[1:]
+        if not dims:
+            dims = node.kwargs.get("shape", node.kwargs.get("size", ()))
+    elif node.op == "call_function" and node.target is torch.reshape:
+        dims = node.args[1:] if len(node.args) > 1 else (node.kwargs.get("shape", ()),)
+    else:
         return None
-    return node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    return tuple(dims)
+
+
+def flatten_start(node: fx.Node) -> int | None:
+    """The ``start_dim`` of a flatten to the last dimension — ``torch.flatten(x, d)``,
+    ``x.flatten(d)``, and 1 for a reshape to ``(x.size(0), -1)`` — None for any other node
+    (``nn.Flatten`` is a module)."""
+    if node.op == "call_function" and node.target is torch.flatten or (
+            node.op == "call_method" and node.target == "flatten"):
+        start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+        end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+        return start if end == -1 else None
+    dims = reshape_dims(node)
+    if dims is not None and len(dims) == 2 and _is_batch_size(dims[0]) and dims[1] == -1:
+        return 1
+    return None
+
+
+@dataclass(frozen=True)
+class PoolCall:
+    """A 2-D pooling in any of its forms (module, ``F.*`` or ``torch.*``), arguments bound."""
+
+    kind: str                   # "max", "avg" or "adaptive_avg"
+    kernel: Any = None
+    stride: Any = None          # None (or []): the kernel
+    padding: Any = 0
+    dilation: Any = 1
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    divisor_override: Any = None
+    return_indices: bool = False
+    output_size: Any = None     # adaptive only
+
+
+def _max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                return_indices=False): ...
+
+
+def _avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                count_include_pad=True, divisor_override=None): ...
+
+
+def _adaptive_avg_pool2d(input, output_size): ...
+
+
+_POOL_SIGNATURES = {F.max_pool2d: ("max", _max_pool2d), torch.max_pool2d: ("max", _max_pool2d),
+                    F.avg_pool2d: ("avg", _avg_pool2d),
+                    F.adaptive_avg_pool2d: ("adaptive_avg", _adaptive_avg_pool2d)}
+
+
+def pool_call(node: fx.Node, modules: dict[str, nn.Module] | None = None) -> PoolCall | None:
+    """The pooling a node computes, module or function alike; None for any other node.
+    :class:`ExportError` when a functional call's arguments do not fit its signature."""
+    if node.op == "call_module" and modules is not None:
+        mod = modules.get(node.target)
+        if isinstance(mod, nn.MaxPool2d):
+            return PoolCall("max", mod.kernel_size, mod.stride, mod.padding, mod.dilation,
+                            mod.ceil_mode, return_indices=mod.return_indices)
+        if isinstance(mod, nn.AvgPool2d):
+            return PoolCall("avg", mod.kernel_size, mod.stride, mod.padding, 1, mod.ceil_mode,
+                            mod.count_include_pad, mod.divisor_override)
+        if isinstance(mod, nn.AdaptiveAvgPool2d):
+            return PoolCall("adaptive_avg", output_size=mod.output_size)
+        return None
+    if node.op != "call_function":
+        return None
+    try:
+        kind, sig = _POOL_SIGNATURES[node.target]
+    except (KeyError, TypeError):
+        return None
+    try:
+        bound = inspect.signature(sig).bind(*node.args, **node.kwargs)
+    except TypeError as exc:
+        raise ExportError(f"node '{node.name}': {node.target.__name__} arguments: {exc}") from None
+    bound.apply_defaults()
+    a = dict(bound.arguments)
+    del a["input"]
+    if kind == "adaptive_avg":
+        return PoolCall(kind, output_size=a["output_size"])
+    return PoolCall(kind, a.pop("kernel_size"), **a)
 
 
 def folded_conv(node: fx.Node, modules: dict[str, nn.Module]) -> fx.Node | None:
@@ -110,6 +261,7 @@ def fold_batchnorm(bn: nn.BatchNorm2d, weight: np.ndarray, bias: np.ndarray | No
     return w, (b - bn.running_mean.double().numpy()) * scale + beta
 
 
-__all__ = ["ADD_FUNCTIONS", "RELU_FUNCTIONS", "RELU_METHODS", "conv_bn_pairs", "flatten_start",
-           "fold_batchnorm", "folded_conv", "is_add", "is_relu", "node_shape", "trace_graph",
-           "trace_shapes"]
+__all__ = ["ADD_FUNCTIONS", "DROPOUT_FUNCTIONS", "RELU_FUNCTIONS", "RELU_METHODS",
+           "RESHAPE_METHODS", "PoolCall", "conv_bn_pairs", "flatten_start", "fold_batchnorm",
+           "folded_conv", "is_add", "is_dropout", "is_relu", "is_shape_node", "node_shape",
+           "pool_call", "reshape_dims", "trace_graph", "trace_shapes"]

@@ -4,6 +4,7 @@ reproduce the torch model; unsupported modules are refused with a clear error.""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pruning.errors import ExportError
@@ -143,6 +144,139 @@ class _Grouped(nn.Module):
 def test_unsupported_modules(module, match):
     with pytest.raises(ExportError, match=match):
         extract_network(module, (4 if isinstance(module, _Grouped) else 3, 8, 8))
+
+
+class _ModuleForm(nn.Module):
+    """Every supported layer as a module (the reference of the functional forms below)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.c2 = nn.Conv2d(4, 8, 3, padding=1)
+        self.act = nn.ReLU()
+        self.mp = nn.MaxPool2d(2)
+        self.ap = nn.AvgPool2d(2, stride=1, padding=1)
+        self.gp = nn.AdaptiveAvgPool2d(1)
+        self.fl = nn.Flatten()
+        self.drop = nn.Dropout(0.5)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.mp(self.act(self.bn(self.c1(x))))
+        x = self.ap(self.act(self.c2(x)))
+        return self.fc(self.drop(self.fl(self.gp(x))))
+
+
+class _FunctionalForm(_ModuleForm):
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn(self.c1(x))), 2)
+        x = F.avg_pool2d(torch.relu(self.c2(x)), 2, stride=1, padding=1)
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(F.dropout(x.view(x.size(0), -1), 0.5, self.training))
+
+
+class _MethodForm(_ModuleForm):
+    def forward(self, x):
+        x = torch.max_pool2d(self.bn(self.c1(x)).relu(), kernel_size=2)
+        x = F.avg_pool2d(F.relu(self.c2(x), inplace=True), kernel_size=(2, 2), stride=1,
+                         padding=1)
+        x = F.adaptive_avg_pool2d(x, (1, 1))
+        return self.fc(x.reshape(x.shape[0], -1))
+
+
+class _FlattenForms(_ModuleForm):
+    def __init__(self, form):
+        super().__init__()
+        self.form = form
+
+    def forward(self, x):
+        x = self.gp(self.ap(self.act(self.c2(self.mp(self.act(self.bn(self.c1(x))))))))
+        if self.form == "flatten":
+            return self.fc(x.flatten(1))
+        if self.form == "torch.flatten":
+            return self.fc(torch.flatten(x, 1))
+        if self.form == "view-1":
+            return self.fc(x.view(-1, 8))
+        return self.fc(x.reshape(x.size()[0], -1))
+
+
+def _arrays(path):
+    with np.load(path / "arrays.npz") as z:
+        return {k: z[k].tobytes() + str((z[k].dtype, z[k].shape)).encode() for k in z.files}
+
+
+@pytest.mark.parametrize("form", [_FunctionalForm, _MethodForm, "flatten", "torch.flatten",
+                                  "view-1", "reshape-size"])
+def test_functional_forms_export_like_modules(form, tmp_path):
+    """F.max_pool2d, x.view(x.size(0), -1), ... give the bundle the module form gives: the same
+    arrays byte for byte, the same graph ops and layer specs."""
+    torch.manual_seed(0)
+    ref = _ModuleForm()
+    ref.bn.running_mean.uniform_(-0.5, 0.5)
+    ref.bn.running_var.uniform_(0.5, 2.0)
+    other = form() if isinstance(form, type) else _FlattenForms(form)
+    other.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 1, 8, 8)
+    a = export_bundle(ref.eval(), None, CFG, "compact", x, tmp_path / "module")
+    b = export_bundle(other.eval(), None, CFG, "compact", x, tmp_path / "other")
+    assert [g.op for g in a.graph] == [g.op for g in b.graph]
+    assert [g.params for g in a.graph] == [g.params for g in b.graph]
+    assert [lay.spec for lay in a.layers] == [lay.spec for lay in b.layers]
+    arrays_a, arrays_b = _arrays(tmp_path / "module"), _arrays(tmp_path / "other")
+    assert arrays_a == arrays_b and len(arrays_a) > 10
+
+
+class _Op(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fn = fn
+        with torch.no_grad():
+            self.fc = nn.Linear(fn(self.conv(torch.zeros(1, 3, 8, 8))).numel(), 2)
+
+    def forward(self, x):
+        return self.fc(self.fn(self.conv(x)).flatten(1))
+
+
+@pytest.mark.parametrize("fn,match", [
+    (F.gelu, r"call_function 'gelu' is not supported by the crossbar export; use nn\.ReLU"),
+    (torch.sigmoid, r"'sigmoid' is not supported .*; use nn\.ReLU"),
+    (lambda t: torch.cat([t, t], 1)[:, :4], "concatenation is not supported"),
+    (lambda t: t * 2.0, "'mul' is not supported .*nn.Conv2d / nn.Linear"),
+    (lambda t: F.max_pool2d(t, 2, ceil_mode=True), "ceil_mode=True is not supported"),
+    (lambda t: F.max_pool2d(t, 3, dilation=2, padding=1), "dilation is not supported"),
+    (lambda t: t.permute(0, 1, 3, 2), "'permute' is not supported .*x.flatten"),
+])
+def test_unsupported_functions_say_what_to_use(fn, match):
+    with pytest.raises(ExportError, match=match):
+        extract_network(_Op(fn), (3, 8, 8))
+
+
+def test_unsupported_reshapes_are_refused():
+    class Literal(_Op):
+        def forward(self, x):
+            return self.fc(self.conv(x).view(1, -1))   # right for one image only
+
+    class Partial(_Op):
+        def forward(self, x):
+            return self.fc(self.conv(x).view(x.size(0), 4, -1).flatten(1))
+
+    with pytest.raises(ExportError, match=r"call_method 'view' to \(1, -1\) is not supported.*"
+                                          r"x.view\(x.size\(0\), -1\)"):
+        extract_network(Literal(lambda t: t), (3, 8, 8))
+    with pytest.raises(ExportError, match="'view' to .* is not supported"):
+        extract_network(Partial(lambda t: t), (3, 8, 8))
+
+
+def test_shape_mismatch_is_one_line():
+    class Wrong(_Op):
+        def forward(self, x):
+            return self.fc(self.conv(x).view(-1, 7))
+
+    with pytest.raises(ExportError, match=r"an input of shape \(3, 8, 8\) .* fails at node "
+                                          r"'view': RuntimeError"):
+        extract_network(Wrong(lambda t: t), (3, 8, 8))
 
 
 def test_cli_train_export_evaluate(tmp_path, capsys):
