@@ -143,7 +143,8 @@ def test_pool_workers_exit_when_the_sweep_is_killed(tmp_path):
 @pytest.mark.parametrize("content, expect", [
     (b"\xff\xfe\x00binary", "not a text file"),
     (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
-    (b'{"version": 1}', "missing key(s)"),
+    (b'{"version": 2}', "missing key(s)"),
+    (b'{"version": 1}', "re-run"),
     (b"{not json", "not valid JSON"),
 ])
 def test_bad_report_files_name_the_file(tmp_path, content, expect):
