@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from rram_sim.adc.registry import ADC_MODELS
+from rram_sim.cost_components import COMPONENT_NAMES
 from rram_sim.errors import ConfigError
 from rram_sim.limits import MAX_TEXT_BYTES, short_repr
 from rram_sim.noc.registry import TOPOLOGIES
@@ -42,6 +43,12 @@ ADC_RANGE_POLICIES = ADC_MODELS
 NOC_TOPOLOGIES = TOPOLOGIES
 WRITE_SCHEMES = ("single_pulse", "write_verify")
 GRADIENT_UNITS = ("digital", "crossbar")
+# costs.library names a built-in cost library (rram_sim.costs.libraries); costs.power_gating the
+# tiles that leak. Kept here as plain names so the config does not import the cost model.
+COST_LIBRARIES = ("isaac", "mnsim")
+POWER_GATING = ("none", "unused")
+# The per-event, static and size figures a costs.overrides entry may set on a component.
+OVERRIDE_FIELDS = ("energy_pj", "leakage_mw", "area_um2", "latency_ns")
 # Keys that older versions had and that changed no result: files (bundles saved earlier, user
 # YAMLs) that still carry them load, with one warning naming the keys dropped.
 REMOVED_KEYS = ("cell.g_on_us", "cell.g_off_us", "cell.read_voltage_v", "training.replication")
@@ -134,9 +141,6 @@ class PeConfig:
     shift_add_units: int = _f(4, "shift-and-add units per PE", "unit", 1, 4096)
     input_register_bytes: int = _f(2048, "input register per PE", "B", 1, 2 ** 30)
     output_register_bytes: int = _f(256, "output register per PE", "B", 1, 2 ** 30)
-    index_sharing: str = _f("crossbar", "indexed layouts: 'crossbar' gives every crossbar its own "
-                            "index unit, 'pe' one unit gathers for all crossbars of the PE",
-                            choices=("crossbar", "pe"))
     index_lookups_per_cycle: int = _f(16, "index-table lookups (gathered input rows) one index "
                                       "unit performs per cycle", "lookup", 1, 4096)
 
@@ -209,6 +213,65 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class CostsConfig:
+    """The cost library the chip's energy, leakage, area and latency figures come from."""
+
+    library: str = _f("isaac", "built-in cost library: 'isaac' (ISAAC-CE Table 6, 32 nm, scaled "
+                      "by stated laws) or 'mnsim' (MNSIM 2.0's default constants); every value "
+                      "is cited in docs/costs.md", choices=COST_LIBRARIES)
+    digital_static_fraction: float = _f(
+        0.10, "'isaac' library: fraction of each digital block's ISAAC peak power drawn as "
+        "leakage (an assumption: ISAAC reports peak power only; see docs/costs.md); 'mnsim' "
+        "charges MNSIM's own leakage figures", "", 0, 1)
+    power_gating: str = _f("unused", "tiles that leak: 'unused' gates every tile holding no "
+                           "layer (only tiles in use and their routers leak), 'none' leaks every "
+                           "tile of each chip in use", choices=POWER_GATING)
+    overrides: Any = _f((), "per component, replacements of the library's figures: "
+                        "{component: {energy_pj, leakage_mw, area_um2, latency_ns}} (YAML "
+                        "mapping; component names as in docs/costs.md)")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overrides", _canonical_overrides(self.overrides))
+
+    def overrides_dict(self) -> dict[str, dict[str, float]]:
+        """The overrides as a nested mapping (component -> field -> value)."""
+        return {comp: dict(fields) for comp, fields in self.overrides}
+
+
+def _canonical_overrides(value: Any) -> tuple:
+    """``costs.overrides`` as a sorted tuple of ``(component, ((field, value), ...))`` pairs (so
+    the config stays hashable), each component name, field and value checked."""
+    if isinstance(value, tuple):
+        value = {comp: dict(fields) for comp, fields in value}
+    if not isinstance(value, dict):
+        raise ConfigError(f"costs.overrides={short_repr(value)}: must be a mapping of component "
+                          f"names to mappings of {', '.join(OVERRIDE_FIELDS)}")
+    out = []
+    for comp, fields in value.items():
+        path = f"costs.overrides.{comp if isinstance(comp, str) else short_repr(comp)}"
+        if comp not in COMPONENT_NAMES:
+            raise ConfigError(f"{path}: unknown component (known: {', '.join(COMPONENT_NAMES)})")
+        if isinstance(fields, tuple):
+            fields = dict(fields)
+        if not isinstance(fields, dict) or not fields:
+            raise ConfigError(f"{path}={short_repr(fields)}: must be a non-empty mapping of "
+                              f"{', '.join(OVERRIDE_FIELDS)}")
+        items = []
+        for k, v in fields.items():
+            if k not in OVERRIDE_FIELDS:
+                raise ConfigError(f"{path}.{short_repr(k)}: unknown field (known: "
+                                  f"{', '.join(OVERRIDE_FIELDS)})")
+            ok = (not isinstance(v, bool) and isinstance(v, (int, float))
+                  and math.isfinite(v) and 0 <= v <= 1e15)
+            if not ok:
+                raise ConfigError(f"{path}.{k}={short_repr(v)}: must be a finite number in "
+                                  f"0..1e15")
+            items.append((k, float(v)))
+        out.append((comp, tuple(sorted(items))))
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole chip: every parameter group plus a name and a one-line description."""
 
@@ -225,6 +288,7 @@ class Config:
     chip: ChipConfig = field(default_factory=ChipConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    costs: CostsConfig = field(default_factory=CostsConfig)
 
     def __post_init__(self) -> None:
         validate(self)
@@ -257,7 +321,9 @@ class Config:
         return math.ceil(self.crossbar.cols / self.adc.columns_per_adc)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["costs"]["overrides"] = self.costs.overrides_dict()
+        return d
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -278,7 +344,7 @@ class Config:
 GROUPS: dict[str, type] = {
     "cell": CellConfig, "crossbar": CrossbarConfig, "dac": DacConfig, "adc": AdcConfig,
     "ou": OuConfig, "pe": PeConfig, "tile": TileConfig, "noc": NocConfig, "chip": ChipConfig,
-    "precision": PrecisionConfig, "training": TrainingConfig,
+    "precision": PrecisionConfig, "training": TrainingConfig, "costs": CostsConfig,
 }
 
 
@@ -362,6 +428,30 @@ def validate(cfg: Config) -> None:
           f"largest column sum {max_sum} must stay below 2**24 (exact in float32)")
 
 
+def lossless_adc_bits(cfg: Config) -> int:
+    """Bits an ADC needs to convert every column sum of one OU read exactly; a ``lossless`` ADC
+    with fewer ``adc.bits`` is charged at this resolution (:func:`charged_adc_bits`).
+
+    The largest sum is ou.rows x (2**cell.bits - 1) x (2**dac.bits - 1). With the ``offset``
+    scheme, columns are stored as ISAAC stores them (Shafiee et al., ISCA 2016, its encoding
+    that saves one ADC bit: a column whose weights would sum past half range is stored flipped,
+    w -> max - w, and the digital side undoes it from the input sum), so a column sum never
+    exceeds half the largest sum: one bit fewer. ``differential`` columns are converted one
+    polarity at a time."""
+    max_sum = cfg.ou.rows * (2 ** cfg.dac.bits - 1) * (2 ** cfg.cell.bits - 1)
+    if cfg.crossbar.signed_scheme == "offset":
+        max_sum = -(-max_sum // 2)
+    return max(1, math.ceil(math.log2(max_sum + 1)))
+
+
+def charged_adc_bits(cfg: Config) -> int:
+    """The resolution the cost model charges: ``adc.bits``, raised for a ``lossless`` ADC to the
+    :func:`lossless_adc_bits` its column sums need (an ADC cannot be lossless with fewer)."""
+    if cfg.adc.range_policy == "lossless":
+        return max(cfg.adc.bits, lossless_adc_bits(cfg))
+    return cfg.adc.bits
+
+
 # ---------------------------------------------------------------------------------------------
 # Dict / YAML input and output
 # ---------------------------------------------------------------------------------------------
@@ -413,11 +503,38 @@ def from_dict(data: dict[str, Any], source: str | os.PathLike | None = None) -> 
         base["description"] = f"based on preset '{base_name}'"
     else:
         base = _defaults()
+    over = _pop_overrides(data)
+    base_over = _pop_overrides(base)
     merged = _merge(base, data)
+    merged["costs"]["overrides"] = _merge_overrides(base_over, over)
     groups = {}
     for name, cls in GROUPS.items():
         groups[name] = cls(**merged[name])
     return Config(name=merged["name"], description=merged["description"], **groups)
+
+
+def _pop_overrides(d: dict[str, Any]) -> Any:
+    """Take ``costs.overrides`` out of ``d`` (a copy of its ``costs`` mapping is left behind):
+    overrides name components, not config keys, so the key-by-key merge does not apply."""
+    costs = d.get("costs")
+    if not isinstance(costs, dict) or "overrides" not in costs:
+        return {}
+    d["costs"] = {k: v for k, v in costs.items() if k != "overrides"}
+    return costs["overrides"]
+
+
+def _merge_overrides(base: Any, over: Any) -> Any:
+    """A base preset's overrides updated field by field with the file's (each checked later)."""
+    if not isinstance(over, dict):
+        return over
+    base = dict(_canonical_overrides(base)) if base else {}
+    out = {comp: dict(fields) for comp, fields in base.items()}
+    for comp, fields in over.items():
+        if isinstance(fields, dict) and isinstance(out.get(comp), dict):
+            out[comp] = {**out[comp], **fields}
+        else:
+            out[comp] = fields
+    return out
 
 
 def _drop_removed_keys(data: dict[str, Any], source: str | os.PathLike | None) -> dict[str, Any]:

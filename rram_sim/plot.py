@@ -13,8 +13,8 @@ atomically and **returns the numbers it plotted**, so a test can check them agai
 - :func:`crossbar_occupancy`: crossbars per layer, dense mapping vs the bundle's own mapping.
 - :func:`crossbar_map`: one layer's crossbars as cell maps: freed rows and columns in white, stored
   zero weights in grey, stored non-zero weights coloured.
-- :func:`timeline`: the pipeline of a simulated pass: one line per (layer, tile), a bar from the
-  layer's start to its end, coloured by pass.
+- :func:`timeline`: the components of a simulated run (eDRAM, buses, crossbars, ADC banks, index
+  units, links, write drivers, ...): one line per component, one bar per busy interval.
 - :func:`pareto`: a sweep's points, energy against latency, marker area by chip area, the Pareto
   front (no other point is at least as good in both and better in one) marked.
 """
@@ -273,37 +273,33 @@ def crossbar_map(bundle: Any, path: str | os.PathLike, layer: str | None = None
 
 def timeline(report: Any, path: str | os.PathLike, run: str | None = None
              ) -> list[dict[str, Any]]:
-    """Which layer is busy when, per tile: one line per (layer, tile), one bar per interval,
-    coloured by pass. Returns the intervals drawn (the report's intervals of ``run``)."""
+    """Which component is busy when: one line per component instance of the run (a tile's
+    eDRAM or bus, a layer copy's crossbars, ADC bank or index unit, a NoC link, a layer's write
+    drivers, ...), one bar per busy interval (adjacent intervals merged by the engine, at most
+    a few hundred per component), coloured by component kind. Returns the components drawn (the
+    run's ``components``, kind and name and intervals)."""
     run = _run_of(report, run)
-    ivs = [iv for iv in report.intervals if iv["run"] == run]
-    lanes: list[tuple[str, int]] = []
-    for iv in ivs:
-        key = (iv["layer"], int(iv["tile"]))
-        if key not in lanes:
-            lanes.append(key)
-    fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.28 * len(lanes)))
-    seen: set[str] = set()
-    # Passes of one lane overlap in time (pipelining), so each pass gets its own band of the lane.
-    passes = sorted({iv["pass"] for iv in ivs},
-                    key=lambda p: PASS_ORDER.index(p) if p in PASS_ORDER else len(PASS_ORDER))
-    band = 0.8 / max(len(passes), 1)
-    for iv in ivs:
-        p = iv["pass"]
-        y = lanes.index((iv["layer"], int(iv["tile"]))) - 0.4 + band * (passes.index(p) + 0.5)
-        ax.barh(y, (iv["end_ns"] - iv["start_ns"]) * 1e-3, left=iv["start_ns"] * 1e-3,
-                height=band * 0.9, color=PASS_COLORS.get(p, "#17becf"),
-                label=p if p not in seen else None)
-        seen.add(p)
-    ax.set_yticks(range(len(lanes)), [f"{name} @tile {t}" for name, t in lanes], fontsize=7)
+    comps = report.runs[run].get("components", [])
+    kinds = list(dict.fromkeys(c["kind"] for c in comps))
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.22 * len(comps)))
+    for y, c in enumerate(comps):
+        ivs = c["intervals_ns"]
+        color = cmap(kinds.index(c["kind"]) % 10)
+        ax.broken_barh([(s * 1e-3, (e - s) * 1e-3) for s, e in ivs], (y - 0.4, 0.8),
+                       facecolors=color)
+    for k in kinds:
+        ax.barh(0, 0, color=cmap(kinds.index(k) % 10), label=k)
+    ax.set_yticks(range(len(comps)), [f"{c['kind']}: {c['component']}" for c in comps],
+                  fontsize=6)
     ax.invert_yaxis()
     ax.set_xlabel("time (us)")
-    ax.set_title(f"{run}: pipeline timeline")
-    if seen:
+    ax.set_title(f"{run}: component busy intervals")
+    if kinds:
         ax.legend(fontsize=7, frameon=False, loc="lower right")
     fig.tight_layout()
     _save(fig, path)
-    return ivs
+    return comps
 
 
 # ---------------------------------------------------------------------------------------------

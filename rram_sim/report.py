@@ -6,7 +6,10 @@ A :class:`Report` holds, for each run (``inference`` and/or ``training``):
   ``energy_pj`` and the ``busy_time_ns`` of the hardware the component belongs to; leakage appears
   as layer ``(chip)``, pass ``leakage``;
 - a *summary* per run: latency, throughput, energy per inference or per training step, average
-  power, utilization of crossbars, ADCs and NoC links, events simulated;
+  power, utilization of crossbars, ADCs and NoC links, events simulated, and per component
+  instance (a tile's eDRAM or bus, a layer copy's crossbars, ADC bank or index unit, a NoC link,
+  ...) its busy time, utilization and busy intervals (``components``; per kind in
+  ``component_utilization``);
 - dynamic and static energy side by side: every record has a ``kind`` (``dynamic`` or ``static``),
   each run's summary gives both per item (``dynamic_energy_per_item_uj``,
   ``static_energy_per_item_uj``, ``static_energy_fraction``), and the static part of each
@@ -51,8 +54,8 @@ _FIELD_TYPES = {"config": dict, "config_hash": str, "scheme": str, "runs": dict,
                 "area": dict, "figures": dict, "version": int}
 # Which hardware's busy time a component category reports.
 _BUSY_OF_CATEGORY = {
-    "adc": ("crossbar",), "dac": ("crossbar",), "crossbar": ("crossbar",),
-    "sample_hold": ("crossbar",), "index_datapath": ("crossbar",),
+    "adc": ("adc",), "dac": ("crossbar",), "crossbar": ("crossbar",),
+    "sample_hold": ("crossbar",), "index_datapath": ("index",),
     "shift_add_digital": ("bus", "digital"), "buffers": ("edram", "bus"),
     "interconnect": ("noc", "offchip"), "writes": ("write",),
 }
@@ -189,7 +192,8 @@ def _add_record(rep: Report, tally: _RunTally, run: str, rec, st, result, cfg: C
             rep.intervals.append({"run": run, "layer": rec.name, "op": rec.op, "pass": pass_name,
                                   "tile": int(tile), "start_ns": s_ns, "end_ns": e_ns})
     if st is not None and st.geom is not None:
-        tally.crossbar_busy_cycles += rec.busy_cycles["crossbar"] * st.geom.n_crossbars * st.copies
+        # the engine books every crossbar's read cycles (crossbar-cycles, all copies)
+        tally.crossbar_busy_cycles += rec.busy_cycles["crossbar"]
     rep.layers.append({"run": run, "layer": rec.name, "op": rec.op, "pass": pass_name,
                        "start_ns": s_ns, "end_ns": e_ns, "energy_pj": e_rec,
                        "busy_time_ns": {k: T.cycles_to_ns(v, cfg)
@@ -210,6 +214,36 @@ def _crossbar_utilization(tally: _RunTally, stages, makespan_cycles: int) -> flo
     return tally.crossbar_busy_cycles / (placed * makespan_cycles)
 
 
+def _adc_banks(stages, cfg: Config) -> int:
+    """ADC banks placed: one per crossbar, or one per PE under ``adc.sharing: pe`` (the largest
+    reload segment's)."""
+    per_seg: dict[int, int] = {}
+    for s in stages:
+        if s.geom is not None:
+            n = s.geom.n_crossbars
+            banks = n if cfg.adc.sharing == "crossbar" else math.ceil(n / cfg.pe.crossbars)
+            per_seg[s.segment] = per_seg.get(s.segment, 0) + banks * s.copies
+    return max(per_seg.values(), default=0)
+
+
+def _components(result, cfg: Config) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Per component instance its busy time, utilization (busy / makespan) and busy intervals
+    (ns, adjacent ones merged); per component kind the busy time over the instances that served
+    the run x makespan."""
+    span = result.makespan_cycles
+    rows, per_kind = [], {}
+    for c in result.components:
+        rows.append({"kind": c.kind, "component": c.key, "units": c.units,
+                     "busy_ns": T.cycles_to_ns(c.busy_cycles, cfg),
+                     "utilization": c.busy_cycles / span if span else 0.0,
+                     "intervals_ns": [[T.cycles_to_ns(s, cfg), T.cycles_to_ns(e, cfg)]
+                                      for s, e in c.intervals]})
+        busy, n = per_kind.get(c.kind, (0, 0))
+        per_kind[c.kind] = (busy + c.busy_cycles, n + 1)
+    util = {k: b / (n * span) if span else 0.0 for k, (b, n) in per_kind.items()}
+    return rows, util
+
+
 def _run_summary(result, stages, tally: _RunTally, leak: dict[str, float],
                  cfg: Config) -> dict[str, Any]:
     run = result.mode
@@ -218,7 +252,9 @@ def _run_summary(result, stages, tally: _RunTally, leak: dict[str, float],
     total_leak = sum(leak.values())
     total = total_dyn + total_leak
     xbar_util = _crossbar_utilization(tally, stages, result.makespan_cycles)
-    tr, ta = T.read_cycles(cfg), T.adc_cycles(cfg)
+    adc_busy = sum(r.busy_cycles["adc"] for r in result.records)
+    banks = _adc_banks(stages, cfg)
+    components, unit_util = _components(result, cfg)
     items = result.n_images if run == "inference" else 1
     makespan_s = makespan_ns * 1e-9
     spans = tally.phase_span_ns
@@ -238,10 +274,13 @@ def _run_summary(result, stages, tally: _RunTally, leak: dict[str, float],
         "energy_item": "inference" if run == "inference" else "training step",
         "average_power_w": total / makespan_ns * 1e-3 if makespan_ns > 0 else 0.0,
         "crossbar_utilization": xbar_util,
-        "adc_utilization": xbar_util * ta / max(tr, ta),
+        "adc_utilization": (adc_busy / (banks * result.makespan_cycles)
+                            if banks and result.makespan_cycles else 0.0),
         "link_utilization": (result.link_busy_cycles / (result.n_links * result.makespan_cycles)
                              if result.makespan_cycles else 0.0),
         "events": result.events,
+        "component_utilization": unit_util,
+        "components": components,
         "segments": result.segments, "reloads": result.reloads,
         "reload_ns": T.cycles_to_ns(result.reload_cycles, cfg),
         "reload_write_pulses": int(sum(result.reload_pulses_per_layer.values())),

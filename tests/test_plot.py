@@ -68,9 +68,10 @@ def test_layer_and_pass_energy_sum_to_run_total(reports, tmp_path, fn):
 def test_timeline_draws_every_interval(reports, tmp_path):
     rep = reports["dense"]
     for run in ("inference", "training"):
-        ivs = plot.timeline(rep, tmp_path / "t.png", run)
-        assert ivs == [iv for iv in rep.intervals if iv["run"] == run]
-        assert ivs
+        comps = plot.timeline(rep, tmp_path / "t.png", run)
+        assert comps == rep.runs[run]["components"]
+        assert {"xbar", "adc", "edram"} <= {c["kind"] for c in comps}
+        assert all(c["intervals_ns"] for c in comps)
     with pytest.raises(LayoutError, match="no 'nope' run"):
         plot.timeline(rep, tmp_path / "t.png", "nope")
 

@@ -8,8 +8,8 @@ initiation interval):
 
 1. ``edram``: the input vector is read from the tile's eDRAM (``edram_bus_bits`` per cycle);
 2. ``bus``: it crosses the tile bus into the PEs' input registers;
-3. ``index`` (indexed layouts): the index unit gathers the used rows
-   (``pe.index_lookups_per_cycle`` per cycle; a unit per crossbar or per PE: ``pe.index_sharing``);
+3. ``index`` (indexed layouts): each crossbar's index unit gathers its used rows
+   (``pe.index_lookups_per_cycle`` per cycle; the busiest crossbar's unit sets the time);
 4. ``xbar``: the crossbars read bit-serially, ``input_bits / dac.bits`` chunks, each chunk one OU
    read after another on every crossbar (DAC, array, sample-and-hold: ``t_read`` per read); the
    crossbars of a layer read in parallel, the busiest one sets the time;
@@ -33,7 +33,7 @@ Assumptions, stated once (docs/timing.md repeats them with the formulas):
   bank take ``n * max(t_read, t_adc) + min(t_read, t_adc)``;
 - an ADC serves ``min(adc.columns_per_adc, ou.cols)`` columns of one OU read, one after another;
 - the crossbars of a layer fill PEs in order (layer-local crossbar ``x`` on PE ``x //
-  pe.crossbars``), which decides what a PE-shared ADC bank or index unit serves;
+  pe.crossbars``), which decides what a PE-shared ADC bank and a PE's write drivers serve;
 - digital units (shift-and-add, pooling, activation, adders) handle ``edram_bus_bits //
   input_bits`` values per cycle each.
 """
@@ -253,8 +253,8 @@ def pe_totals(per_crossbar, cfg: Config, shared: bool) -> int:
 
 
 def gather_cycles(geom: LayerGeometry, cfg: Config) -> int:
-    """Index unit: rows gathered on the busiest unit (per crossbar or per PE) / lookups a cycle."""
-    rows = pe_totals(geom.gather_rows_per_crossbar, cfg, cfg.pe.index_sharing == "pe")
+    """Index unit (one per crossbar): rows the busiest crossbar gathers / lookups per cycle."""
+    rows = max(geom.gather_rows_per_crossbar, default=0)
     return math.ceil(rows / cfg.pe.index_lookups_per_cycle) if rows > 0 else 0
 
 
