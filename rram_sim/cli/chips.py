@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         d = r.to_dict()
         d["config_hash"] = cfg.config_hash()
+        d["costs"] = cfg.to_dict()["costs"]
         d["indexed"] = bool(args.indexed)
         print(json.dumps(d, indent=2))
         return 0
@@ -70,10 +71,21 @@ def presets_text() -> str:
     return "\n".join(lines)
 
 
+def library_text(cfg: config.Config) -> str:
+    """One line naming the cost library, its leakage and gating settings, the ADC resolution
+    charged and the components ``costs.overrides`` changes."""
+    c = cfg.costs
+    over = ", ".join(f"{comp}({', '.join(f'{k}={v:g}' for k, v in fields)})"
+                     for comp, fields in c.overrides) or "none"
+    return (f"cost library: {c.library} (digital static fraction {c.digital_static_fraction:g}, "
+            f"power gating {c.power_gating}, ADC charged at {config.charged_adc_bits(cfg)} bits); "
+            f"overrides: {over}")
+
+
 def rollup_text(cfg: config.Config, r: costs.Rollup) -> str:
     """The roll-up as a fixed-width table, one block per level, totals under each block."""
     lines = [f"chip: {cfg.name} — {cfg.description}" if cfg.description else f"chip: {cfg.name}",
-             f"config hash: {cfg.config_hash()}", ""]
+             f"config hash: {cfg.config_hash()}", library_text(cfg), ""]
     head = f"  {'component':<22}{'category':<19}{'count':>9}{'area um^2':>15}{'power mW':>13}"
     totals = {
         "pe": f"PE total: {r.pe_area_um2:,.1f} um^2, {r.pe_power_mw:.3f} mW",

@@ -1,0 +1,147 @@
+"""Tests of the user-settable cost libraries: selection, overrides, leakage, gating, ADC rule."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+from rram_sim import config, costs
+from rram_sim.config import load_yaml_text, preset
+from rram_sim.costs.libraries import mnsim
+from rram_sim.counts import Counts
+from rram_sim.errors import ConfigError
+
+ISAAC = preset("isaac")
+# ISAAC's structure priced with MNSIM 2.0's constants at MNSIM's default ADC (6 bits)
+MN = ISAAC.replace(**{"costs.library": "mnsim", "adc.bits": 6, "adc.range_policy": "full_scale"})
+
+
+def test_library_is_selected_by_name_and_changes_every_figure_kind():
+    a, b = costs.component_library(ISAAC), costs.component_library(MN)
+    assert set(a) == set(b) == set(costs.COMPONENT_NAMES)
+    assert a["adc"].energy_pj == pytest.approx(1.5625)
+    assert b["adc"].energy_pj == pytest.approx(10.08)       # 1.26 mW x (6 + 2) / 1 GS/s
+    assert b["adc"].area_um2 == 1650.0 and b["adc"].latency_ns == pytest.approx(8.0)
+    assert b["dac"].energy_pj == pytest.approx(0.0039e-3 * 3 * 1e3)   # 3.9 uW x 3 ns
+    assert costs.rollup(MN).chip_area_mm2 != costs.rollup(ISAAC).chip_area_mm2
+    assert all(c.leakage_mw == 0.0 for c in b.values())    # MNSIM models no static power
+    for c in b.values():
+        assert c.source and c.category in costs.CATEGORIES and c.event == a[c.name].event
+
+
+def test_mnsim_derived_constants():
+    # V^2 / R with V = sqrt(0.1 x 0.15^2), R = 1e10 / (0.67e4 + 0.33e6) (MNSIM Device.py)
+    r = 1e6 * 1e4 / (1e4 * 0.67 + 1e6 * 0.33)
+    assert mnsim.CELL_READ_W == pytest.approx(0.1 * 0.15 ** 2 / r)
+    cfg = MN.replace(**{"crossbar.read_latency_ns": 3.16, "ou.rows": 128, "ou.cols": 128})
+    xb = costs.component_library(cfg)["crossbar_read"]
+    assert xb.energy_pj == pytest.approx(mnsim.CELL_READ_W * 3.16e3 * 128 * 128)
+    assert xb.area_um2 == pytest.approx(128 * 128 * 1.44 + 1150 * 128)
+    big = MN.replace(**{"tile.edram_kb": 64, "tile.edram_bus_bits": 64})
+    ed = costs.component_library(big)["edram"]
+    assert ed.energy_pj == pytest.approx((0.0933836 + 20 * 551.922e-3) * 1e3)
+    assert ed.events_per_unit == 8 and ed.area_um2 == pytest.approx(2.972110865e6)
+
+
+def test_mnsim_refuses_what_its_tables_lack():
+    with pytest.raises(ConfigError, match="adc.bits=12: the 'mnsim' library"):
+        costs.component_library(MN.replace(**{"adc.bits": 12}))
+    with pytest.raises(ConfigError, match="dac.bits=5"):
+        costs.component_library(MN.replace(**{"dac.bits": 5, "precision.input_bits": 16}))
+    # a lossless ADC is charged at the next MNSIM resolution >= the one its sums need (8)
+    lossless = MN.replace(**{"adc.range_policy": "lossless"})
+    assert costs.component_library(lossless)["adc"].energy_pj == pytest.approx(2e-3 * 10 / 1.28
+                                                                               * 1e3)
+
+
+def test_overrides_from_yaml_replace_fields_and_change_the_hash():
+    text = ("base: isaac\ncosts: {library: mnsim, overrides: {adc: {energy_pj: 2.5, "
+            "area_um2: 700}, edram: {leakage_mw: 1.5}}}\nadc: {bits: 6, range_policy: "
+            "full_scale}\n")
+    cfg = load_yaml_text(text)
+    lib = costs.component_library(cfg)
+    assert lib["adc"].energy_pj == 2.5 and lib["adc"].area_um2 == 700.0
+    assert lib["adc"].latency_ns == pytest.approx(8.0)            # not overridden: library's
+    assert lib["edram"].leakage_mw == 1.5
+    assert "costs.overrides" in lib["adc"].source
+    assert cfg.config_hash() != MN.config_hash()
+    assert cfg.config_hash() != cfg.replace(**{"costs.overrides": {}}).config_hash()
+    # the YAML written out reads back to the same chip
+    again = load_yaml_text(cfg.to_yaml())
+    assert again == cfg and again.config_hash() == cfg.config_hash()
+    assert again.to_dict()["costs"]["overrides"] == {"adc": {"area_um2": 700.0, "energy_pj": 2.5},
+                                                     "edram": {"leakage_mw": 1.5}}
+
+
+@pytest.mark.parametrize("text, match", [
+    ("costs: {overrides: {adcx: {energy_pj: 1}}}", r"costs.overrides.adcx: unknown component"),
+    ("costs: {overrides: {adc: {energy: 1}}}", r"costs.overrides.adc.'energy': unknown field"),
+    ("costs: {overrides: {adc: {energy_pj: -1}}}", r"costs.overrides.adc.energy_pj=-1: must be"),
+    ("costs: {overrides: {adc: {energy_pj: .nan}}}", r"costs.overrides.adc.energy_pj=nan"),
+    ("costs: {overrides: {adc: {energy_pj: true}}}", r"costs.overrides.adc.energy_pj=True"),
+    ("costs: {overrides: {adc: {}}}", r"costs.overrides.adc=\{\}: must be a non-empty"),
+    ("costs: {overrides: [adc]}", r"costs.overrides=\['adc'\]: must be a mapping"),
+    ("costs: {library: neurosim}", r"costs.library='neurosim': must be one of isaac, mnsim"),
+    ("costs: {power_gating: some}", r"costs.power_gating='some': must be one of none, unused"),
+    ("costs: {digital_static_fraction: 1.5}", r"costs.digital_static_fraction=1.5: must be <= 1"),
+    ("costs: {leakage: 0}", r"costs.leakage: unknown key"),
+])
+def test_cost_keys_are_validated_with_one_line_errors(text, match):
+    with pytest.raises(ConfigError, match=match) as exc:
+        load_yaml_text(text)
+    assert "\n" not in str(exc.value)
+
+
+def test_digital_static_fraction_splits_peak_power_without_changing_it():
+    zero = ISAAC.replace(**{"costs.digital_static_fraction": 0.0})
+    r0, r1 = costs.rollup(zero), costs.rollup(ISAAC)
+    assert r0.chip_leakage_w == 0.0 < r1.chip_leakage_w
+    assert r0.chip_power_w == pytest.approx(r1.chip_power_w)
+    assert costs.leakage_energy_pj(ISAAC, 1000.0)["edram"] == pytest.approx(0.1 * 20.7 * 168e3)
+    half = ISAAC.replace(**{"costs.digital_static_fraction": 0.5})
+    assert costs.leakage_energy_pj(half, 1000.0)["edram"] == pytest.approx(0.5 * 20.7 * 168e3)
+
+
+def test_power_gating_policy():
+    gated = costs.leakage_energy_pj(ISAAC, 1000.0, 3)
+    none = costs.leakage_energy_pj(ISAAC.replace(**{"costs.power_gating": "none"}), 1000.0, 3)
+    assert gated["edram"] == pytest.approx(3 * 2.07 * 1000)
+    assert none["edram"] == pytest.approx(168 * 2.07 * 1000)
+    assert none["offchip_link"] == gated["offchip_link"] > 0
+    # an unused chip leaks only its links either way
+    idle = costs.leakage_energy_pj(ISAAC.replace(**{"costs.power_gating": "none"}), 1000.0, 0)
+    assert idle["edram"] == 0.0
+
+
+def test_lossless_adc_is_charged_at_the_resolution_its_sums_need():
+    # ISAAC: 128 rows x 3 x 1 = 384, halved by the offset scheme's flipping: 8 bits (its own ADC)
+    assert config.lossless_adc_bits(ISAAC) == 8 == config.charged_adc_bits(ISAAC)
+    # a 6-bit lossless ADC on ISAAC is charged as 8 bits; a full-scale one at its 6 bits
+    six = ISAAC.replace(**{"adc.bits": 6})
+    assert config.charged_adc_bits(six) == 8
+    assert costs.component_library(six)["adc"].energy_pj == pytest.approx(1.5625)
+    six_fs = six.replace(**{"adc.range_policy": "full_scale"})
+    assert costs.component_library(six_fs)["adc"].energy_pj == pytest.approx(1.5625 / 16)
+    # PipeLayer: 128 x 15 = 1920 (differential: no flipping) needs 11 bits, and the preset says so
+    pl = preset("pipelayer")
+    assert config.lossless_adc_bits(pl) == 11 == pl.adc.bits
+    for name in config.preset_names():
+        cfg = preset(name)
+        if cfg.adc.range_policy == "lossless":
+            assert cfg.adc.bits >= config.lossless_adc_bits(cfg), name
+
+
+def test_adc_model_anchor_and_counts_energy():
+    c = Counts(adc_conversions=1000)
+    e = costs.dynamic_energy_pj(c, MN)["adc"]
+    assert e == pytest.approx(10.08 * 1000)
+    assert math.isclose(costs.dynamic_energy_pj(c, ISAAC)["adc"], 1562.5)
+
+
+def test_chip_command_shows_the_library():
+    out = subprocess.run([sys.executable, "-m", "rram_sim", "chip", "isaac"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "cost library: isaac" in out and "ADC charged at 8 bits" in out
