@@ -136,6 +136,27 @@ def coarsen(intervals: list[list[int]], limit: int) -> list[list[int]]:
     return out
 
 
+def reserve_vector(ops, ready: int) -> tuple[int, int, int]:
+    """Reserve one vector's phases ``ops`` (``(calendar, cycles, lead, tail)`` each, see
+    :class:`rram_sim.engine.timing.Phase`) from cycle ``ready``: each begins when the previous one
+    ends (``lead < 0``) or ``lead`` cycles after it begins (a streaming phase, which also ends at
+    least ``tail`` cycles after the previous one), and when its calendar is free. Returns (start
+    of the first phase, end of the first phase, end of the last); no phase: all ``ready``."""
+    ps = pe = ready
+    first_start = first_end = -1
+    for cal, cyc, lead, tail in ops:
+        t = cal.take(pe if lead < 0 else ps + lead, cyc)
+        e = t + cyc
+        if lead >= 0 and e < pe + tail:
+            e = pe + tail
+        if first_end < 0:
+            first_start, first_end = t, e
+        ps, pe = t, e
+    if first_end < 0:
+        return ready, ready, ready
+    return first_start, first_end, pe
+
+
 def halve(intervals: list[list[int]]) -> list[list[int]]:
     """Merge the intervals two by two (a cheap bound on a long busy history)."""
     out = [[intervals[i][0], intervals[min(i + 1, len(intervals) - 1)][1]]

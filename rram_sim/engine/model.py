@@ -50,7 +50,7 @@ import simpy
 
 from rram_sim.config import Config
 from rram_sim.engine import counting
-from rram_sim.engine.calendar import Calendar, reserve_all
+from rram_sim.engine.calendar import Calendar, reserve_all, reserve_vector
 from rram_sim.engine.messages import Message, links_in_use
 from rram_sim.engine.plan import Stage
 from rram_sim.engine.records import BUSY_KINDS, ComponentBusy, SimResult, StageRecord
@@ -197,6 +197,7 @@ class ChipModel:
         got = [0] * len(in_edges)
         timeout = env.timeout
         send = self._send
+        reserve = reserve_vector
         input_msgs = sp.input_msgs
         first_start = -1
         last_end = 0
@@ -222,21 +223,9 @@ class ChipModel:
                     # The image arrives over the off-chip links into the first tile's eDRAM.
                     ready = send(input_msgs, ready)
                 # The vector's phases, each on its component (see the module docstring).
-                ps = pe = ready
-                first_end = -1
-                for cal, cyc, lead, tail in vec_ops[g]:
-                    lo = pe if lead < 0 else ps + lead
-                    t = cal.take(lo, cyc)
-                    e = t + cyc
-                    if lead >= 0 and e < pe + tail:
-                        e = pe + tail
-                    if first_end < 0:
-                        first_end = e
-                        if first_start < 0:
-                            first_start = t
-                    ps, pe = t, e
+                t0, first_end, pe = reserve(vec_ops[g], ready)
                 if first_start < 0:
-                    first_start = ready
+                    first_start = t0
                 if pe > last_end:
                     last_end = pe
                 for ch, msgs in out_edges:
@@ -258,7 +247,7 @@ class ChipModel:
                     first_end = ready
                 if first_end > env.now:
                     yield timeout(first_end - env.now)
-        rec.mark(first_start if first_start >= 0 else 0, last_end)
+        rec.mark(max(first_start, 0), last_end)
 
     def _settle(self):
         """Advance to the last reserved cycle (the work already booked ends there)."""
