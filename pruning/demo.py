@@ -15,15 +15,19 @@
    without it. A compacted bundle read without its index tables is *dislocated* — inputs reach the
    wrong rows and outputs land on the wrong columns — and fails; with the index unit it passes.
    -> ``OUT/verify/<point>.json``
-5. **Simulate** (:mod:`rram_sim.engine`) an inference and a training step of every bundle.
-   -> ``OUT/reports/<point>/``
+5. **Simulate** (:func:`rram_sim.simulate.simulate`, the one orchestration) an inference and a
+   training step of every bundle. -> ``OUT/reports/<point>/``
 6. **Summary** (``OUT/summary.md``, ``OUT/summary.csv``) and **plots** (``OUT/plots/``, drawn by
    :func:`rram_sim.cli.plot.draw_all` from the report files).
 
 Every step skips work whose outputs exist, so a killed demo resumes; each prints where its outputs
-went. :meth:`DemoSettings.quick` shrinks epochs, rounds and episodes for tests (well under a
-minute); the defaults took 35 s on 2 otherwise idle cores (ReaLPrune to its tolerance, a
-40-episode AUTO-PRUNE search) and take longer on a busy machine.
+went (ReaLPrune's ticket: its checkpoint and the ``rram-prune export`` command that maps it for
+another chip). ReaLPrune's rounds and AUTO-PRUNE's episodes print a progress line each on stderr
+(``run(..., progress=False)``: none). The summary gives energy per image as a total and split
+into dynamic and static (leakage x time) energy. :meth:`DemoSettings.quick` shrinks epochs,
+rounds and episodes for tests (well under a minute); the defaults took 35 s on 2 otherwise idle
+cores (ReaLPrune to its tolerance, a 40-episode AUTO-PRUNE search) and take longer on a busy
+machine.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
@@ -41,7 +45,9 @@ POINTS = ("dense", "realprune", "autoprune")
 SUMMARY_FIELDS = ("point", "scheme", "weights_pruned", "crossbars", "dense_crossbars",
                   "hardware_reduction", "compression_rate", "test_accuracy", "verify_with_index",
                   "verify_without_index", "inference_latency_ns", "inference_energy_uj",
-                  "training_step_ns", "training_energy_uj", "inference_speedup",
+                  "inference_dynamic_energy_uj", "inference_static_energy_uj",
+                  "training_step_ns", "training_energy_uj", "training_dynamic_energy_uj",
+                  "training_static_energy_uj", "inference_speedup",
                   "inference_energy_saving", "training_speedup", "training_energy_saving")
 
 
@@ -73,8 +79,11 @@ class DemoSettings:
                    episode_finetune_epochs=0, finetune_epochs=0, golden_batch=1)
 
 
+_LOG: dict[str, Any] = {"stream": None, "progress": True}   # set by run()
+
+
 def _say(msg: str) -> None:
-    print(msg, flush=True)
+    print(msg, file=_LOG["stream"] or sys.stdout, flush=True)
 
 
 def _done(path: Path, what: str) -> bool:
@@ -91,18 +100,25 @@ def _done(path: Path, what: str) -> bool:
 def step_realprune(s: DemoSettings, out: Path, data: Any) -> Any:
     """Dense training (round 0) and ReaLPrune rounds (the registry's ``realprune`` method, run by
     the round runner); resumes finished rounds."""
+    from pruning.checkpoint import CHECKPOINT_NAME
+    from pruning.cli.common import export_command
     from pruning.realprune import PruneSettings
     from pruning.realprune import run as run_rounds
+    from pruning.rounds import RunFolder
 
     settings = PruneSettings(model=s.model, data=s.data, chip=s.chip, seed=s.seed,
                              method="realprune", epochs=s.epochs, rounds=s.rounds, rate=s.rate,
-                             target_sparsity=s.target_sparsity, tolerance=s.tolerance)
+                             target_sparsity=s.target_sparsity, tolerance=s.tolerance,
+                             progress=_LOG["progress"])
     res = run_rounds(settings, out / "realprune", data=data)
     t = res.ticket
     computed = f"computed {res.computed}" if res.computed else "all resumed"
     _say(f"  realprune: {len(res.rounds)} rounds ({computed}); ticket round {t['round']}: "
          f"{t['sparsity']:.1%} pruned, {t['crossbars_compact']}/"
          f"{t['crossbars_dense']} crossbars, val acc {t['val_acc']:.3f} -> {out / 'realprune'}")
+    ck = RunFolder(out / "realprune", {}).checkpoint_dir(t["round"]) / CHECKPOINT_NAME
+    _say(f"  ticket checkpoint: {ck}\n  map it for a chip: "
+         f"{export_command(ck, s.chip, 'compact', out / 'ticket_bundle')}")
     return res
 
 
@@ -130,7 +146,7 @@ def step_autoprune(s: DemoSettings, out: Path, data: Any, cfg: Any) -> Path | No
     method = method_class(accuracy_loss=min(s.tolerance, 0.99), episodes=s.episodes,
                           episode_finetune_epochs=s.episode_finetune_epochs,
                           finetune_epochs=s.finetune_epochs, seed=s.seed)
-    res = method.prune(model, data, cfg, folder, model_spec=spec)
+    res = method.prune(model, data, cfg, folder, model_spec=spec, progress=_LOG["progress"])
     best = res.search.best
     found = (f"best of {len(res.search.history)} episodes: #{best.episode}, {best.crossbars} "
              f"crossbars" if best else f"no episode of {len(res.search.history)} within the "
@@ -187,12 +203,11 @@ def _indent(text: str) -> str:
 
 
 def step_simulate(bundles: dict[str, Path], out: Path) -> dict[str, Path]:
-    """One report per bundle holding an inference run and a training step."""
+    """One report per bundle holding an inference run and a training step
+    (:func:`rram_sim.simulate.simulate`; a chip without training gets the inference run only)."""
     from rram_sim.bundle import load_bundle
-    from rram_sim.engine import run_plan
-    from rram_sim.engine.plan import plan_from_bundle
     from rram_sim.errors import ConfigError
-    from rram_sim.report import build_report
+    from rram_sim.simulate import simulate
 
     paths = {}
     for point, path in bundles.items():
@@ -201,14 +216,11 @@ def step_simulate(bundles: dict[str, Path], out: Path) -> dict[str, Path]:
         if _done(d / "report.json", f"simulate {point}"):
             continue
         b = load_bundle(path)
-        cfg = b.config
-        stages = plan_from_bundle(b, cfg)
-        runs = [(run_plan(stages, cfg, "inference", 1), stages)]
         try:
-            runs.append((run_plan(stages, cfg, "training", cfg.training.batch_size), stages))
+            rep = simulate(b, b.config, "both")
         except ConfigError as exc:  # e.g. a chip without training: inference only
             _say(f"  simulate {point}: no training step ({exc})")
-        rep = build_report(runs, cfg, figures=b.figures, scheme=b.scheme)
+            rep = simulate(b, b.config, "inference")
         rep.save(d)
         inf = rep.runs["inference"]
         _say(f"  simulate {point}: inference {inf['latency_ns'] * 1e-3:.1f} us, "
@@ -250,8 +262,12 @@ def summary_rows(out: Path, verify: dict[str, Any], reports: dict[str, Any]
                "verify_without_index": "pass" if v["without_index"]["passed"] else "FAIL",
                "inference_latency_ns": inf["latency_ns"],
                "inference_energy_uj": inf["energy_per_item_uj"],
+               "inference_dynamic_energy_uj": inf["dynamic_energy_per_item_uj"],
+               "inference_static_energy_uj": inf["static_energy_per_item_uj"],
                "training_step_ns": tr["makespan_ns"] if tr else None,
                "training_energy_uj": tr["energy_per_item_uj"] if tr else None,
+               "training_dynamic_energy_uj": tr["dynamic_energy_per_item_uj"] if tr else None,
+               "training_static_energy_uj": tr["static_energy_per_item_uj"] if tr else None,
                "inference_speedup": base["inference"]["latency_ns"] / inf["latency_ns"],
                "inference_energy_saving": (base["inference"]["energy_per_item_uj"]
                                            / inf["energy_per_item_uj"]),
@@ -275,12 +291,15 @@ def _fmt(v: Any) -> str:
 def summary_markdown(rows: list[dict[str, Any]]) -> str:
     head = ("| point | scheme | weights pruned | crossbars (dense) | hw reduction | compression | "
             "test acc | "
-            "verify with / without index | inference us | inference uJ | training step us | "
-            "training uJ | speed-up inf / train | energy saving inf / train |")
+            "verify with / without index | inference us | inference uJ | "
+            "inference dynamic / static uJ | training step us | training uJ | "
+            "training dynamic / static uJ | speed-up inf / train | energy saving inf / train |")
     lines = ["# Demo summary", "",
              "Design points of digits_cnn on the demo chip. Speed-ups and energy savings are "
-             "dense / point; 'verify without index' shows the dislocation a compacted mapping "
-             "causes when its index tables are not applied.", "", head,
+             "dense / point; energy is per image (per training item), total and split into "
+             "dynamic and static (leakage x time) energy; 'verify without index' shows the "
+             "dislocation a compacted mapping causes when its index tables are not applied.", "",
+             head,
              "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         lines.append(
@@ -291,8 +310,11 @@ def summary_markdown(rows: list[dict[str, Any]]) -> str:
             f"{_fmt(r['test_accuracy'])} | {r['verify_with_index']} / "
             f"{r['verify_without_index']} | {r['inference_latency_ns'] * 1e-3:.1f} | "
             f"{r['inference_energy_uj']:.4g} | "
+            f"{_fmt(r['inference_dynamic_energy_uj'])} / {_fmt(r['inference_static_energy_uj'])} | "
             f"{_fmt(r['training_step_ns'] and r['training_step_ns'] * 1e-3)} | "
-            f"{_fmt(r['training_energy_uj'])} | {_fmt(r['inference_speedup'])} / "
+            f"{_fmt(r['training_energy_uj'])} | "
+            f"{_fmt(r['training_dynamic_energy_uj'])} / {_fmt(r['training_static_energy_uj'])} | "
+            f"{_fmt(r['inference_speedup'])} / "
             f"{_fmt(r['training_speedup'])} | {_fmt(r['inference_energy_saving'])} / "
             f"{_fmt(r['training_energy_saving'])} |")
     return "\n".join(lines) + "\n"
@@ -312,8 +334,19 @@ class DemoResult:
     files: dict[str, str]
 
 
-def run(settings: DemoSettings, out: str | os.PathLike) -> DemoResult:
-    """Run (or resume) the demo into folder ``out`` (see the module docstring)."""
+def run(settings: DemoSettings, out: str | os.PathLike, *, log: TextIO | None = None,
+        progress: bool = True) -> DemoResult:
+    """Run (or resume) the demo into folder ``out`` (see the module docstring). Step messages
+    and the summary go to ``log`` (default: stdout); ``progress`` adds a line per ReaLPrune round
+    and AUTO-PRUNE episode on stderr."""
+    _LOG["stream"], _LOG["progress"] = log, progress
+    try:
+        return _run(settings, out)
+    finally:
+        _LOG["stream"], _LOG["progress"] = None, True
+
+
+def _run(settings: DemoSettings, out: str | os.PathLike) -> DemoResult:
     from pruning.data import get_data
     from rram_sim import config as rconfig
     from rram_sim.bundle import load_bundle
@@ -363,7 +396,6 @@ def run(settings: DemoSettings, out: str | os.PathLike) -> DemoResult:
              "plots": str(plots), **{f"bundle_{p}": str(b) for p, b in bundles.items()},
              **{f"report_{p}": str(d) for p, d in report_dirs.items()}}
     _say(f"summary: {out / 'summary.md'} and {out / 'summary.csv'}; plots: {plots}")
-    sys.stdout.flush()
     return DemoResult(rows=rows, files=files)
 
 

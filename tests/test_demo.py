@@ -3,8 +3,11 @@ plots; a second run resumes (skips every step); a folder of other settings is re
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import shlex
 
 import pytest
 
@@ -13,10 +16,17 @@ from pruning.demo import POINTS, SUMMARY_FIELDS, DemoSettings
 
 
 @pytest.fixture(scope="module")
-def demo_out(tmp_path_factory):
+def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--quick", "-o", str(out)]) == 0
-    return out
+    buf_out, buf_err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buf_out), contextlib.redirect_stderr(buf_err):
+        assert main(["demo", "--quick", "-o", str(out)]) == 0
+    return out, buf_out.getvalue(), buf_err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def demo_out(demo_run):
+    return demo_run[0]
 
 
 def test_quick_demo_writes_everything(demo_out):
@@ -58,6 +68,37 @@ def test_summary_numbers_match_reports_and_verify(demo_out):
     # A compacted layer whose rows or columns moved is dislocated without its index tables.
     if int(rows["realprune"]["crossbars"]) < int(rows["realprune"]["dense_crossbars"]):
         assert rows["realprune"]["verify_without_index"] == "FAIL"
+
+
+def test_energy_split_columns(demo_out):
+    """dynamic + static = total energy, per pass, as the reports give them."""
+    rows = {r["point"]: r for r in csv.DictReader((demo_out / "summary.csv").open())}
+    for p, r in rows.items():
+        runs = json.loads((demo_out / "reports" / p / "report.json").read_text())["runs"]
+        for run, prefix in (("inference", "inference"), ("training", "training")):
+            dyn, static = (float(r[f"{prefix}_dynamic_energy_uj"]),
+                           float(r[f"{prefix}_static_energy_uj"]))
+            assert dyn == runs[run]["dynamic_energy_per_item_uj"]
+            assert static == runs[run]["static_energy_per_item_uj"] and static > 0
+            assert dyn + static == pytest.approx(float(r[f"{prefix}_energy_uj"]), rel=1e-9)
+    md = (demo_out / "summary.md").read_text()
+    assert "inference dynamic / static uJ" in md and "training dynamic / static uJ" in md
+
+
+def test_ticket_checkpoint_and_export_command_are_printed(demo_run, tmp_path, capsys):
+    out, stdout, stderr = demo_run
+    ck = next(ln for ln in stdout.splitlines() if "ticket checkpoint:" in ln).split(": ", 1)[1]
+    assert (out / "realprune").as_posix() in ck and ck.endswith("checkpoint.pt")
+    cmd = next(ln for ln in stdout.splitlines() if "map it for a chip:" in ln).split(": ", 1)[1]
+    argv = shlex.split(cmd)
+    assert argv[:3] == ["rram-prune", "export", ck]
+    argv[argv.index("-o") + 1] = str(tmp_path / "ticket")
+    assert main(argv[1:] + ["--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    ticket = json.loads((out / "bundles" / "realprune" / "manifest.json").read_text())
+    assert res["n_crossbars"] == ticket["figures"]["n_crossbars"]
+    # a progress line per round on stderr
+    assert "round 0: dense digits_cnn" in stderr and "round 1:" in stderr
 
 
 def test_rerun_resumes_and_other_settings_refused(demo_out, capsys):

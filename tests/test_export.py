@@ -295,9 +295,12 @@ def test_cli_train_export_evaluate(tmp_path, capsys):
     b = load(tmp_path / "b")
     assert len(b.layers) == 4 and len(b.golden) == 4 and b.scheme == "compact"
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--on-crossbar", "--limit", "16"]) == 0
+    assert main(["evaluate", str(run), "--on-crossbar", "--limit", "16", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert {"float_acc", "quantized_acc", "crossbar_acc"} <= set(out)
+    assert main(["evaluate", str(run), "--limit", "16", "-q"]) == 0
+    text, err = capsys.readouterr()
+    assert text.startswith("digits_cnn on edge (dense): float acc ") and err == ""
     assert main(["export", str(tmp_path / "none"), "-o", str(tmp_path / "x")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
     assert main(["export", str(run), "--chip", "nochip", "-o", str(tmp_path / "x")]) == 2

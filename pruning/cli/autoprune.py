@@ -13,14 +13,30 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pruning.autoprune.settings import AGENT, EPISODES, REWARD_METRICS, AutoPruneSettings
-from pruning.cli.common import add_data_args
-from pruning.errors import PruningError
+from pruning.cli.common import (
+    add_data_args,
+    add_json_arg,
+    add_model_args,
+    add_output_arg,
+    add_verbosity_args,
+    export_command,
+    print_result,
+    progress,
+    settings_line,
+    verbose,
+)
 from pruning.granularities.registry import granularity_names
-from pruning.methods.base import ModelMethod
-from pruning.methods.registry import get_method
+
+if TYPE_CHECKING:
+    from pruning.autoprune.settings import AutoPruneSettings
+
+# The defaults of AutoPruneSettings and its agent, written out so that `--help` needs no torch
+# (tests/test_prune_cli.py checks they equal pruning.autoprune.settings).
+EPISODES = 40
+WARMUP_EPISODES = 10
+REWARD_METRICS = ("crossbars", "energy", "latency")
 
 
 def register(subparsers: Any) -> None:
@@ -30,7 +46,7 @@ def register(subparsers: Any) -> None:
         "constraint, rewarded by the compression rate of occupied crossbars (or the engine's "
         "energy / latency); the best policy is fine-tuned and exported as an 'ou' bundle with "
         "index tables. Rerunning with the same -o resumes the search.")
-    p.add_argument("--model", default="digits_cnn", help="model name (default: digits_cnn)")
+    add_model_args(p)
     add_data_args(p)
     p.add_argument("--chip", default="edge", help="preset name or YAML file (default: edge)")
     p.add_argument("--checkpoint", default=None,
@@ -41,9 +57,9 @@ def register(subparsers: Any) -> None:
                    help="allowed drop of validation accuracy, e.g. 0.01 = 1 point (default: 0.01)")
     p.add_argument("--episodes", type=int, default=EPISODES,
                    help=f"search episodes (default: {EPISODES})")
-    p.add_argument("--warmup", type=int, default=AGENT.warmup_episodes,
+    p.add_argument("--warmup", type=int, default=WARMUP_EPISODES,
                    help="episodes of random actions before the agent learns (default: "
-                   f"{AGENT.warmup_episodes})")
+                   f"{WARMUP_EPISODES})")
     p.add_argument("--lower", type=float, default=0.0, help="smallest layer ratio (default: 0)")
     p.add_argument("--upper", type=float, default=0.8, help="largest layer ratio (default: 0.8)")
     p.add_argument("--granularity", default="ou_row", choices=granularity_names(),
@@ -59,12 +75,15 @@ def register(subparsers: Any) -> None:
                    help="fine-tune epochs of the best policy (default: 3)")
     p.add_argument("--finetune-lr", type=float, default=0.05,
                    help="SGD learning rate of both fine-tunes (default: 0.05)")
-    p.add_argument("-o", "--output", required=True, help="run folder (created or resumed)")
-    p.add_argument("--quiet", action="store_true", help="no per-episode progress on stderr")
+    add_output_arg(p, "run folder (created or resumed)")
+    add_verbosity_args(p, "per-episode progress")
+    add_json_arg(p, "the result")
     p.set_defaults(func=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> AutoPruneSettings:
+    from pruning.autoprune.settings import AGENT, AutoPruneSettings
+
     metrics = tuple(m.strip() for m in args.reward.split(",") if m.strip())
     s = AutoPruneSettings(
         accuracy_loss=args.accuracy_loss, episodes=args.episodes, lower=args.lower,
@@ -79,10 +98,14 @@ def settings_from_args(args: argparse.Namespace) -> AutoPruneSettings:
 def run(args: argparse.Namespace) -> int:
     from pruning.checkpoint import model_from_checkpoint
     from pruning.data import get_data
-    from pruning.models import build_model
+    from pruning.errors import PruningError
+    from pruning.methods.base import ModelMethod
+    from pruning.methods.registry import get_method
+    from pruning.models import build_model, canonical_spec
     from pruning.train import seed_everything, train
     from rram_sim.config import load
 
+    verbose(args, settings_line(args))
     method = get_method("autoprune", ModelMethod)(settings_from_args(args))
     cfg = load(args.chip)
     out = Path(args.output)
@@ -95,16 +118,30 @@ def run(args: argparse.Namespace) -> int:
             raise PruningError(f"--train-epochs={args.train_epochs}: must be >= 1 without "
                                "--checkpoint")
         seed_everything(args.seed)
-        spec = {"name": args.model, "num_classes": data.num_classes,
-                "in_channels": data.in_channels, "width": 1.0, "image_size": data.image_size}
-        model = build_model(args.model, data.num_classes, data.in_channels, 1.0, data.image_size)
+        spec = {"name": canonical_spec(args.model), "num_classes": data.num_classes,
+                "in_channels": data.in_channels, "width": args.width,
+                "image_size": data.image_size}
+        model = build_model(**spec)
+        progress(args, f"autoprune: training the base model ({args.train_epochs} epochs of "
+                       f"{spec['name']}) -> {out / 'base'}")
         train(model, data, args.train_epochs, seed=args.seed, checkpoint_dir=out / "base",
               progress=not args.quiet, model_spec=spec)
     model.eval()
+    progress(args, f"autoprune: {args.episodes} search episodes -> {out / 'search'}")
     # the method runs the rram_sim engine itself when the reward needs energy or latency
     res = method.prune(model, data, cfg, out, model_spec=spec, progress=not args.quiet)
-    print(f"autoprune: {len(res.search.history)} episodes, accuracy {res.base_accuracy:.4f} -> "
-          f"{res.accuracy:.4f} (test {res.test_accuracy:.4f}), crossbars {res.dense_crossbars} -> "
-          f"{res.crossbars} (compression {res.compression_rate:.2f}x); policy in "
-          f"{out / 'best_policy.json'}")
+    checkpoint = res.files.get("model", str(out / "model" / "checkpoint.pt"))
+    result = {"episodes": len(res.search.history), "base_accuracy": res.base_accuracy,
+              "accuracy": res.accuracy, "test_accuracy": res.test_accuracy,
+              "dense_crossbars": res.dense_crossbars, "crossbars": res.crossbars,
+              "compression_rate": res.compression_rate, "policy": str(out / "best_policy.json"),
+              "bundle": res.files.get("bundle"), "checkpoint": checkpoint,
+              "export_command": export_command(checkpoint, args.chip, "ou", out / "bundle_ou")}
+    print_result(args, result, (
+        f"autoprune: {len(res.search.history)} episodes, accuracy {res.base_accuracy:.4f} -> "
+        f"{res.accuracy:.4f} (test {res.test_accuracy:.4f}), crossbars {res.dense_crossbars} -> "
+        f"{res.crossbars} (compression {res.compression_rate:.2f}x); policy in "
+        f"{out / 'best_policy.json'}\n"
+        f"pruned checkpoint: {checkpoint}; its ou bundle: {result['bundle']}\n"
+        f"export it again: {result['export_command']}"))
     return 0

@@ -1,41 +1,69 @@
-"""``rram-prune export``: a checkpoint -> a layout bundle (with golden vectors) for rram-sim."""
+"""``rram-prune export``: a checkpoint -> a layout bundle (with golden vectors) for rram-sim.
+
+The checkpoint rebuilds its own model (a registry name or a model spec it stores), so a model of
+one's own exports like a built-in one.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 
-from pruning.checkpoint import model_from_checkpoint
-from pruning.cli.common import add_chip_args, add_data_args, data_for, sample_batch
-from pruning.export import export_bundle
-from pruning.masks import Masks
-from rram_sim import config
+from pruning.cli.common import (
+    add_chip_args,
+    add_data_args,
+    add_json_arg,
+    add_output_arg,
+    add_verbosity_args,
+    print_result,
+    progress,
+    settings_line,
+    verbose,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="map a checkpoint onto a chip and write a layout bundle",
                        description="Fold BatchNorm, map every layer (masks applied) onto the "
-                       "chip's crossbars and write a bundle with golden vectors from real images.")
+                       "chip's crossbars and write a bundle with golden vectors from real images. "
+                       "A checkpoint of a model spec (path/file.py:Class) runs that file again to "
+                       "rebuild the model.")
     p.add_argument("checkpoint", help="checkpoint .pt file or training output folder")
     add_chip_args(p)
     add_data_args(p, default=None)
     p.add_argument("--masks", default=None, help="masks .npz (default: the checkpoint's)")
-    p.add_argument("--golden", type=int, default=4, help="images for golden vectors (default 4)")
+    p.add_argument("--golden", type=int, default=4,
+                   help="images for golden vectors (default: %(default)s)")
     p.add_argument("--allow-multi-chip", action="store_true",
                    help="spill onto further chips when one is too small")
-    p.add_argument("-o", "--out", required=True, help="bundle folder to write")
+    add_output_arg(p, "bundle folder to write", out_alias=True)
+    add_verbosity_args(p, "progress line")
+    add_json_arg(p, "the crossbar figures")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pruning.checkpoint import model_from_checkpoint
+    from pruning.cli.common import data_for, sample_batch
+    from pruning.export import export_bundle
+    from pruning.masks import Masks
+    from rram_sim import config
+
+    verbose(args, settings_line(args))
     model, masks, ck = model_from_checkpoint(args.checkpoint)
     if args.masks:
         masks = Masks.load(args.masks)
     cfg = config.load(args.chip)
     x = sample_batch(data_for(ck, args), max(1, args.golden))
-    b = export_bundle(model, masks if len(masks) else None, cfg, args.scheme, x, args.out,
+    progress(args, f"export: {ck['model']['name']} -> {args.scheme} mapping on {cfg.name}")
+    b = export_bundle(model, masks if len(masks) else None, cfg, args.scheme, x, args.output,
                       allow_multi_chip=args.allow_multi_chip)
+    for lay in b.layers:
+        verbose(args, f"  {lay.spec.name}: {lay.spec.kind} {lay.spec.matrix_shape[0]}x"
+                      f"{lay.spec.matrix_shape[1]}, {lay.n_crossbars} crossbars")
     keys = ("n_crossbars", "dense_crossbars", "utilization", "weights_nonzero")
-    print(json.dumps({"bundle": args.out, "layers": len(b.layers),
-                      **{k: b.figures.get(k) for k in keys}}, indent=2))
+    fig = {k: b.figures.get(k) for k in keys}
+    print_result(args, {"bundle": args.output, "layers": len(b.layers), **fig},
+                 f"bundle {args.output}: {len(b.layers)} layers, {fig['n_crossbars']} crossbars "
+                 f"({fig['dense_crossbars']} dense), utilization {fig['utilization']:.1%}, "
+                 f"{fig['weights_nonzero']} nonzero weights")
     return 0
