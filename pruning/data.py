@@ -21,12 +21,24 @@ Datasets:
 The pickled Python releases of CIFAR are refused (reading them would unpickle); the message points
 at the binary release. For the file-based sets the last 10 % of a fixed permutation of the training
 files is the validation split. ``root`` defaults to ``$RRAM_PRUNE_DATA`` or ``./data``.
+
+Device-resident batches (:func:`on_device`): the loaders above are PyTorch ``DataLoader``
+objects over CPU tensors, which index and collate one image at a time. :func:`on_device` turns a
+:class:`DataSplits` into one whose loaders are :class:`DeviceLoader` objects: every split is one
+tensor resident on the device (a GPU, or the CPU), batches are slices of a seeded permutation, and
+the training split can be augmented the CIFAR way, batched on the device (no per-image Python
+loop): a random crop of the image padded by 4 pixels (zero padding of the normalized image, i.e.
+the mean colour) and a random horizontal flip. The random numbers come from the loader's CPU
+generator
+(``generator``), so a run is reproducible and resumable whatever the device. ``get_data`` itself is
+unchanged: without :func:`on_device` nothing is augmented and nothing moves.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +50,81 @@ from pruning.errors import DataError
 SPLIT_SEED = 0
 DATASETS = ("digits", "synthetic", "cifar10", "cifar100", "svhn")
 CIFAR_RECORD_PIXELS = 3 * 32 * 32
+
+
+class DeviceLoader:
+    """Batches of device-resident tensors ``x`` (N, C, H, W) and ``y`` (N,).
+
+    ``shuffle``: a new permutation per pass, drawn from ``generator`` (seeded by the training
+    loop per epoch, as the ``DataLoader``'s is). ``augment`` (``"crop_flip"`` or None): a random
+    crop of the image zero-padded by ``pad`` pixels, then a random horizontal flip, both drawn
+    from ``generator`` and applied to the whole batch at once on the device.
+    ``channels_last``: batches in the channels-last memory format. ``dataset`` is a
+    ``TensorDataset`` of the same tensors (``len()`` and ``.tensors`` work as for the CPU
+    loaders).
+    """
+
+    AUGMENTATIONS = ("crop_flip",)
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,
+                 seed: int = 0, augment: str | None = None, pad: int = 4,
+                 channels_last: bool = False) -> None:
+        if batch_size < 1:
+            raise DataError(f"batch_size={batch_size}: must be >= 1")
+        if augment is not None and augment not in self.AUGMENTATIONS:
+            raise DataError(f"augment '{augment}': unknown (known: "
+                            f"{', '.join(self.AUGMENTATIONS)})")
+        if x.dim() != 4 or y.dim() != 1 or len(x) != len(y):
+            raise DataError(f"DeviceLoader: need x (N, C, H, W) and y (N,), got "
+                            f"{tuple(x.shape)} and {tuple(y.shape)}")
+        if pad < 0:
+            raise DataError(f"pad={pad}: must be >= 0")
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle = int(batch_size), bool(shuffle)
+        self.augment, self.pad, self.channels_last = augment, int(pad), bool(channels_last)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.dataset = TensorDataset(x, y)
+        self._padded: torch.Tensor | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def _crop_flip(self, idx: torch.Tensor) -> torch.Tensor:
+        n, (c, h, w), p = len(idx), self.x.shape[1:], self.pad
+        if self._padded is None:   # padded once, kept on the device
+            self._padded = torch.nn.functional.pad(self.x, (p, p, p, p))
+        oy = torch.randint(0, 2 * p + 1, (n,), generator=self.generator)
+        ox = torch.randint(0, 2 * p + 1, (n,), generator=self.generator)
+        flip = torch.rand(n, generator=self.generator) < 0.5
+        dev = self.x.device
+        rows = (oy[:, None] + torch.arange(h)).to(dev)                      # (n, h)
+        cols = ox[:, None] + torch.arange(w)                                 # (n, w)
+        cols = torch.where(flip[:, None], cols.flip(1), cols).to(dev)        # flip = reversed
+        ch = torch.arange(c, device=dev)
+        return self._padded[idx.to(dev)[:, None, None, None], ch[None, :, None, None],
+                            rows[:, None, :, None], cols[:, None, None, :]]
+
+    def __iter__(self):
+        n = len(self.y)
+        order = (torch.randperm(n, generator=self.generator) if self.shuffle
+                 else torch.arange(n))
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if self.augment is not None:
+                xb = self._crop_flip(idx)
+            elif self.shuffle:
+                xb = self.x[idx.to(self.x.device)]
+            else:
+                xb = self.x[start:start + self.batch_size]
+            yb = self.y[idx.to(self.y.device)] if self.shuffle else \
+                self.y[start:start + self.batch_size]
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, yb
 
 
 @dataclass
@@ -179,3 +266,59 @@ def get_data(name: str = "digits", root: str | os.PathLike | None = None, batch_
     (xtr, xva, xte), mean, std = _normalize(xtr_all[tr], xtr_all[va], xte)
     return _loaders(name, [xtr, xva, xte], [ytr_all[tr], ytr_all[va], yte], k, batch_size, seed,
                     mean, std)
+
+
+def _tensors(loader) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = loader.dataset
+    if not isinstance(ds, TensorDataset) or len(ds.tensors) != 2:
+        raise DataError("on_device: the loaders must wrap a TensorDataset of (images, labels)")
+    return ds.tensors[0], ds.tensors[1]
+
+
+def subset(data: DataSplits, train: int | None = None, val: int | None = None,
+           test: int | None = None) -> DataSplits:
+    """The first ``train`` / ``val`` / ``test`` images of each split (None: all), same loaders
+    and normalization (the splits are already fixed permutations, so the first images are a
+    seeded random sample). For presets that train on part of a dataset, named as such."""
+    out = {}
+    for key, n in (("train", train), ("val", val), ("test", test)):
+        loader = getattr(data, key)
+        if n is None:
+            out[key] = loader
+            continue
+        if n < 1:
+            raise DataError(f"subset {key}={n}: must be >= 1")
+        x, y = _tensors(loader)
+        if isinstance(loader, DeviceLoader):
+            new = DeviceLoader(x[:n], y[:n], loader.batch_size, loader.shuffle, 0, loader.augment,
+                               loader.pad, loader.channels_last)
+            new.generator = loader.generator
+        else:
+            new = DataLoader(TensorDataset(x[:n], y[:n]), batch_size=loader.batch_size,
+                             shuffle=key == "train",
+                             generator=getattr(loader.sampler, "generator", None))
+        out[key] = new
+    return replace(data, **out)
+
+
+def on_device(data: DataSplits, device: str | torch.device = "cpu", augment: str | None = None,
+              seed: int = 0, batch_size: int | None = None, eval_batch_size: int | None = None,
+              channels_last: bool = False) -> DataSplits:
+    """The same splits with every image resident on ``device`` in :class:`DeviceLoader` objects
+    (see the module docstring): ``augment`` applies to the training split only; ``batch_size``
+    (default: the training loader's) and ``eval_batch_size`` (default: the evaluation
+    loaders')."""
+    tr_x, tr_y = _tensors(data.train)
+    dev = torch.device(device)
+    bs = batch_size or data.train.batch_size
+    ebs = eval_batch_size or data.val.batch_size
+
+    def move(loader, b, shuffle, aug, s):
+        x, y = _tensors(loader)
+        return DeviceLoader(x.to(dev), y.to(dev), b, shuffle, s, aug,
+                            channels_last=channels_last)
+
+    return replace(data, train=DeviceLoader(tr_x.to(dev), tr_y.to(dev), bs, True, seed, augment,
+                                            channels_last=channels_last),
+                   val=move(data.val, ebs, False, None, 0),
+                   test=move(data.test, ebs, False, None, 0))
