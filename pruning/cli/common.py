@@ -28,7 +28,7 @@ MODELS = ("vgg11", "vgg16", "vgg19", "resnet18", "resnet20", "lenet5", "digits_c
 ROUND_METHODS = ("realprune", "lottery", "filter_l1", "filter_l1_iterative", "crossbar",
                  "pim_prune", "random")
 OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "onecycle")
 
 MODEL_HELP = ("a registry name ({names}) or any nn.Module: path/to/file.py:Class or "
               "package.module:factory, called with those of num_classes, in_channels, width, "
