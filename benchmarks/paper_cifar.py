@@ -66,7 +66,7 @@ from pruning import realprune as rp
 from pruning.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from pruning.data import get_data, on_device, subset
 from pruning.errors import PruningError
-from pruning.hardware import hardware_report
+from pruning.hardware import hardware_report, weight_masks
 from pruning.masks import Masks
 from pruning.methods.base import ModelMethod
 from pruning.methods.registry import get_method
@@ -305,7 +305,7 @@ class Run:
             r = train(m, self.data, p.dense_epochs, lr=p.lr[model], masks=masks, seed=p.seed,
                       checkpoint_dir=folder / "train", progress=False, model_spec=spec)
             return {"model": model, "width": width, "method": "realprune_scratch",
-                    "epochs": p.dense_epochs, "sparsity": masks.sparsity(),
+                    "epochs": p.dense_epochs, "sparsity": weight_masks(masks).sparsity(),
                     "val_acc": r.val_acc, "test_acc": r.test_acc}
 
         return self.step(f"{model}/realprune_scratch", folder, go)
@@ -354,7 +354,8 @@ class Run:
                           seed=p.seed + 17, checkpoint_dir=folder / "train", progress=False,
                           model_spec=spec)
                 return {"model": model, "width": width, "method": name, "ratios": ratios,
-                        "epochs": p.finetune_epochs, "sparsity": masks.sparsity(),
+                        "epochs": p.finetune_epochs,
+                        "sparsity": weight_masks(masks).sparsity(),
                         "val_acc": r.val_acc, "test_acc": r.test_acc}
 
             out.append(self.step(f"{model}/{name}", folder, go))
@@ -480,7 +481,7 @@ def _simulate_job(job) -> dict[str, Any]:
     res = {**{k: t[k] for k in ("model", "method", "scheme")}, "chip": chip,
            "chip_tiles": cfg.chip.tiles, "crossbars": int(fig["n_crossbars"]),
            "dense_crossbars": int(fig["dense_crossbars"]),
-           "weights_pruned": masks.sparsity() if len(masks) else 0.0}
+           "weights_pruned": weight_masks(masks).sparsity() if len(masks) else 0.0}
     passes = ("inference", "training") if chip in TRAINING_CHIPS else ("inference",)
     rep = simulate(bundle, cfg, passes, batch={"inference": 1, "training": sim_batch},
                    overflow="reload")
