@@ -9,8 +9,8 @@ request may fill an earlier gap (the unit does not idle while work that is ready
 
 The calendar keeps its live reservations (at most :data:`LIVE` intervals); older ones are
 retired into the busy history (for the report's timeline: adjacent intervals merged; a history
-grown past twice :data:`~rram_sim.engine.records.MAX_INTERVALS` is merged two by two, and the
-report gets at most that many, merged across their smallest gaps)
+grown past twice :data:`~rram_sim.engine.records.MAX_INTERVALS` is merged across ever longer idle
+gaps, and the report gets at most that many, merged across their smallest gaps)
 and no later hold starts before the end of a retired interval (a conservative floor, so nothing
 is ever booked twice).
 """
@@ -27,7 +27,7 @@ LIVE = 64
 class Calendar:
     """Reservations of one component (see the module docstring)."""
 
-    __slots__ = ("starts", "ends", "floor", "busy", "history")
+    __slots__ = ("starts", "ends", "floor", "busy", "history", "merge_gap")
 
     def __init__(self) -> None:
         self.starts: list[int] = []
@@ -35,6 +35,7 @@ class Calendar:
         self.floor = 0                          # no hold starts before this (retired intervals)
         self.busy = 0                           # cycles held, all holds
         self.history: list[list[int]] = []      # retired busy intervals [start, end]
+        self.merge_gap = 0                      # history: intervals this close are merged
 
     def earliest(self, lo: int, cycles: int) -> int:
         """The first cycle ``>= lo`` from which the unit is free for ``cycles``."""
@@ -99,15 +100,20 @@ class Calendar:
     def _retire(self) -> None:
         half = LIVE // 2
         hist = self.history
+        gap = self.merge_gap
         for s, e in zip(self.starts[:half], self.ends[:half]):
-            if hist and hist[-1][1] == s:
+            if hist and s - hist[-1][1] <= gap:
                 hist[-1][1] = e
             else:
                 hist.append([s, e])
         self.floor = max(self.floor, self.ends[half - 1])
         del self.starts[:half], self.ends[:half]
         if len(hist) > 2 * MAX_INTERVALS:
-            self.history = halve(hist)
+            # a long history: merge across gaps twice as long as before, until it is short
+            while len(hist) > MAX_INTERVALS:
+                gap = max(1, 2 * gap)
+                hist = merge_within(hist, gap)
+            self.history, self.merge_gap = hist, gap
 
     def intervals(self) -> list[tuple[int, int]]:
         """Every busy interval, adjacent ones merged, at most ``MAX_INTERVALS``."""
@@ -145,7 +151,18 @@ def reserve_vector(ops, ready: int) -> tuple[int, int, int]:
     ps = pe = ready
     first_start = first_end = -1
     for cal, cyc, lead, tail in ops:
-        t = cal.take(pe if lead < 0 else ps + lead, cyc)
+        lo = pe if lead < 0 else ps + lead
+        ends = cal.ends
+        if ends and lo > ends[-1] and lo >= cal.floor:
+            # the common case, :meth:`Calendar.take` after everything booked, inlined
+            cal.busy += cyc
+            cal.starts.append(lo)
+            ends.append(lo + cyc)
+            if len(ends) > LIVE:
+                cal._retire()
+            t = lo
+        else:
+            t = cal.take(lo, cyc)
         e = t + cyc
         if lead >= 0 and e < pe + tail:
             e = pe + tail
@@ -157,16 +174,22 @@ def reserve_vector(ops, ready: int) -> tuple[int, int, int]:
     return first_start, first_end, pe
 
 
-def halve(intervals: list[list[int]]) -> list[list[int]]:
-    """Merge the intervals two by two (a cheap bound on a long busy history)."""
-    out = [[intervals[i][0], intervals[min(i + 1, len(intervals) - 1)][1]]
-           for i in range(0, len(intervals), 2)]
+def merge_within(intervals: list[list[int]], gap: int) -> list[list[int]]:
+    """Merge neighbouring intervals separated by at most ``gap`` cycles."""
+    out = [list(intervals[0])]
+    for s, e in intervals[1:]:
+        if s - out[-1][1] <= gap:
+            out[-1][1] = e
+        else:
+            out.append([s, e])
     return out
 
 
 def reserve_all(calendars: list[Calendar], lo: int, cycles: int) -> int:
     """Book the earliest ``cycles`` from ``lo`` free on every one of ``calendars`` at once (a
     message holding every link of its route); returns the start."""
+    if len(calendars) == 1:
+        return calendars[0].take(lo, cycles)
     t = lo
     while True:
         t2 = t

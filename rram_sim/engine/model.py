@@ -148,19 +148,25 @@ class ChipModel:
             c = self.units[key] = Calendar()
         return c
 
-    def _send(self, msgs: list[Message], ready: int) -> int:
+    def _routes(self, msgs: list[Message]) -> tuple:
+        """The messages of one vector as ``(calendars, cycles)``: the calendars of the links a
+        message holds (None: the pool of off-chip links; empty: through one router)."""
+        return tuple((None if m.offchip else [self._unit(("link", lk)) for lk in m.links],
+                      m.cycles) for m in msgs)
+
+    def _send(self, routes: tuple, ready: int) -> int:
         """Reserve the messages of one vector leaving at ``ready``; returns the last arrival."""
         arrival = ready
-        for m in msgs:
-            if m.offchip:      # the pool of off-chip links: the one free first
-                best = min(self.offchip, key=lambda c: c.earliest(ready, m.cycles))
-                t = best.take(ready, m.cycles)
-            elif m.links:
-                t = reserve_all([self._unit(("link", lk)) for lk in m.links], ready, m.cycles)
-            else:              # through one router: no link to hold
+        for cals, cyc in routes:
+            if cals is None:       # the pool of off-chip links: the one free first
+                best = min(self.offchip, key=lambda c: c.earliest(ready, cyc))
+                t = best.take(ready, cyc)
+            elif cals:
+                t = reserve_all(cals, ready, cyc)
+            else:                  # through one router: no link to hold
                 t = ready
-            if t + m.cycles > arrival:
-                arrival = t + m.cycles
+            if t + cyc > arrival:
+                arrival = t + cyc
         return arrival
 
     def _vector_ops(self, sp: StagePass):
@@ -198,7 +204,8 @@ class ChipModel:
         timeout = env.timeout
         send = self._send
         reserve = reserve_vector
-        input_msgs = sp.input_msgs
+        input_msgs = self._routes(sp.input_msgs) if sp.input_msgs is not None else None
+        out_edges = [(ch, self._routes(msgs)) for ch, msgs in out_edges]
         first_start = -1
         last_end = 0
         for img in range(self.n_images):
