@@ -94,6 +94,10 @@ class CrossbarConfig:
         choices=SIGNED_SCHEMES)
     read_latency_ns: float = _f(100.0, "time of one crossbar read (one input chunk on all active "
                                 "rows, column currents sampled)", "ns", 0, 1e9, lo_open=True)
+    analog_subtraction: bool = _f(
+        False, "'differential' only: a forward read subtracts each negative column's current from "
+        "its positive partner's before the ADC, one conversion per column pair (MNSIM 2.0's "
+        "Xbar_Polarity = 2); transposed reads still convert each polarity")
 
 
 @dataclass(frozen=True)
@@ -406,6 +410,9 @@ def validate(cfg: Config) -> None:
     _rule(cfg.columns_per_weight <= xb.cols, "crossbar.cols", xb.cols,
           f"must hold one weight's {cfg.columns_per_weight} physical columns "
           f"(ceil(weight_bits/cell.bits), x2 for 'differential')")
+    _rule(not xb.analog_subtraction or xb.signed_scheme == "differential",
+          "crossbar.analog_subtraction", xb.analog_subtraction,
+          "needs crossbar.signed_scheme 'differential' (a column pair to subtract)")
     _rule(xb.cols % cfg.columns_per_weight == 0 or cfg.columns_per_weight == 1, "crossbar.cols",
           xb.cols,
           f"must be a multiple of the {cfg.columns_per_weight} physical columns per weight")
@@ -437,10 +444,13 @@ def lossless_adc_bits(cfg: Config) -> int:
     that saves one ADC bit: a column whose weights would sum past half range is stored flipped,
     w -> max - w, and the digital side undoes it from the input sum), so a column sum never
     exceeds half the largest sum: one bit fewer. ``differential`` columns are converted one
-    polarity at a time."""
+    polarity at a time, or as one signed difference (one bit more) with
+    ``crossbar.analog_subtraction``."""
     max_sum = cfg.ou.rows * (2 ** cfg.dac.bits - 1) * (2 ** cfg.cell.bits - 1)
     if cfg.crossbar.signed_scheme == "offset":
         max_sum = -(-max_sum // 2)
+    if cfg.crossbar.analog_subtraction:   # a difference spans -max_sum .. max_sum
+        return math.ceil(math.log2(2 * max_sum + 1))
     return max(1, math.ceil(math.log2(max_sum + 1)))
 
 

@@ -23,7 +23,10 @@ Per input chunk (``input_bits / dac.bits`` of them per vector), a live unit is r
 activates ``ou_per_group`` OUs one after another, each OU activation driving the used input lines
 it spans (so a line is driven ``activations_per_line`` times per read: once per OU column group in
 a forward read, once per OU row group in a transposed one), and every used output line's ``P``
-physical lines are converted once per read. The same physical work therefore counts the same in
+physical lines are converted once per read (its ``P / 2`` column pairs in a forward read with
+``crossbar.analog_subtraction``, which subtracts each negative column's current from its
+partner's before the ADC; the values are those of separate conversions, exact with a lossless
+ADC). The same physical work therefore counts the same in
 every mapping scheme: a dense crossbar read OU by OU drives, activates and converts exactly what
 the OU-sized units of the ``ou`` scheme do.
 """
@@ -70,6 +73,7 @@ class ReadPlan:
     n_in: int                 # length of the input vectors
     n_out: int                # length of the output vectors
     index_lookups: int        # index-table reads per vector (0 for a dense datapath)
+    converted_lines: int = 0  # ADC conversions per output line per read (0: ``slices``)
 
     # -- per-unit structure ------------------------------------------------------------------
     @property
@@ -106,9 +110,20 @@ class ReadPlan:
         n_x = int(self.crossbar.max()) + 1
         return int(self.ou_reads_per_crossbar(n_x).max())
 
+    @property
+    def conversions_per_line(self) -> int:
+        """ADC conversions per used output line per read: one per physical line (``slices``), or
+        one per column pair when ``crossbar.analog_subtraction`` subtracts the negative
+        column's current before the ADC (forward reads)."""
+        return self.converted_lines or self.slices
+
+    def conversions_per_unit(self) -> np.ndarray:
+        """int64 [U]: ADC conversions of each live unit per input chunk."""
+        return self.active_groups * self.lines_out * self.conversions_per_line
+
     def conversions_per_chunk(self) -> int:
         """ADC conversions of the whole layer per input chunk."""
-        return int((self.active_groups * self.lines_out).sum()) * self.slices
+        return int(self.conversions_per_unit().sum())
 
     # -- counts --------------------------------------------------------------------------------
     def counts(self, cfg: Config, n_vectors: int) -> Counts:
@@ -178,8 +193,9 @@ def read_plan(layout: LayerLayout, cfg: Config, *, transposed: bool = False,
         used_phys = np.pad(used_phys, ((0, 0), (0, pad)))
         n_grp = used_phys.shape[1] // cfg.ou.cols
         ou_pg = used_phys.reshape(len(rows), n_grp, cfg.ou.cols).any(2).sum(1).astype(np.int64)
+        conv = p_n // 2 if cfg.crossbar.analog_subtraction else p_n
         return ReadPlan(False, rows, cols, xbar, cells, p_n, gl, 1, ou_pg, ou_pg,
-                        adc_model(cfg, gl), spv, bias, k, n, lookups)
+                        adc_model(cfg, gl), spv, bias, k, n, lookups, conv)
     gl = min(layout.unit_cols, max(1, cfg.ou.cols // p_n))
     row_groups = _groups_used(rows >= 0, cfg.ou.rows)   # OU row groups sensed per read
     cells_t = cells.transpose(0, 2, 1, 3) if cells is not None else None

@@ -288,7 +288,6 @@ def _run_bitplanes(plan: ReadPlan, cfg: Config, q: np.ndarray, skip: bool, grp: 
 def _skip_counts(counts: Counts, plan: ReadPlan, grp: Groups, reads: np.ndarray,
                  xb_reads: int) -> None:
     """Replace the read-dependent counts by those of the reads actually made."""
-    p_n = plan.cells_o.shape[3]
     rp = plan.reads_per_group
     n_out = (plan.out_index >= 0).sum(1).astype(np.int64)
     out_per_ug = np.bincount(grp.ug_of, weights=n_out, minlength=len(grp.idx)).astype(np.int64)
@@ -301,7 +300,7 @@ def _skip_counts(counts: Counts, plan: ReadPlan, grp: Groups, reads: np.ndarray,
     counts.crossbar_activations = xb_reads * rp
     counts.ou_activations = int((group_reads * ou_per_ug).sum())
     counts.dac_drives = int((reads * grp.active_lines * drives_per_ug[:, None]).sum()) * rp
-    conv = int((group_reads * out_per_ug).sum()) * p_n
+    conv = int((group_reads * out_per_ug).sum()) * plan.conversions_per_line
     counts.sample_holds = counts.adc_conversions = counts.shift_adds = conv
 
 
