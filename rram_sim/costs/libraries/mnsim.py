@@ -9,9 +9,10 @@ Blocks MNSIM does not model (sample-and-hold, tile bus, activation unit, NoC wit
 index unit and the gradient MAC, which take the ``isaac`` library's figures so that pruned and
 training runs stay priced; docs/costs.md lists each with its derivation.
 
-Nodes: 130 nm devices and transistors (``SimConfig.ini:2,38``), SRAM buffers at 90 nm
+Nodes: 130 nm devices and transistors (``SimConfig.ini:4,53``), SRAM buffers at 90 nm
 (``SimConfig.ini:185``), digital units at 45 nm and the shift registers at 65 nm
-(``SimConfig.ini:119-130``), digital clock 500 MHz (``SimConfig.ini:118``).
+(``SimConfig.ini:120,131,137,143``; pooling at 65 nm, ``:157``), digital clock 500 MHz
+(``SimConfig.ini:118``).
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ def build(cfg: Config) -> dict[str, Component]:
              "energy per window input; area per channel unit"),
         comp("tile_output_register", "buffers", 0.0, "noc_flits", 1.0, 0.0, cyc, none),
         comp("router", "interconnect", 0.0, "noc_flit_hops", 1.0, 0.0, cyc,
-             f"{MNSIM}: NoC_enable = 0 in the default SimConfig.ini: no router energy or area"),
+             f"{MNSIM}: NoC_enable = 0 (SimConfig.ini:216): no router energy or area"),
         comp("offchip_link", "interconnect", 0.0, "offchip_bytes", 1.0, 0.0,
              1.0 / cfg.chip.offchip_link_gbps, none),
         comp("cell_write", "writes", cfg.cell.write_energy_pj, "cell_write_pulses", 1.0, 0.0,
