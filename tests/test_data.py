@@ -1,9 +1,11 @@
-"""Datasets: digits and synthetic splits, and the CIFAR / SVHN readers on tiny fake files."""
+"""Datasets: digits and synthetic splits, the CIFAR / SVHN readers on tiny fake files, and the
+device-resident loaders with the CIFAR crop/flip augmentation."""
 
 import numpy as np
 import pytest
+import torch
 
-from pruning.data import get_data
+from pruning.data import DeviceLoader, get_data, on_device, subset
 from pruning.errors import DataError
 
 pytestmark = pytest.mark.torch
@@ -103,3 +105,92 @@ def test_svhn_mat_reader(tmp_path):
     s = get_data("svhn", root=tmp_path)
     assert s.test.dataset.tensors[1].tolist() == [0, 1, 5]
     assert s.test.dataset.tensors[0].shape == (3, 3, 32, 32)
+
+
+# -- device-resident loaders and the CIFAR augmentation ---------------------------------------
+
+def _tagged_images(n=6, c=2, h=5, w=7):
+    """Images whose every pixel value is unique, so a crop can be located in the original."""
+    x = torch.arange(1, n * c * h * w + 1, dtype=torch.float32).reshape(n, c, h, w)
+    return x, torch.arange(n)
+
+
+def _find_crop(img, orig, pad):
+    """(dy, dx, flipped) such that ``img`` is that crop of ``orig`` zero-padded by ``pad``."""
+    padded = torch.nn.functional.pad(orig, (pad, pad, pad, pad))
+    h, w = orig.shape[1:]
+    hits = []
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            crop = padded[:, dy:dy + h, dx:dx + w]
+            for flipped, cand in ((False, crop), (True, crop.flip(2))):
+                if torch.equal(cand, img):
+                    hits.append((dy, dx, flipped))
+    return hits
+
+
+def test_crop_flip_is_a_padded_crop_and_flip_of_the_same_image():
+    x, y = _tagged_images()
+    loader = DeviceLoader(x, y, batch_size=4, shuffle=True, seed=3, augment="crop_flip", pad=2)
+    seen_flip, seen_offsets, n = set(), set(), 0
+    for _ in range(8):
+        for xb, yb in loader:
+            assert xb.shape[1:] == x.shape[1:]
+            for img, label in zip(xb, yb):
+                hits = _find_crop(img, x[int(label)], 2)
+                assert hits, "an augmented image must be a crop (maybe flipped) of its own image"
+                seen_flip.update(h[2] for h in hits)
+                seen_offsets.update(h[:2] for h in hits)
+                n += 1
+    assert n == 8 * len(x)
+    assert seen_flip == {False, True} and len(seen_offsets) > 5
+
+
+def test_device_loader_is_seeded_and_covers_every_image_once():
+    x, y = _tagged_images(n=10)
+    a = DeviceLoader(x, y, 3, shuffle=True, seed=1, augment="crop_flip")
+    b = DeviceLoader(x, y, 3, shuffle=True, seed=1, augment="crop_flip")
+    c = DeviceLoader(x, y, 3, shuffle=True, seed=2, augment="crop_flip")
+    ba, bb, bc = list(a), list(b), list(c)
+    assert len(a) == 4 and [len(t[1]) for t in ba] == [3, 3, 3, 1]
+    assert all(torch.equal(p[0], q[0]) and torch.equal(p[1], q[1]) for p, q in zip(ba, bb))
+    assert not all(torch.equal(p[1], q[1]) for p, q in zip(ba, bc))
+    assert sorted(torch.cat([t[1] for t in ba]).tolist()) == list(range(10))
+    # reseeding the generator (as training does per epoch) replays the same epoch
+    a.generator.manual_seed(7)
+    first = [t[1] for t in a]
+    a.generator.manual_seed(7)
+    assert all(torch.equal(p, q) for p, q in zip(first, (t[1] for t in a)))
+    # without augmentation and shuffling, batches are the images in order
+    plain = DeviceLoader(x, y, 4)
+    assert torch.equal(torch.cat([t[0] for t in plain]), x)
+
+
+def test_on_device_keeps_the_splits_and_subset_takes_the_first_images():
+    d = get_data("digits", batch_size=32, seed=0)
+    dd = on_device(d, "cpu", augment="crop_flip", eval_batch_size=100)
+    assert isinstance(dd.train, DeviceLoader) and dd.train.augment == "crop_flip"
+    assert dd.val.augment is None and not dd.val.shuffle and dd.val.batch_size == 100
+    for key in ("train", "val", "test"):
+        assert torch.equal(getattr(dd, key).dataset.tensors[0],
+                           getattr(d, key).dataset.tensors[0])
+    assert (dd.mean, dd.std, dd.num_classes) == (d.mean, d.std, d.num_classes)
+    s = subset(dd, train=50, test=20)
+    assert len(s.train.dataset) == 50 and len(s.test.dataset) == 20
+    assert len(s.val.dataset) == len(dd.val.dataset)
+    assert s.train.augment == "crop_flip" and s.train.generator is dd.train.generator
+    assert torch.equal(s.test.dataset.tensors[0], dd.test.dataset.tensors[0][:20])
+    plain = subset(d, train=40)
+    assert len(plain.train.dataset) == 40 and len(list(plain.train)) == 2
+
+
+def test_device_loader_errors():
+    x, y = _tagged_images()
+    with pytest.raises(DataError, match="augment 'mixup'"):
+        DeviceLoader(x, y, 2, augment="mixup")
+    with pytest.raises(DataError, match="batch_size"):
+        DeviceLoader(x, y, 0)
+    with pytest.raises(DataError, match=r"\(N, C, H, W\)"):
+        DeviceLoader(x[0], y, 2)
+    with pytest.raises(DataError, match="subset train=0"):
+        subset(get_data("synthetic"), train=0)

@@ -49,3 +49,18 @@ def test_resnet_option_b_shortcuts_are_convs():
     convs = [s for s in shortcuts if len(s) > 0]
     assert len(convs) == 2 and all(isinstance(s[0], nn.Conv2d) for s in convs)
     assert all(s[0].kernel_size == (1, 1) for s in convs)
+
+
+def test_vgg11_is_the_batchnorm_variant_the_papers_train():
+    """VGG-11 with BatchNorm (ReaLPrune's / AUTO-PRUNE's CIFAR-10 model): every conv is followed
+    by a BatchNorm and a ReLU; 8 convs and one linear classifier over 512 features at 32x32."""
+    m = build_model("vgg11", 10, 3, 1.0, 32)
+    feats = list(m.features)
+    convs = [i for i, mod in enumerate(feats) if isinstance(mod, nn.Conv2d)]
+    assert len(convs) == 8
+    for i in convs:
+        assert isinstance(feats[i + 1], nn.BatchNorm2d) and isinstance(feats[i + 2], nn.ReLU)
+    assert m.classifier.in_features == 512
+    n = sum(p.numel() for mod in m.modules() if isinstance(mod, (nn.Conv2d, nn.Linear))
+            for p in [mod.weight])
+    assert n == 9_222_848        # 8 convs (9,217,728 weights) + the 512 x 10 classifier
