@@ -1,9 +1,12 @@
 """The ``rram-prune`` command line: train, export and evaluate models for the crossbar simulator.
 
 Each subcommand lives in its own module of this package, exposing ``register(subparsers)`` (adds its
-parser, with ``set_defaults(func=run)``) and ``run(args) -> int``. User mistakes raise
+parser, with ``set_defaults(func=run)``) and ``run(args) -> int``. A module imports no torch at
+import time (torch and the front-end's heavy modules are imported inside ``run``), so ``--help``
+is fast; the shared flags and conventions (``-o/--output``, ``-q/--quiet``, ``-v/--verbose``,
+``--json``, ``--model NAME_OR_SPEC``) live in :mod:`pruning.cli.common`. User mistakes raise
 :class:`~rram_sim.errors.RramSimError` (the front-end's errors subclass it) and are printed as one
-line on stderr with exit status 2.
+line on stderr with exit status 2 (:func:`rram_sim.cli.run_parsed`).
 """
 
 from __future__ import annotations
