@@ -114,3 +114,14 @@ def test_rerun_resumes_and_other_settings_refused(demo_out, capsys):
 def test_quick_settings_are_small():
     q, full = DemoSettings.quick(), DemoSettings()
     assert q.epochs < full.epochs and q.episodes < full.episodes and q.rounds <= full.rounds
+
+
+def test_json_rerun_prints_rows_and_sends_steps_to_stderr(demo_out, capsys):
+    capsys.readouterr()
+    assert main(["demo", "--quick", "-q", "--json", "-o", str(demo_out)]) == 0
+    out, err = capsys.readouterr()
+    res = json.loads(out)
+    rows = list(csv.DictReader((demo_out / "summary.csv").open()))
+    assert [r["point"] for r in res["rows"]] == [r["point"] for r in rows]
+    assert res["files"]["summary_md"] == str(demo_out / "summary.md")
+    assert "bundle dense: exists, skipped" in err and "# Demo summary" in err

@@ -115,3 +115,23 @@ def test_old_flag_spellings_still_parse():
     assert _sub("export").parse_args(["ck", "--out", "b"]).output == "b"
     with pytest.raises(SystemExit):
         _sub("train").parse_args(["-o", "d", "-q", "-v"])     # one verbosity at a time
+
+
+def test_quiet_verbose_and_json_on_a_tiny_run(tmp_path, capsys):
+    import json
+
+    from pruning.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "0", "--width", "0.25", "-v", "-o", str(run)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("trained 0 epochs: val acc ") and "checkpoint " in out
+    assert "settings: {" in err and "parameters, input 1x8x8" in err
+    assert main(["export", str(run), "--golden", "1", "-v", "-o", str(tmp_path / "b")]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"bundle {tmp_path / 'b'}: 4 layers, ")
+    assert "  features.0: conv 9x4, " in err and "crossbars" in err
+    assert main(["export", str(run), "--golden", "1", "-q", "--json",
+                 "-o", str(tmp_path / "c")]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["layers"] == 4 and err == ""
