@@ -165,7 +165,7 @@ def build(cfg: Config) -> dict[str, Component]:
         comp("shift_add", "shift_add_digital", SHIFTREG_W * cyc * 1e3, "shift_adds", 1.0,
              SHIFTREG_UM2, cyc,
              f"{MNSIM}: shift register (65 nm) 8.1e-7 W, 1.42 um^2 (HM/ShiftReg.py:38,54) for one "
-             "500 MHz cycle (SimConfig.ini:118) per conversion"),
+             "500 MHz cycle (2 ns: HM/PE.py:651, SimConfig.ini:118) per conversion"),
         comp("input_register", "buffers", REG_W * cyc * 1e3, "input_register_bytes", 1.0,
              REG_UM2 * cfg.pe.input_register_bytes, cyc,
              f"{MNSIM}: register (45 nm) 18.8e-9 W x (45/65)^2, 1.4256 um^2 x (45/65)^2 per 8-bit "
