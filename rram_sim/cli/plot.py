@@ -85,9 +85,12 @@ def check_report(rep: Any, source: str) -> None:
     def fail(msg: str) -> None:
         raise LayoutError(f"{source}: {msg}")
 
-    for run in rep.runs:
+    for run, summary in rep.runs.items():
         if run not in RUNS:
             fail(f"runs: unknown run {short_repr(run)} (known: {', '.join(RUNS)})")
+        if not isinstance(summary, dict):
+            fail(f"runs.{run}: must be a mapping, got {type(summary).__name__}")
+        _check_components(summary.get("components", []), f"runs.{run}.components", fail)
     for table_name in ("energy_by_category_pj", "static_energy_by_category_pj"):
         table = getattr(rep, table_name, None)
         if table is None:
@@ -124,6 +127,27 @@ def check_report(rep: Any, source: str) -> None:
                 t = e.get("tile")
                 if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t <= 2 ** 31:
                     fail(f"{where}.tile={short_repr(t)}: must be an integer tile number")
+
+
+def _check_components(comps: Any, where: str, fail: Any) -> None:
+    """The busy intervals of a run's components (the timeline figure): a list of
+    ``{kind, component, intervals_ns: [[start, end], ...]}``."""
+    if not isinstance(comps, list):
+        fail(f"{where}: must be a list, got {type(comps).__name__}")
+    for i, c in enumerate(comps):
+        w = f"{where}[{i}]"
+        if not isinstance(c, dict):
+            fail(f"{w}: must be a mapping, got {type(c).__name__}")
+        for k in ("kind", "component"):
+            if not _text_ok(c.get(k)):
+                fail(f"{w}.{k}={short_repr(c.get(k))}: must be plain text of at most "
+                     f"{MAX_NAME_CHARS} characters without '$'")
+        ivs = c.get("intervals_ns")
+        if not isinstance(ivs, list) or not all(
+                isinstance(iv, list) and len(iv) == 2 and all(_number_ok(t) for t in iv)
+                for iv in ivs):
+            fail(f"{w}.intervals_ns={short_repr(ivs)}: must be a list of [start, end] numbers "
+                 f"within +-{MAX_PLOTTED_VALUE:g}")
 
 
 def check_layer_choice(bundles: dict[str, Any], layer: str | None) -> None:
@@ -168,6 +192,9 @@ def draw_all(reports: dict[str, Any], bundles: dict[str, Any], out: Path,
         for name in done:
             shutil.move(str(stage / name), str(out / name))
         return done
+    except BaseException:
+        plot.plt.close("all")   # a figure abandoned half drawn stays open otherwise
+        raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
