@@ -23,11 +23,11 @@
 Every step skips work whose outputs exist, so a killed demo resumes; each prints where its outputs
 went (ReaLPrune's ticket: its checkpoint and the ``rram-prune export`` command that maps it for
 another chip). ReaLPrune's rounds and AUTO-PRUNE's episodes print a progress line each on stderr
-(``run(..., progress=False)``: none). The summary gives energy per image as a total and split
-into dynamic and static (leakage x time) energy. :meth:`DemoSettings.quick` shrinks epochs,
-rounds and episodes for tests (well under a minute); the defaults took 35 s on 2 otherwise idle
-cores (ReaLPrune to its tolerance, a 40-episode AUTO-PRUNE search) and take longer on a busy
-machine.
+(``run(..., progress=False)``: none). The summary gives the energy of an inference and of a
+training step as a total and split into dynamic and static (leakage x time) energy.
+:meth:`DemoSettings.quick` shrinks epochs, rounds and episodes for tests (well under a minute);
+the defaults took 35 s on 2 otherwise idle cores (ReaLPrune to its tolerance, a 40-episode
+AUTO-PRUNE search) and take longer on a busy machine.
 """
 
 from __future__ import annotations
@@ -296,8 +296,8 @@ def summary_markdown(rows: list[dict[str, Any]]) -> str:
             "training dynamic / static uJ | speed-up inf / train | energy saving inf / train |")
     lines = ["# Demo summary", "",
              "Design points of digits_cnn on the demo chip. Speed-ups and energy savings are "
-             "dense / point; energy is per image (per training item), total and split into "
-             "dynamic and static (leakage x time) energy; 'verify without index' shows the "
+             "dense / point; energy is per inference and per training step, total and split "
+             "into dynamic and static (leakage x time) energy; 'verify without index' shows the "
              "dislocation a compacted mapping causes when its index tables are not applied.", "",
              head,
              "|" + "---|" * (head.count("|") - 1)]
