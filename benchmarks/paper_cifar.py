@@ -87,6 +87,9 @@ DONE = "done.json"
 # counted as a third of an image). The GPU estimate divides by GPU_FACTOR (a stated assumption,
 # not a measurement).
 CPU_S_PER_IMAGE = {"resnet20": 34.6 / 2500, "vgg11": 80.2 / 2500}
+# Narrower networks, relative to full-width ResNet-20 (one 128-image training step each, one
+# thread, measured in one run under load: 12.75 and 8.64 against 46.24 ms per image).
+WIDTH_FACTOR = {("resnet20", 0.5): 12.75 / 46.24, ("vgg11", 0.25): 8.64 / 46.24 * 34.6 / 80.2}
 GPU_FACTOR = 200.0
 
 
@@ -136,7 +139,7 @@ PRESETS: dict[str, Preset] = {
                   realprune_width=0.5, autoprune_width=0.25, dense_epochs=15,
                   lr={"resnet20": 0.1, "vgg11": 0.05},
                   round_methods=("realprune", "pim_prune", "lottery", "filter_l1_iterative"),
-                  round_epochs=3, rounds=6, episodes=20, warmup_episodes=5, search_train=1000,
+                  round_epochs=2, rounds=6, episodes=20, warmup_episodes=5, search_train=1000,
                   finetune_epochs=6, pim_ft_rounds=3, sim_batch=4),
     "gpu-realprune": Preset(autoprune_model=None, dense_epochs=30, round_epochs=4, rounds=6),
     "gpu-autoprune": Preset(realprune_model=None, dense_epochs=20, episodes=40,
@@ -430,7 +433,10 @@ class Run:
         if jobs:
             _log(f"simulating {len(jobs)} (network, chip) pairs in {self.jobs} process(es)")
             if self.jobs > 1:
-                ctx = multiprocessing.get_context("spawn")
+                # fork: the children inherit this module, which is not importable by name (it
+                # is a script); training is over by now, and each child uses one torch thread
+                methods = multiprocessing.get_all_start_methods()
+                ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
                 with ProcessPoolExecutor(self.jobs, mp_context=ctx) as pool:
                     list(pool.map(_simulate_job, jobs))
             else:
@@ -622,7 +628,9 @@ def plan(p: Preset, name: str) -> str:
 
     def add(what: str, model: str, epochs: int, images: int) -> None:
         nonlocal total_cpu
-        per = CPU_S_PER_IMAGE.get(model, CPU_S_PER_IMAGE["resnet20"])
+        width = p.realprune_width if model == p.realprune_model else p.autoprune_width
+        per = (CPU_S_PER_IMAGE.get(model, CPU_S_PER_IMAGE["resnet20"])
+               * WIDTH_FACTOR.get((model, width), 1.0))
         s = epochs * (images + n_eval / 3) * per
         total_cpu += s
         lines.append(f"  {what}: {epochs} epochs x {images} images -> {s:.0f} s CPU-equivalent")
@@ -641,8 +649,8 @@ def plan(p: Preset, name: str) -> str:
         add(f"{m} autoprune + uniform + pim_prune_ft", m, 3 * p.finetune_epochs, n_train)
     measured = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in CPU_S_PER_IMAGE.items())
     head = (f"preset {name}: ESTIMATE, not a measurement; CPU seconds per image measured on "
-            f"this project's 2-core machine ({measured}), full-width networks (narrower ones "
-            f"are faster)")
+            f"this project's 2-core machine ({measured}, full width; narrower networks scaled by "
+            f"a measured step-time ratio)")
     gpu = total_cpu / GPU_FACTOR
     return "\n".join([head, *lines, f"  total: {total_cpu / 60:.0f} min on the 2-core CPU; "
                       f"{gpu:.0f} s of training on one H200 if it is {GPU_FACTOR:.0f}x faster "
