@@ -1,5 +1,6 @@
-"""How many groups the buffer of an edge holds (the capacity of the model's channel between two
-stages): what bounds how far a producer runs ahead of its consumer. Pure."""
+"""How many groups (vectors; input rows for the network input) the buffer of an edge holds (the
+capacity of the model's channel between two stages): what bounds how far a producer runs ahead of
+its consumer. Pure."""
 
 from __future__ import annotations
 

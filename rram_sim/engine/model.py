@@ -10,15 +10,15 @@ events they add to a stage's record (:mod:`.counting`) and the occupancy of ever
 
 For every image and every vector of its output (one output position; the network input: one
 row) a stage process (1) takes from its input channels the producer vectors its window needs
-and waits until they have arrived, (2) reserves the vector's phases on their components, each
-beginning when the previous phase ends (or, streaming, a fixed lead after it begins) and the
-component is free (:mod:`.calendar`: a component grants holds in the order vectors become
-ready for their stage, the phases of one vector reserved together when it enters), (3) sends the
-vector to each consumer over the NoC links (reserved likewise) and puts its arrival cycle into
-the consumer's channel, and (4) waits until the vector has left its first phase, when the next
-vector may enter. Successive vectors thus overlap in the phases of a stage (ISAAC's pipeline:
-the initiation interval is the phase that holds its component longest) and stages overlap
-each other (inter-layer pipelining). The channels have a capacity (the vectors the consumer's
+and waits until they have arrived and the previous vector has left its first phase (one event),
+(2) reserves the vector's phases on their components, each beginning when the previous phase
+ends (or, streaming, a fixed lead after it begins) and the component is free (:mod:`.calendar`:
+a component grants holds in the order vectors become ready for their stage, the phases of one
+vector reserved together when it enters), and (3) sends the vector to each consumer over the
+NoC links (reserved likewise) and puts its arrival cycle into the consumer's channel.
+Successive vectors thus overlap in the phases of a stage (ISAAC's pipeline: the initiation
+interval is the phase that holds its component longest) and stages overlap each other
+(inter-layer pipelining). The channels have a capacity (the vectors the consumer's
 eDRAM buffer holds, at least one window), so a slow consumer back-pressures its producer.
 
 Components: per tile the eDRAM port, the tile bus, its shift-and-add, activation and pooling
@@ -208,9 +208,10 @@ class ChipModel:
         out_edges = [(ch, self._routes(msgs)) for ch, msgs in out_edges]
         first_start = -1
         last_end = 0
+        gate = 0          # when the previous vector has left its first phase
         for img in range(self.n_images):
             for g in range(st.groups):
-                ready = env.now
+                ready = gate
                 for i, (ch, needs, per_image) in enumerate(in_edges):
                     target = img * per_image + needs[g]
                     while got[i] < target:
@@ -221,10 +222,10 @@ class ChipModel:
                         got[i] += 1
                         if tok > ready:
                             ready = tok
-                if ready > env.now:
-                    # Reserve when the vector is ready, so that components are granted in the
-                    # order vectors become ready for them (first come, first served).
-                    yield timeout(ready - env.now)
+                # Reserve when the vector is ready (its inputs have arrived and the previous
+                # vector has left the first phase), so that components are granted in the order
+                # vectors become ready for them (first come, first served): one event per vector.
+                yield timeout(ready - env.now if ready > env.now else 0)
                 ready = env.now
                 if input_msgs is not None:
                     # The image arrives over the off-chip links into the first tile's eDRAM.
@@ -250,10 +251,7 @@ class ChipModel:
                         self.progress(1)
                 # The next vector enters when this one has left its first phase (an input row:
                 # when it has arrived).
-                if input_msgs is not None:
-                    first_end = ready
-                if first_end > env.now:
-                    yield timeout(first_end - env.now)
+                gate = ready if input_msgs is not None else first_end
         rec.mark(max(first_start, 0), last_end)
 
     def _settle(self):
