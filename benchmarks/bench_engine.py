@@ -6,8 +6,9 @@ resolution and width.
 Shows that wall time follows stage vectors (layers x output positions x images, forward and
 backward), not MACs. Only layer shapes matter: weights and masks are random numpy arrays. Run:
 ``.venv/bin/python benchmarks/bench_engine.py`` (each case's wall time is the best of ``--repeat``
-runs, default 1; ``--json`` prints a JSON list of objects with the keys case, wall_s, events,
-events_per_s and target_s; ``--base-only`` runs the two target cases only).
+runs, default 1; ``cpu_s`` is the process's CPU time, which other jobs on the machine disturb
+less; ``--json`` prints a JSON list of objects with the keys case, wall_s, events, events_per_s and
+target_s; ``--base-only`` runs the two target cases only).
 """
 
 from __future__ import annotations
@@ -98,11 +99,12 @@ def run(name, builder, res, width, chip, mode, batch, repeat=1, target=None):
     ws = [rng.standard_normal(s.weight_shape).astype(np.float32) for s in specs]
     masks = [rng.random(s.weight_shape) < 0.5 for s in specs]
     bundle = map_network(specs, ws, cfg, "dense", masks=masks, graph=g, allow_multi_chip=True)
-    wall = float("inf")
+    wall = cpu = float("inf")
     for _ in range(repeat):   # the whole simulate(): planning, the run, accounting, the report
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rep = simulate(bundle, cfg, mode, batch=batch)
         wall = min(wall, time.perf_counter() - t0)
+        cpu = min(cpu, time.process_time() - c0)
     macs = sum(int(np.prod(s.weight_shape)) * s.output_positions for s in specs) * batch
     # stage vectors: every stage's output positions, per image; a training step also runs an
     # error stage (shaped like its input) for every stage but the input
@@ -112,7 +114,8 @@ def run(name, builder, res, width, chip, mode, batch, repeat=1, target=None):
         by_name = {s.name: s for s in stages}
         vec += sum(by_name[s.inputs[0]].positions for s in stages if s.op != "input")
     events = int(rep.runs[mode]["events"])
-    return {"case": f"{name} res={res} width={width}", "wall_s": wall, "events": events,
+    return {"case": f"{name} res={res} width={width}", "wall_s": wall, "cpu_s": cpu,
+            "events": events,
             "events_per_s": events / wall, "target_s": target, "macs": macs,
             "vectors": vec * batch}
 
@@ -135,11 +138,12 @@ def main() -> None:
         keys = ("case", "wall_s", "events", "events_per_s", "target_s")
         print(json.dumps([{k: c[k] for k in keys} for c, _ in cases], indent=1))
         return
-    print(f"{'case':30s} {'wall_s':>7s} {'target':>6s} {'events':>8s} {'events/s':>8s} "
-          f"{'vectors':>8s} {'MACs':>8s} {'wall x':>6s} {'vec x':>6s} {'MACs x':>6s}")
+    print(f"{'case':30s} {'wall_s':>7s} {'cpu_s':>6s} {'target':>6s} {'events':>8s} "
+          f"{'events/s':>8s} {'vectors':>8s} {'MACs':>8s} {'wall x':>6s} {'vec x':>6s} "
+          f"{'MACs x':>6s}")
     for c, b in cases:
         tgt = f"{c['target_s']:6.0f}" if c["target_s"] else f"{'':6s}"
-        print(f"{c['case']:30s} {c['wall_s']:7.2f} {tgt} {c['events']:8d} "
+        print(f"{c['case']:30s} {c['wall_s']:7.2f} {c['cpu_s']:6.2f} {tgt} {c['events']:8d} "
               f"{c['events_per_s']:8.0f} {c['vectors']:8d} {c['macs']:8.2g} "
               f"{c['wall_s'] / b['wall_s']:6.2f} {c['vectors'] / b['vectors']:6.2f} "
               f"{c['macs'] / b['macs']:6.2f}")
