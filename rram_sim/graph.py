@@ -171,12 +171,18 @@ def _pool_shape(node: GraphNode, src: tuple[int, ...], where: str) -> tuple[int,
     if len(src) != 3:
         raise LayoutError(f"{where}: pooling needs a (C, H, W) input, got shape {src}")
     c, h, w = src
+    # The engine models square windows on square maps (as the front-end exports them).
     if node.params.get("global"):
+        if h != w:
+            raise LayoutError(f"{where}: a global pool needs a square map, got shape {src}")
         return (c, 1, 1)
     p = node.params
     kh, kw = _per_axis(p.get("kernel", p.get("kernel_size")), (2, 2))
     sh, sw = _per_axis(p.get("stride"), (kh, kw))
     ph, pw = _per_axis(p.get("padding"), (0, 0))
+    if kh != kw or sh != sw or ph != pw:
+        raise LayoutError(f"{where}: non-square pooling (kernel {kh}x{kw}, stride {sh}x{sw}, "
+                          f"padding {ph}x{pw}) is not supported")
     oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     if oh < 1 or ow < 1:
         raise LayoutError(f"{where}: a {kh}x{kw} pool (padding {ph}, {pw}) does not fit its "

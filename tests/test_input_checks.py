@@ -238,6 +238,8 @@ GRAPH_FAULTS = [
      lambda m: m["graph"].insert(3, {"name": "sum", "op": "add", "inputs": ["input", "relu1"],
                                      "params": {}}),
      r"'sum'.*adds inputs of different shapes"),
+    ("non-square pool", lambda m: _graph(m)["pool"]["params"].update(kernel=[2, 1]),
+     r"'pool'.*non-square pooling \(kernel 2x1"),
     ("pool with stride 0", lambda m: _graph(m)["pool"]["params"].update(stride=0),
      r"params.stride=0: must be an integer >= 1"),
     ("kernel given as text", lambda m: _graph(m)["pool"]["params"].update(kernel="2"),
