@@ -100,6 +100,11 @@ def test_unfit_network_is_skipped_not_a_crash(tmp_path):
     ({"schemes": ["sparse"]}, "schemes"),
     ({"bundles": []}, "bundles"),
     ({"batch": {"inference": 0}}, "batch"),
+    ({"batch": {"inference": 10 ** 9}}, r"batch: must map inference/training to an integer in"),
+    ({"grid": {"adc.bits": [[5, 6]]}}, r"grid.adc.bits: value \[5, 6\] must be a number"),
+    ({"grid": {"adc.bits": [2 ** 70]}}, "integers within"),
+    ({"grid": {7: [1]}}, "key 7 must be a dotted path"),
+    ({"bundles": [{"path": ["x"]}]}, r"bundles\[0\]=\{'path': \['x'\]\}: must be a path"),
     ({"chip": "nochip"}, "neither a preset"),
 ])
 def test_bad_sweep_files_name_the_key(bad, match):
