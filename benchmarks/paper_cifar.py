@@ -394,29 +394,13 @@ class Run:
         return rows
 
     def edge_chip(self, model: str) -> dict[str, Any]:
-        """The edge-class chip for ``model``: the edge preset's tiles (or the preset's
-        ``edge_tiles``), doubled until every layer of the dense model maps (a reload cannot
-        split a layer); recorded in ``OUT/MODEL/edge_chip.json``."""
+        """The edge-class chip for ``model`` (:func:`overflow_edge_chip` on its dense model),
+        recorded in ``OUT/MODEL/edge_chip.json``."""
         path = self.out / model / "edge_chip.json"
         if path.is_file():
             return json.loads(path.read_text())
-        from pruning.export import export_bundle
-        from rram_sim.errors import MappingError
-        from rram_sim.simulate import simulate
-
         m, masks, _ = model_from_checkpoint(self.out / model / "dense" / "train")
-        cfg = rconfig.load("edge")
-        tiles = self.p.edge_tiles or cfg.chip.tiles
-        while True:
-            c = cfg.replace(**{"chip.tiles": tiles})
-            try:
-                b = export_bundle(m, masks, c, "dense", self.sample(), golden=False,
-                                  allow_multi_chip=True)
-                run = simulate(b, c, "inference", batch=1, overflow="reload").runs["inference"]
-                break
-            except MappingError:
-                tiles *= 2
-        info = {"preset": "edge", "chip.tiles": tiles, "dense_segments": int(run["segments"])}
+        info = overflow_edge_chip(m, self.sample(), self.p.edge_tiles)
         atomic_write_json(path, info)
         return info
 
@@ -447,6 +431,42 @@ class Run:
                 self.on_step("sim")
         return [json.loads((self.out / "sim" / f"{t['model']}__{t['method']}__{c}.json")
                            .read_text()) for t in self.tickets() for c in CHIPS]
+
+
+def overflow_edge_chip(model, sample: torch.Tensor, tiles: int | None = None
+                       ) -> dict[str, Any]:
+    """An edge-class chip that the dense ``model`` overflows: the ``edge`` preset with
+    ``chip.tiles`` (from ``tiles``, default the preset's) doubled until every layer maps (a
+    reload cannot split a layer), then halved while the network still fits in one segment and
+    every layer still maps. ``dense_segments`` records the reload segments of one inference (1
+    only when even the smallest chip that maps every layer holds the whole network)."""
+    from pruning.export import export_bundle
+    from rram_sim.errors import MappingError
+    from rram_sim.simulate import simulate
+
+    base = rconfig.load("edge")
+
+    def segments(n: int) -> int | None:
+        c = base.replace(**{"chip.tiles": n})
+        try:
+            b = export_bundle(model, None, c, "dense", sample, golden=False,
+                              allow_multi_chip=True)
+            return int(simulate(b, c, "inference", batch=1, overflow="reload")
+                       .runs["inference"]["segments"])
+        except MappingError:
+            return None
+
+    n = tiles or base.chip.tiles
+    seg = segments(n)
+    while seg is None:
+        n *= 2
+        seg = segments(n)
+    while seg == 1 and n > 1:
+        smaller = segments(n // 2)
+        if smaller is None:
+            break
+        n, seg = n // 2, smaller
+    return {"preset": "edge", "chip.tiles": n, "dense_segments": seg}
 
 
 def _ratio_masks(model, cfg, ratios: dict[str, float], s) -> Masks:
