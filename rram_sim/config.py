@@ -573,10 +573,16 @@ def _defaults() -> dict[str, Any]:
 
 
 def load_yaml_text(text: str, source: str = "<string>") -> Config:
+    """A config from YAML text; errors name ``source`` (the file) unless it is ``<string>``."""
     data = parse_yaml(text, source, ConfigError)
     if data is None:
         data = {}
-    return from_dict(data, source=source)
+    try:
+        return from_dict(data, source=source)
+    except ConfigError as exc:
+        if source == "<string>":
+            raise
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def parse_yaml(text: str, source: str, err: type[Exception]) -> Any:

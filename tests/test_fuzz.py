@@ -152,7 +152,7 @@ def test_chip_file_with_an_impossible_value_is_refused_naming_the_key(field, dat
         before = files(Path(d))
         rc, _, err = run_cli(capsys, ["chip", path])
         line = assert_refused(rc, err)
-        assert f"{group}.{f.name}" in line and len(line) < 400
+        assert f"{group}.{f.name}" in line and str(path) in line and len(line) < 400
         assert files(Path(d)) == before
 
 

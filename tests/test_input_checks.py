@@ -162,7 +162,8 @@ def test_yaml_alias_expansion_in_a_chip_file_does_not_hang(tmp_path):
                        text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 2
     line = _one_line(r.stderr)
-    assert "cell.bits=" in line and "must be an integer" in line and len(line) < 200
+    assert "cell.bits=" in line and "must be an integer" in line
+    assert len(line) < 200 + len(str(f))
 
 
 def test_yaml_alias_expansion_in_a_sweep_grid_does_not_hang():
@@ -201,6 +202,17 @@ def test_chip_file_with_an_integer_too_long_to_read_names_the_file(tmp_path, cap
     f.write_text("base: edge\nchip: {clock_ghz: 0x" + "f" * 5000 + "}\n")
     rc, _, err = _run(["chip", f], capsys)
     assert rc == 2 and "chip.clock_ghz=<integer of 20000 bits>: must be <= 100" in _one_line(err)
+
+
+def test_a_bad_chip_file_is_named_beside_the_key(tmp_path, capsys):
+    """simulate reads a bundle and a chip file: the message says which file is wrong."""
+    f = tmp_path / "chip.yaml"
+    f.write_text("base: edge\nadc: {bits: 99}\n")
+    rc, _, err = _run(["simulate", example_path("dense"), "--chip", f, "-o", tmp_path / "r"],
+                      capsys)
+    line = _one_line(err)
+    assert rc == 2 and f"{f}: adc.bits=99: must be <= 16" in line
+    assert not (tmp_path / "r").exists()
 
 
 def test_bundle_config_with_a_huge_value_is_refused_at_load(tmp_path, capsys):
