@@ -193,10 +193,6 @@ class Run:
         return {"name": model, "num_classes": d.num_classes, "in_channels": d.in_channels,
                 "width": width, "image_size": d.image_size}
 
-    def sample(self) -> torch.Tensor:
-        x = self.data.test.dataset.tensors[0][:1]
-        return x.detach().to("cpu").float().contiguous()
-
     # -- steps -------------------------------------------------------------------------------
 
     def step(self, name: str, folder: Path, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -220,10 +216,10 @@ class Run:
 
     def dense(self, model: str, width: float) -> dict[str, Any]:
         folder = self.out / model / "dense"
-        spec = self.spec(model, width)
         p = self.p
 
         def go():
+            spec = self.spec(model, width)
             seed_everything(p.seed, threads=torch.get_num_threads())
             m = build_model(**spec)
             if not (folder / INIT_FILE).is_file():
@@ -297,9 +293,9 @@ class Run:
         """ReaLPrune's ticket trained from the initial weights with the dense schedule."""
         p = self.p
         folder = self.out / model / "realprune_scratch"
-        spec = self.spec(model, width)
 
         def go():
+            spec = self.spec(model, width)
             _, masks, _ = rp.load_round_model(self.out / model / "realprune",
                                               ticket["ticket_round"])
             seed_everything(p.seed, threads=torch.get_num_threads())
@@ -315,7 +311,6 @@ class Run:
 
     def autoprune(self, model: str, width: float, dense: dict[str, Any]) -> list[dict]:
         p = self.p
-        spec = self.spec(model, width)
         cfg = rconfig.load(p.autoprune_chip)
         base = self.out / model
         dense_model, _, _ = model_from_checkpoint(base / "dense" / "train")
@@ -323,6 +318,7 @@ class Run:
         ddpg = replace(settings_cls.Settings().ddpg, warmup_episodes=p.warmup_episodes)
 
         def search():
+            spec = self.spec(model, width)
             search_data = subset(self.data, train=p.search_train)
             auto = settings_cls(episodes=p.episodes, accuracy_loss=p.accuracy_loss,
                                 episode_finetune_epochs=1, finetune_epochs=0,
@@ -343,6 +339,7 @@ class Run:
             folder = base / name
 
             def go(name=name, folder=folder):
+                spec = self.spec(model, width)
                 if name == "autoprune":
                     ratios = found["ratios"]
                 else:
@@ -399,8 +396,10 @@ class Run:
         path = self.out / model / "edge_chip.json"
         if path.is_file():
             return json.loads(path.read_text())
-        m, masks, _ = model_from_checkpoint(self.out / model / "dense" / "train")
-        info = overflow_edge_chip(m, self.sample(), self.p.edge_tiles)
+        m, _, ck = model_from_checkpoint(self.out / model / "dense" / "train")
+        spec = ck["model"]   # only the input's shape matters (no golden vectors)
+        x = torch.zeros(1, spec["in_channels"], spec["image_size"], spec["image_size"])
+        info = overflow_edge_chip(m, x, self.p.edge_tiles)
         atomic_write_json(path, info)
         return info
 

@@ -133,7 +133,7 @@ def evaluate(model: nn.Module, loader: DataLoader) -> tuple[float, float]:
     """``(mean cross-entropy loss, accuracy)`` of ``model`` on ``loader`` in eval mode."""
     device = _loader_device(loader)
     if device is not None:   # device-resident batches: sum on the device, synchronize once
-        with _on(model, device, getattr(loader, "channels_last", False)):
+        with _on(model, device):   # the memory format is the caller's (training's) choice
             was_training = model.training
             model.eval()
             loss_t = torch.zeros((), dtype=torch.float64, device=device)

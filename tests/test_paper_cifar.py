@@ -59,7 +59,7 @@ def test_kill_between_steps_resumes_only_what_is_left(tiny):
     # a third call has nothing left to do and rewrites the same table
     table = (out / "results.csv").read_bytes()
     again = bench.run(bench.PRESETS["tiny"], out, "cpu", None, jobs=1)
-    assert again.computed == []
+    assert again.computed == [] and again._data is None    # nothing left that reads data
     assert (out / "results.csv").read_bytes() == table
 
 
