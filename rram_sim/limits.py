@@ -27,6 +27,8 @@ MAX_ARRAY_BYTES = 2 ** 34
 # of one tensor (a layer's weights, input or output).
 MAX_DIM = 2 ** 20
 MAX_ELEMENTS = 2 ** 31
+# Characters of a layer name (names appear in tables, figures and messages).
+MAX_NAME_CHARS = 200
 # Characters of an untrusted value an error message shows.
 MESSAGE_VALUE_CHARS = 80
 # The largest decompressed/compressed ratio deflate can reach.
@@ -133,6 +135,6 @@ def npz_member_problem(npz: Any, key: str, archive_bytes: int) -> str | None:
     return None
 
 
-__all__ = ["MAX_ARRAY_BYTES", "MAX_DIM", "MAX_ELEMENTS", "MAX_JSON_DEPTH", "MAX_TEXT_BYTES",
-           "MESSAGE_VALUE_CHARS", "check_shape", "json_depth", "npz_member_problem",
-           "short_repr"]
+__all__ = ["MAX_ARRAY_BYTES", "MAX_DIM", "MAX_ELEMENTS", "MAX_JSON_DEPTH", "MAX_NAME_CHARS",
+           "MAX_TEXT_BYTES", "MESSAGE_VALUE_CHARS", "check_shape", "json_depth",
+           "npz_member_problem", "short_repr"]

@@ -29,6 +29,7 @@ from rram_sim.layout import FORMAT_VERSION, LayerLayout, LayerSpec
 from rram_sim.limits import (
     MAX_DIM,
     MAX_JSON_DEPTH,
+    MAX_NAME_CHARS,
     MAX_TEXT_BYTES,
     check_shape,
     json_depth,
@@ -83,6 +84,8 @@ def _get_array(ck: _Checker, npz: Any, key: str, where: str, dtype: Any,
 
 def _spec_from(ck: _Checker, d: Any, where: str) -> LayerSpec:
     name = ck.key(d, "name", where, str)
+    if len(name) > MAX_NAME_CHARS:
+        ck.fail(f"{where}.name={short_repr(name)}: longer than {MAX_NAME_CHARS} characters")
     kind = ck.key(d, "kind", where, str)
     tup = {}
     for k in ("weight_shape", "input_shape", "stride", "padding"):
@@ -99,7 +102,7 @@ def _spec_from(ck: _Checker, d: Any, where: str) -> LayerSpec:
         ck.fail(f"{where}: {exc}")
     for what, shape in (("weight_shape", spec.weight_shape), ("input_shape", spec.input_shape),
                         ("output_shape", spec.output_shape)):
-        problem = check_shape(shape, f"{where}: layer '{name}' {what} {shape}")
+        problem = check_shape(shape, f"{where}: layer {short_repr(name)} {what} {shape}")
         if problem:
             ck.fail(problem)
     return spec
@@ -235,7 +238,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         layers = []
         for i, d in enumerate(ck.key(m, "layers", "manifest", list)):
             spec = _spec_from(ck, ck.key(d, "spec", f"layers[{i}]", dict), f"layers[{i}].spec")
-            where = f"layer '{spec.name}' ({i})"
+            where = f"layer {short_repr(spec.name)} ({i})"
             lscheme = ck.key(d, "scheme", where, str)
             if lscheme not in scheme_names():
                 ck.fail(f"{where}: scheme={short_repr(lscheme)} must be one of "

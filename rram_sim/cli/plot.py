@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rram_sim.errors import ConfigError, LayoutError
-from rram_sim.limits import short_repr
+from rram_sim.limits import MAX_NAME_CHARS, short_repr
 
 
 def register(subparsers: Any) -> None:
@@ -63,7 +63,6 @@ RUNS = ("inference", "training")
 # Energies (pJ) and times (ns) a report may give a figure: far beyond any simulated chip, and far
 # below where matplotlib's axis arithmetic overflows.
 MAX_PLOTTED_VALUE = 1e30
-MAX_NAME_CHARS = 200
 
 
 def _text_ok(v: Any) -> bool:
