@@ -53,6 +53,7 @@ from pruning.tracing import (
     node_shape,
     pool_call,
     reshape_dims,
+    shape_value,
     trace_shapes,
 )
 from rram_sim.bundle import Bundle, GraphNode, golden_from_numpy, map_network, save_bundle
@@ -76,11 +77,16 @@ class Network:
 
 
 def _pair(v: Any, what: str, where: str) -> int:
+    v = shape_value(v)
     if isinstance(v, (tuple, list)):
+        v = tuple(shape_value(x) for x in v)
         if len(set(v)) != 1:
-            raise ExportError(f"{where}: non-square {what} {tuple(v)} is not supported")
+            raise ExportError(f"{where}: non-square {what} {v} is not supported")
         v = v[0]
-    return int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ExportError(f"{where}: {what} {getattr(v, 'name', v)!r} is not a number the export "
+                          "can fix (use an int, or x.size(d) / x.shape[d] of a non-batch d)")
+    return v
 
 
 def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:

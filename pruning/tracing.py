@@ -131,6 +131,30 @@ def _is_batch_size(a: Any) -> bool:
     return False
 
 
+def shape_value(a: Any) -> Any:
+    """The number a shape expression stands for — ``x.size(d)``, ``x.size()[d]``, ``x.shape[d]``
+    for a non-batch ``d`` (after :func:`trace_shapes`) — or ``a`` itself when it is none (an
+    int, a tuple, a batch size). ``F.avg_pool2d(x, x.size(3))`` then pools with a number."""
+    if not isinstance(a, fx.Node):
+        return a
+    src, dim = None, None
+    if a.op == "call_method" and a.target == "size" and len(a.args) + len(a.kwargs) == 2:
+        src, dim = a.args[0], a.args[1] if len(a.args) > 1 else a.kwargs.get("dim")
+    elif a.op == "call_function" and a.target is operator.getitem and isinstance(a.args[0],
+                                                                                  fx.Node):
+        b = a.args[0]
+        if (b.op == "call_method" and b.target == "size" and len(b.args) == 1 and not b.kwargs
+                or b.op == "call_function" and b.target is getattr and b.args[1] == "shape"):
+            src, dim = b.args[0], a.args[1]
+    meta = src.meta.get("tensor_meta") if isinstance(src, fx.Node) else None
+    if meta is None or not isinstance(dim, int):
+        return a
+    shape = tuple(meta.shape)
+    if dim % len(shape) == 0:       # the batch dimension: no fixed number
+        return a
+    return int(shape[dim])
+
+
 def reshape_dims(node: fx.Node) -> tuple[Any, ...] | None:
     """The target shape of ``x.view(...)`` / ``x.reshape(...)`` / ``torch.reshape(x, ...)`` (ints
     and batch-size nodes), None for any other node."""
@@ -264,4 +288,4 @@ def fold_batchnorm(bn: nn.BatchNorm2d, weight: np.ndarray, bias: np.ndarray | No
 __all__ = ["ADD_FUNCTIONS", "DROPOUT_FUNCTIONS", "RELU_FUNCTIONS", "RELU_METHODS",
            "RESHAPE_METHODS", "PoolCall", "conv_bn_pairs", "flatten_start", "fold_batchnorm",
            "folded_conv", "is_add", "is_dropout", "is_relu", "is_shape_node", "node_shape",
-           "pool_call", "reshape_dims", "trace_graph", "trace_shapes"]
+           "pool_call", "reshape_dims", "shape_value", "trace_graph", "trace_shapes"]

@@ -227,6 +227,41 @@ def test_functional_forms_export_like_modules(form, tmp_path):
     assert arrays_a == arrays_b and len(arrays_a) > 10
 
 
+class _SizedPool(_ModuleForm):
+    """kuangliu/pytorch-cifar style: the global pool's kernel is read from the map's size."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        x = self.ap(self.act(self.c2(self.mp(self.act(self.bn(self.c1(x)))))))
+        k = {"size(3)": lambda: x.size(3), "size()[3]": lambda: x.size()[3],
+             "shape[2]": lambda: x.shape[2], "size(0)": lambda: x.size(0)}[self.how]()
+        x = F.avg_pool2d(x, k)
+        if self.how == "size(0)":     # a kernel of 1 in the one-image trace: pool the rest
+            x = F.adaptive_avg_pool2d(x, 1)
+        return self.fc(x.view(x.size(0), -1))
+
+
+@pytest.mark.parametrize("how", ["size(3)", "size()[3]", "shape[2]"])
+def test_pool_kernel_from_the_map_size(how):
+    torch.manual_seed(0)
+    m = _SizedPool(how).eval()
+    x = torch.randn(2, 1, 8, 8)
+    net = extract_network(m, (1, 8, 8))
+    pool = [g for g in net.graph if g.op == "avgpool"][-1]
+    assert (pool.params["kernel"], pool.params["stride"]) == (5, 5)
+    with torch.no_grad():
+        ref = m(x).double().numpy()
+    np.testing.assert_allclose(run_graph(net, x.double().numpy()), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_pool_kernel_from_the_batch_size_is_refused():
+    with pytest.raises(ExportError, match=r"kernel 'size' is not a number the export can fix"):
+        extract_network(_SizedPool("size(0)").eval(), (1, 8, 8))
+
+
 class _Op(nn.Module):
     def __init__(self, fn):
         super().__init__()
