@@ -13,9 +13,11 @@ of one input through it. It keeps what a crossbar accelerator computes:
   / ``avgpool`` with ``kernel``, ``stride``, ``padding``; ``nn.AdaptiveAvgPool2d(1)`` /
   ``F.adaptive_avg_pool2d(x, 1)`` -> a global ``avgpool``; ``nn.Flatten``,
   ``torch.flatten(x, 1)``, ``x.flatten(1)``, ``x.view(x.size(0), -1)``, ``x.reshape(x.shape[0],
-  -1)`` and ``x.view(-1, N)`` (N the feature count) -> ``flatten``; ``+`` / ``torch.add`` ->
-  ``add`` (residual connections); ``nn.Dropout`` / ``F.dropout`` and ``nn.Identity`` vanish
-  (inference). A module and its functional form export to the same bundle, byte for byte.
+  -1)`` and ``x.view(-1, N)`` (N the feature count) -> ``flatten``; ``x.mean((2, 3))`` -> a
+  global ``avgpool`` and a ``flatten`` (with ``keepdim=True``: the pool alone); ``+`` /
+  ``torch.add`` -> ``add`` (residual connections); ``nn.Dropout`` / ``F.dropout`` and
+  ``nn.Identity`` vanish (inference). A module and its functional form export to the same
+  bundle, byte for byte.
 
 Anything else — grouped or dilated convs, a BatchNorm not after a conv, any other module,
 function or method — raises :class:`~pruning.errors.ExportError` naming the node and what to
@@ -46,6 +48,7 @@ from pruning.tracing import (
     flatten_start,
     fold_batchnorm,
     folded_conv,
+    global_mean,
     is_add,
     is_dropout,
     is_relu,
@@ -190,6 +193,14 @@ def extract_network(model: nn.Module, input_shape: tuple[int, ...]) -> Network:
             _emit_pool(node, pool_call(node), where, emit, src(node))
         elif is_dropout(node):
             env[node.name] = env[src(node).name]
+        elif global_mean(node) is not None:
+            x = src(node)
+            if len(node_shape(x)) != 3:
+                raise ExportError(f"{where}: a mean over dimensions (2, 3) needs a [C, H, W] map")
+            keep = global_mean(node)
+            _emit_pool(node, PoolCall("adaptive_avg", output_size=1), where, emit, x)
+            if not keep:    # x.mean((2, 3)) is the global pool, then a flatten
+                emit(node, "flatten", [node], name=f"{env[node.name]}_flatten")
         elif is_shape_node(node):
             continue            # x.size(0), x.shape[0]: read by the reshape that follows
         elif flatten_start(node) is not None:
@@ -279,8 +290,8 @@ _HINTS = {
                     "compute weighted sums with nn.Conv2d / nn.Linear modules (their weights are "
                     "what the crossbars hold); only residual additions combine tensors"),
     **dict.fromkeys(("mean", "sum", "adaptive_max_pool2d", "amax", "max"),
-                    "use nn.AdaptiveAvgPool2d(1) or F.adaptive_avg_pool2d(x, 1) for a global "
-                    "pool, nn.MaxPool2d / F.max_pool2d for a local one"),
+                    "use x.mean((2, 3)), nn.AdaptiveAvgPool2d(1) or F.adaptive_avg_pool2d(x, 1) "
+                    "for a global pool, nn.MaxPool2d / F.max_pool2d for a local one"),
     **dict.fromkeys(("batch_norm",),
                     "use an nn.BatchNorm2d module right after a conv (it is folded into it)"),
     **dict.fromkeys(("size", "getattr", "getitem", "dim"),

@@ -17,7 +17,9 @@ groups (:func:`pruning.groups.couple_batchnorm`) all trace and fold through this
   ``x.reshape`` / ``torch.reshape`` to ``(x.size(0), -1)`` or ``(x.shape[0], -1)``),
   :func:`reshape_dims` (the target of any ``view`` / ``reshape``, e.g. ``(-1, 512)``, which the
   export checks against the shapes), :func:`is_shape_node` (``x.size(...)``, ``x.shape[...]``:
-  values only a reshape reads) and :func:`is_dropout` (``F.dropout``: nothing at inference).
+  values only a reshape or a pooling size reads; :func:`shape_value` gives their number),
+  :func:`global_mean` (``x.mean((2, 3))``: a global average pool) and :func:`is_dropout`
+  (``F.dropout``: nothing at inference).
 - A BatchNorm2d *folds* into a conv when it reads the conv's output and nothing else does
   (:func:`folded_conv`, :func:`conv_bn_pairs`); :func:`fold_batchnorm` computes the folded weight
   ``W' = W * g / sqrt(var + eps)`` per filter and bias ``b' = (b - mean) * g / sqrt(var + eps) +
@@ -155,6 +157,24 @@ def shape_value(a: Any) -> Any:
     return int(shape[dim])
 
 
+def global_mean(node: fx.Node) -> bool | None:
+    """For ``x.mean((2, 3))`` / ``torch.mean(x, [-2, -1], keepdim=...)`` (a global average pool
+    over the spatial dimensions of a 4-D map) its ``keepdim``; None for any other node."""
+    if node.op == "call_method" and node.target == "mean":
+        args = node.args[1:]
+    elif node.op == "call_function" and node.target is torch.mean:
+        args = node.args[1:]
+    else:
+        return None
+    dims = args[0] if args else node.kwargs.get("dim")
+    keepdim = args[1] if len(args) > 1 else node.kwargs.get("keepdim", False)
+    if not isinstance(dims, (tuple, list)) or not all(isinstance(d, int) for d in dims):
+        return None
+    if sorted(d % 4 for d in dims) != [2, 3] or node.kwargs.get("dtype") is not None:
+        return None
+    return bool(keepdim)
+
+
 def reshape_dims(node: fx.Node) -> tuple[Any, ...] | None:
     """The target shape of ``x.view(...)`` / ``x.reshape(...)`` / ``torch.reshape(x, ...)`` (ints
     and batch-size nodes), None for any other node."""
@@ -287,5 +307,5 @@ def fold_batchnorm(bn: nn.BatchNorm2d, weight: np.ndarray, bias: np.ndarray | No
 
 __all__ = ["ADD_FUNCTIONS", "DROPOUT_FUNCTIONS", "RELU_FUNCTIONS", "RELU_METHODS",
            "RESHAPE_METHODS", "PoolCall", "conv_bn_pairs", "flatten_start", "fold_batchnorm",
-           "folded_conv", "is_add", "is_dropout", "is_relu", "is_shape_node", "node_shape",
-           "pool_call", "reshape_dims", "shape_value", "trace_graph", "trace_shapes"]
+           "folded_conv", "global_mean", "is_add", "is_dropout", "is_relu", "is_shape_node",
+           "node_shape", "pool_call", "reshape_dims", "shape_value", "trace_graph", "trace_shapes"]

@@ -201,13 +201,27 @@ class _FlattenForms(_ModuleForm):
         return self.fc(x.reshape(x.size()[0], -1))
 
 
+class _MeanForms(_ModuleForm):
+    def __init__(self, form):
+        super().__init__()
+        self.form = form
+
+    def forward(self, x):
+        x = self.ap(self.act(self.c2(self.mp(self.act(self.bn(self.c1(x)))))))
+        if self.form == "mean":
+            return self.fc(x.mean((2, 3)))
+        if self.form == "torch.mean":
+            return self.fc(torch.mean(x, dim=[-1, -2]))
+        return self.fc(self.fl(x.mean([2, 3], keepdim=True)))
+
+
 def _arrays(path):
     with np.load(path / "arrays.npz") as z:
         return {k: z[k].tobytes() + str((z[k].dtype, z[k].shape)).encode() for k in z.files}
 
 
 @pytest.mark.parametrize("form", [_FunctionalForm, _MethodForm, "flatten", "torch.flatten",
-                                  "view-1", "reshape-size"])
+                                  "view-1", "reshape-size", "mean", "torch.mean", "mean-keepdim"])
 def test_functional_forms_export_like_modules(form, tmp_path):
     """F.max_pool2d, x.view(x.size(0), -1), ... give the bundle the module form gives: the same
     arrays byte for byte, the same graph ops and layer specs."""
@@ -215,7 +229,8 @@ def test_functional_forms_export_like_modules(form, tmp_path):
     ref = _ModuleForm()
     ref.bn.running_mean.uniform_(-0.5, 0.5)
     ref.bn.running_var.uniform_(0.5, 2.0)
-    other = form() if isinstance(form, type) else _FlattenForms(form)
+    other = (form() if isinstance(form, type)
+             else _MeanForms(form) if "mean" in form else _FlattenForms(form))
     other.load_state_dict(ref.state_dict())
     x = torch.randn(2, 1, 8, 8)
     a = export_bundle(ref.eval(), None, CFG, "compact", x, tmp_path / "module")
