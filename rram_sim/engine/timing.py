@@ -202,9 +202,9 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
 
 def _conversions_per_crossbar(plan, n_crossbars: int) -> np.ndarray:
     """int64 [n_crossbars]: ADC conversions of each crossbar per input chunk (each read converts
-    every used output line's physical lines; the per-crossbar split of
-    ``ReadPlan.conversions_per_chunk``)."""
-    per_unit = plan.active_groups * plan.lines_out * plan.slices
+    every used output line's physical lines, one per column pair with analog subtraction; the
+    per-crossbar split of ``ReadPlan.conversions_per_chunk``)."""
+    per_unit = plan.conversions_per_unit()
     return np.bincount(plan.crossbar, weights=per_unit, minlength=n_crossbars).astype(np.int64)
 
 
