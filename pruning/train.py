@@ -353,7 +353,7 @@ def _train_loop(model: nn.Module, data: DataSplits, epochs: int, optimizer: str,
         _, val_acc = evaluate(model, data.val)
         history.append({"epoch": epoch + 1, "lr": lr_now, "train_loss": loss_sum / max(n, 1),
                         "train_acc": correct / max(n, 1), "val_acc": val_acc})
-        if show:
+        if progress:   # one line per epoch, also when stderr is not a terminal (logs, CI)
             print(f"epoch {epoch + 1}/{epochs}: loss {loss_sum / max(n, 1):.4f} "
                   f"train {correct / max(n, 1):.3f} val {val_acc:.3f}", file=sys.stderr)
         if ck_path is not None:
