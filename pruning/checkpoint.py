@@ -68,6 +68,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{p}: not a checkpoint of format {FORMAT_VERSION}")
+    if not isinstance(ck.get("state_dict"), dict):
+        raise CheckpointError(f"{p}: no 'state_dict' of weights in it")
     return ck
 
 

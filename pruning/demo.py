@@ -348,23 +348,29 @@ def run(settings: DemoSettings, out: str | os.PathLike, *, log: TextIO | None = 
 
 def _run(settings: DemoSettings, out: str | os.PathLike) -> DemoResult:
     from pruning.data import get_data
+    from pruning.errors import PruningError
     from rram_sim import config as rconfig
     from rram_sim.bundle import load_bundle
     from rram_sim.cli.plot import draw_all
     from rram_sim.report import Report
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ident = {"format": 1, **asdict(settings)}
-    sp = out / "demo_settings.json"
-    if sp.is_file() and json.loads(sp.read_text()) != ident:
-        from pruning.errors import PruningError
-
-        raise PruningError(f"{out}: holds a demo run with other settings ({sp}); use another "
-                           f"output folder (-o)")
-    atomic_write_json(sp, ident)
+    # Validate everything, then write: a bad chip or dataset leaves no settings file behind.
     cfg = rconfig.load(settings.chip)
     data = get_data(settings.data, batch_size=64, seed=settings.seed)
+    out = Path(out)
+    ident = {"format": 1, **asdict(settings)}
+    sp = out / "demo_settings.json"
+    if sp.is_file():
+        try:
+            stored = json.loads(sp.read_text())
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise PruningError(f"{sp}: damaged demo settings file; remove it or use another "
+                               "output folder (-o)") from None
+        if stored != ident:
+            raise PruningError(f"{out}: holds a demo run with other settings ({sp}); use "
+                               "another output folder (-o)")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(sp, ident)
     _say(f"[1/6] train + ReaLPrune ({settings.model} on {settings.data}, chip {cfg.name})")
     step_realprune(settings, out, data)
     _say("[2/6] AUTO-PRUNE")

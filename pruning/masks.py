@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,17 @@ class Masks:
             p = p.with_suffix(".npz")
         if not p.is_file():
             raise MaskError(f"{p}: no such mask file")
-        with np.load(p, allow_pickle=False) as z:
-            return cls({k: z[k] for k in z.files})
+        # A damaged, foreign or object-array file is one line naming it, never a traceback.
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise MaskError(f"{p}: not a mask file ({why})") from None
+        for k, a in arrays.items():
+            if a.dtype.kind not in "biuf" or not np.isfinite(a.astype(np.float64)).all():
+                raise MaskError(f"{p}: mask '{k}' must hold finite numbers, got dtype {a.dtype}")
+        return cls(arrays)
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(v.copy()) for k, v in self._m.items()}

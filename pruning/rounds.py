@@ -125,8 +125,11 @@ class RunFolder:
             raise CheckpointError(f"{path}: round {index} is not complete")
         try:
             report = json.loads((path / REPORT_FILE).read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise CheckpointError(f"{path / REPORT_FILE}: corrupt round report") from None
+        if not isinstance(report, dict):
+            raise CheckpointError(f"{path / REPORT_FILE}: round report must be a JSON object, "
+                                  f"got {type(report).__name__}")
         return RoundRecord(index, path, Masks.load(path / MASK_FILE), report)
 
     def checkpoint_dir(self, index: int) -> Path:

@@ -158,8 +158,24 @@ def evaluate(model: nn.Module, loader: DataLoader) -> tuple[float, float]:
     return (loss_sum / n, correct / n) if n else (0.0, 0.0)
 
 
+def check_optimizer_settings(optimizer: str, lr: float, momentum: float,
+                             weight_decay: float) -> None:
+    """Refuse optimizer values torch would take silently or fail on later, naming the setting
+    (called before any training starts)."""
+    if optimizer not in OPTIMIZERS:
+        raise PruningError(f"optimizer '{optimizer}': unknown (known: {', '.join(OPTIMIZERS)})")
+    checks = (("lr", lr, lambda v: v > 0, "> 0"),
+              ("momentum", momentum, lambda v: 0 <= v < 1, "in [0, 1)"),
+              ("weight_decay", weight_decay, lambda v: v >= 0, ">= 0"))
+    for name, v, ok, rule in checks:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                or not ok(v):
+            raise PruningError(f"{name}={v!r}: must be a finite number {rule}")
+
+
 def make_optimizer(model: nn.Module, optimizer: str, lr: float, momentum: float,
                    weight_decay: float) -> torch.optim.Optimizer:
+    check_optimizer_settings(optimizer, lr, momentum, weight_decay)
     if optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                                weight_decay=weight_decay)
