@@ -16,6 +16,9 @@ from rram_sim.engine import MODES, check_compatible, plan_for, run_plan
 from rram_sim.errors import ConfigError
 from rram_sim.report import Report, build_report
 
+# The largest batch of one run: the bound of training.batch_size (rram_sim.config).
+MAX_BATCH = 65536
+
 # progress(pass name, images) -> a callback taking the number of images just finished
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
@@ -58,10 +61,12 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
     for mode in modes:
         n = batch.get(mode) if isinstance(batch, Mapping) else batch
         n = default_batch(cfg, mode) if n is None else n
+        if isinstance(n, int) and not isinstance(n, bool) and n > MAX_BATCH:
+            raise ConfigError(f"batch={n}: must be at most {MAX_BATCH} images")
         cb = progress(mode, n) if progress is not None else None
         runs.append((run_plan(stages, cfg, mode, n, measured_pulses, cb), stages))
     return build_report(runs, cfg, figures=getattr(bundle, "figures", {}),
                         scheme=getattr(bundle, "scheme", ""))
 
 
-__all__ = ["ProgressFactory", "default_batch", "resolve_passes", "simulate"]
+__all__ = ["MAX_BATCH", "ProgressFactory", "default_batch", "resolve_passes", "simulate"]

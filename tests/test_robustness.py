@@ -175,3 +175,9 @@ def test_report_with_a_mistyped_field_is_refused(tmp_path):
     (d / "report.json").write_text(json.dumps(data))
     with pytest.raises(LayoutError, match="'records' must be a list"):
         Report.load(d)
+
+
+def test_simulate_batch_is_bounded(capsys):
+    rc, _, err = _run(["simulate", str(example_path("dense")), "--batch", "10000000", "-o",
+                       "/nonexistent/never-written"], capsys)
+    assert rc == 2 and "--batch=10000000" in _one_line(err)

@@ -44,12 +44,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rram_sim.simulate import simulate
+    from rram_sim.simulate import MAX_BATCH, simulate
 
     bundle = load_bundle(args.bundle)
     cfg = config_mod.load(args.chip) if args.chip else bundle.config
-    if args.batch is not None and args.batch < 1:
-        raise ConfigError(f"--batch={args.batch}: must be an integer >= 1")
+    if args.batch is not None and not 1 <= args.batch <= MAX_BATCH:
+        raise ConfigError(f"--batch={args.batch}: must be an integer in 1..{MAX_BATCH}")
     bars = []
 
     def progress(mode: str, n: int):
