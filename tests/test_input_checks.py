@@ -14,7 +14,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -101,9 +100,8 @@ def test_short_repr_is_bounded_and_fast():
     big = [[["x"] * 10] * 10] * 10
     for _ in range(6):
         big = [big] * 10            # 10**9 leaves: repr() would never finish
-    t0 = time.perf_counter()
-    s = short_repr(big)
-    assert len(s) <= 80 and time.perf_counter() - t0 < 1.0
+    s = short_repr(big)             # finishing at all is the check: repr() would not
+    assert len(s) <= 80
     assert "bits" in short_repr(1 << 20000)           # repr() refuses ints this long
     assert short_repr("ok") == "'ok'"
     assert json_depth({"a": [1, {"b": []}]}) == 4 and json_depth(5) == 0
@@ -168,11 +166,11 @@ def test_yaml_alias_expansion_in_a_chip_file_does_not_hang(tmp_path):
 
 def test_yaml_alias_expansion_in_a_sweep_grid_does_not_hang():
     data = yaml.safe_load(f"grid: {{adc.bits: [{laughs()}]}}\nbundles: [example:dense]\n")
-    t0 = time.perf_counter()
+    # an unbounded repr of the value would not finish: returning at all is the check
     with pytest.raises(ConfigError, match=r"grid.adc.bits: value .* must be a number") as e:
         from rram_sim.sweep import parse_spec
         parse_spec(data)
-    assert time.perf_counter() - t0 < 5.0 and len(str(e.value)) < 300
+    assert len(str(e.value)) < 300
 
 
 @pytest.mark.parametrize("key, value", [("chip.tiles", 10 ** 300), ("pe.crossbars", 10 ** 9),
