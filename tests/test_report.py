@@ -9,10 +9,10 @@ import pytest
 from rram_sim import config, costs
 from rram_sim.bundle import map_network, save_bundle
 from rram_sim.cli import main
-from rram_sim.simulate import simulate
 from rram_sim.errors import LayoutError
 from rram_sim.layout import LayerSpec
 from rram_sim.report import RECORD_FIELDS, Report
+from rram_sim.simulate import simulate
 
 
 def _bundle(cfg, **kw):
