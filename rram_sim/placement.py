@@ -6,7 +6,9 @@ two layers never share a PE); with ``fresh_tile=True`` each layer also starts a 
 layer per tile, ISAAC's pipelining granularity). Within a layer, crossbars fill the slots of a PE,
 then the next PE of the tile, then the next tile. A layer replicated ``r`` times (PipeLayer-style
 copies that process different images in parallel) places copy 0's crossbars, then copy 1's, and so
-on, back to back.
+on, back to back; with ``fresh_pe_per_copy=True`` (the placement policies of
+:mod:`rram_sim.placement_policies`) every copy starts a fresh PE, so copies never share a PE's ADC
+bank or write drivers.
 
 A network needing more tiles than one chip has raises :class:`MappingError` unless
 ``allow_multi_chip=True``, in which case the tiles spill onto further chips (chip 1, 2, ...).
@@ -74,8 +76,10 @@ def resolve_replication(replication: int | Sequence[int] | Mapping[str, int] | N
 
 def place(n_crossbars: Sequence[int], cfg: Config, names: Sequence[str] | None = None,
           replication: int | Sequence[int] | Mapping[str, int] | None = None,
-          allow_multi_chip: bool = False, fresh_tile: bool = False) -> Placement:
-    """Place each layer's crossbars (times its replication) onto PEs, tiles and chips in order."""
+          allow_multi_chip: bool = False, fresh_tile: bool = False,
+          fresh_pe_per_copy: bool = False) -> Placement:
+    """Place each layer's crossbars (times its replication) onto PEs, tiles and chips in order
+    (``fresh_pe_per_copy``: each copy of a layer starts a fresh PE)."""
     names = list(names) if names is not None else [f"layer{i}" for i in range(len(n_crossbars))]
     if len(names) != len(n_crossbars):
         raise MappingError(f"placement: {len(names)} names for {len(n_crossbars)} layers")
@@ -87,14 +91,19 @@ def place(n_crossbars: Sequence[int], cfg: Config, names: Sequence[str] | None =
     for name, n, r in zip(names, n_crossbars, reps):
         if fresh_tile:
             next_pe = -(-next_pe // pes) * pes
-        g = next_pe * per_pe + np.arange(n * r, dtype=np.int64)   # global crossbar slot
+        if fresh_pe_per_copy:
+            pes_per_copy = -(-n // per_pe)
+            g = ((next_pe + pes_per_copy * np.arange(r, dtype=np.int64))[:, None] * per_pe
+                 + np.arange(n, dtype=np.int64)[None, :]).ravel()
+        else:
+            g = next_pe * per_pe + np.arange(n * r, dtype=np.int64)   # global crossbar slot
         pe_global = g // per_pe
         tile_global = pe_global // pes
         loc = np.stack([tile_global // tiles, tile_global % tiles, pe_global % pes, g % per_pe],
                        axis=-1).astype(np.int32).reshape(r, n, 4)
         locations.append(loc)
         tiles_used.append(int(np.unique(tile_global).size))
-        next_pe += -(-(n * r) // per_pe)
+        next_pe += r * -(-n // per_pe) if fresh_pe_per_copy else -(-(n * r) // per_pe)
         if first_over is None and -(-next_pe // pes) > tiles:
             first_over = name
     tiles_needed = -(-next_pe // pes)

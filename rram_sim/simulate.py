@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from rram_sim.config import Config
 from rram_sim.engine import MODES, check_compatible, plan_for, run_plan
 from rram_sim.errors import ConfigError
+from rram_sim.placement_policies import get_policy
 from rram_sim.report import Report, build_report
 
 # The largest batch of one run: the bound of training.batch_size (rram_sim.config).
@@ -44,7 +45,8 @@ def default_batch(cfg: Config, mode: str) -> int:
 def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "inference", *,
              batch: int | Mapping[str, int] | None = None, overflow: str | None = None,
              measured_pulses: dict[str, int] | None = None,
-             progress: ProgressFactory | None = None) -> Report:
+             progress: ProgressFactory | None = None, placement: str = "none",
+             copies: Mapping[str, int] | None = None) -> Report:
     """Simulate ``bundle`` on ``chip`` (default: the chip it was mapped for) and return a Report
     with one run per pass.
 
@@ -52,11 +54,16 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
     :func:`default_batch`). ``overflow``: what a network larger than the chip does, one of
     :data:`rram_sim.engine.OVERFLOW_POLICIES` (default: the bundle's own placement).
     ``measured_pulses``: per layer, the write pulses a real update needs (otherwise one pulse per
-    written weight slice is assumed)."""
+    written weight slice is assumed). ``placement``: the placement policy, one of
+    :data:`rram_sim.placement_policies.PLACEMENT_POLICIES` (``"none"``: the bundle's own copies;
+    ``"balance"``: replicate the bottleneck layers into the free PEs; ``"fixed"``: ``copies``, a
+    mapping layer -> copies). The copies of every crossbar layer are in the report's figures
+    (``placement_policy``, ``copies_per_layer``)."""
     cfg = chip or bundle.config
     check_compatible(bundle.config, cfg)
     modes = resolve_passes(passes)
-    stages = plan_for(bundle, cfg, overflow)
+    replication = get_policy(placement, copies).copies(bundle, cfg)
+    stages = plan_for(bundle, cfg, overflow, replication)
     runs = []
     for mode in modes:
         n = batch.get(mode) if isinstance(batch, Mapping) else batch
@@ -65,7 +72,10 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
             raise ConfigError(f"batch={n}: must be at most {MAX_BATCH} images")
         cb = progress(mode, n) if progress is not None else None
         runs.append((run_plan(stages, cfg, mode, n, measured_pulses, cb), stages))
-    return build_report(runs, cfg, figures=getattr(bundle, "figures", {}),
+    figures = {**getattr(bundle, "figures", {}), "placement_policy": placement,
+               "copies_per_layer": {st.name: st.copies for st in stages
+                                    if st.layout is not None}}
+    return build_report(runs, cfg, figures=figures,
                         scheme=getattr(bundle, "scheme", ""))
 
 

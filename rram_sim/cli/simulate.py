@@ -36,6 +36,10 @@ def register(subparsers: Any) -> None:
                    help="a network larger than the chip: fail (error), spill onto more chips "
                         "(multi_chip) or run on one chip in segments reprogrammed in turn "
                         "(reload); default: the bundle's own placement")
+    p.add_argument("--placement", choices=("none", "balance"), default="none",
+                   help="copies per crossbar layer: the bundle's own (none) or the bottleneck "
+                        "layers replicated into the chip's free PEs until the pipeline's stages "
+                        "match (balance); default: none")
     p.add_argument("-o", "--output", metavar="DIR", default="report",
                    help="report directory (default: ./report)")
     p.set_defaults(func=run)
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         report = simulate(bundle, cfg, args.mode, batch=args.batch, overflow=args.overflow,
-                          progress=progress)
+                          progress=progress, placement=args.placement)
     finally:
         for bar in bars:
             bar.close()
@@ -68,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     out = report.save(args.output)
     print(f"chip {cfg.name} ({cfg.config_hash()}), scheme {bundle.scheme}, "
           f"{len(bundle.layers)} layers, chip area {report.area['chip_area_mm2']:.2f} mm2")
+    copies = report.figures.get("copies_per_layer", {})
+    print(f"placement {args.placement}: copies per layer "
+          + ", ".join(f"{name} {r}" for name, r in copies.items()))
     print(report.summary_table())
     print(f"simulated in {wall:.2f} s; report written to {out}")
     return 0

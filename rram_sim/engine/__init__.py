@@ -66,9 +66,11 @@ def run_plan(stages: list[Stage], cfg: Config, mode: str = "inference", n_images
     return model.run()
 
 
-def plan_for(bundle, cfg: Config, overflow: str | None = None) -> list[Stage]:
+def plan_for(bundle, cfg: Config, overflow: str | None = None,
+             replication: dict[str, int] | None = None) -> list[Stage]:
     """The stages of ``bundle`` on ``cfg``: its own placement when the chip's size agrees and no
-    ``overflow`` policy is given, else a fresh placement under that policy."""
+    ``overflow`` policy or ``replication`` (copies per layer from a placement policy) is given,
+    else a fresh placement under them."""
     same_place = all(_get(bundle.config, k) == _get(cfg, k) for k in _PLACEMENT_KEYS)
     return plan_from_bundle(bundle, cfg, replace_placement=not same_place,
-                            overflow=overflow)
+                            overflow=overflow, replication=replication)

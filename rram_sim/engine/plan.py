@@ -262,14 +262,17 @@ def _program_rows(placement, layouts: dict[str, Any], cfg: Config) -> dict[str, 
 
 
 def plan_from_bundle(bundle, cfg: Config, replace_placement: bool = False,
-                     overflow: str | None = None) -> list[Stage]:
+                     overflow: str | None = None,
+                     replication: dict[str, int] | None = None) -> list[Stage]:
     """Stages of a mapped network (a :class:`rram_sim.bundle.Bundle`).
 
     ``overflow=None`` honours the bundle's placement (``replace_placement`` places the crossbars
     afresh on ``cfg``, a chip of another size than the bundle's, spilling onto more chips if
     needed). Otherwise the crossbars are placed afresh on ``cfg`` and a network larger than one
     chip raises MappingError (``"error"``), spills onto further chips (``"multi_chip"``) or runs
-    on one chip in reload segments (``"reload"``)."""
+    on one chip in reload segments (``"reload"``). ``replication`` (copies per layer, from a
+    placement policy of :mod:`rram_sim.placement_policies`) replaces the bundle's copies: the
+    crossbars are placed afresh, every copy on fresh PEs (reload segments are refused)."""
     from rram_sim.placement import place, segment_layers
 
     if overflow is not None and overflow not in OVERFLOW_POLICIES:
@@ -279,7 +282,14 @@ def plan_from_bundle(bundle, cfg: Config, replace_placement: bool = False,
     placement = getattr(bundle, "placement", None)
     reps = dict(zip(placement.layer_names, placement.replication)) if placement else None
     fresh = bool(placement.fresh_tile) if placement else False
-    if overflow is None and placement is not None and not replace_placement:
+    if replication is not None:
+        if overflow == "reload":
+            raise ConfigError("overflow='reload' with a placement policy's copies: a reload runs "
+                              "the network segment by segment, copies are placed on one chip; "
+                              "use placement 'none'")
+        reps = dict(replication)
+    if overflow is None and placement is not None and not replace_placement \
+            and replication is None:
         tiles, copies = tiles_from_placement(placement, cfg)
         return build_plan(graph, layouts, cfg, tiles, copies)
     # Execution order: the crossbar layers as the graph visits them.
@@ -296,7 +306,8 @@ def plan_from_bundle(bundle, cfg: Config, replace_placement: bool = False,
         names = [order[i] for i in idx]
         pl = place([n_xb[i] for i in idx], cfg, names=names,
                    replication={k: reps[k] for k in names if k in reps} if reps else None,
-                   allow_multi_chip=overflow in (None, "multi_chip"), fresh_tile=fresh)
+                   allow_multi_chip=overflow in (None, "multi_chip"), fresh_tile=fresh,
+                   fresh_pe_per_copy=replication is not None)
         t, c = tiles_from_placement(pl, cfg)
         tiles.update(t)
         copies.update(c)

@@ -1,0 +1,191 @@
+"""Placement policies: how many copies of each crossbar layer a chip holds.
+
+A copy of a layer is a second set of crossbars holding the same weights; the engine sends vector
+``v`` of the layer to copy ``v mod r`` (``docs/timing.md``), so ``r`` copies split the layer's
+output positions and its stage time falls from ``P x interval`` to about ``ceil(P / r) x
+interval``. Policies (one class each, registered in :data:`PLACEMENT_POLICIES`):
+
+- ``none``: the bundle's own placement (one copy per layer unless the bundle says otherwise);
+  today's results exactly.
+- ``fixed``: copies per layer given by the user (a dict layer -> copies, unnamed layers 1).
+- ``balance``: replicate layers in proportion to their work so that the pipeline's stages match,
+  bottleneck first, as far as the chip's free PEs allow (see :class:`BalancePolicy`).
+
+A policy's copies are placed afresh on the chip, every copy on fresh PEs
+(:func:`rram_sim.placement.place` with ``fresh_pe_per_copy``), so copies never share a PE's ADC
+bank or write drivers; in training every copy holds the same weights and each update writes all
+of them (the engine's ``book_update`` counts ``written cells x copies`` pulses; the copies' write
+drivers work in parallel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rram_sim.config import Config
+from rram_sim.engine.timing import LayerGeometry, forward_phases, geometry_from_layout
+from rram_sim.errors import ConfigError
+
+# Units each copy of a layer has for itself; the others (the home tile's eDRAM, bus and tile
+# shift-and-add) are shared by the copies (docs/timing.md, "Pipeline").
+PER_COPY_UNITS = ("index", "xbar", "adc", "shift_add")
+
+
+def layer_positions(layout) -> int:
+    """Output positions per image of a crossbar layer: its input vectors (MVMs) per image."""
+    shape = tuple(layout.spec.output_shape)
+    return int(shape[1]) * int(shape[2]) if len(shape) == 3 else 1
+
+
+def copy_and_shared_hold_cycles(geom: LayerGeometry, cfg: Config) -> tuple[int, int]:
+    """Per forward vector: the largest hold on a unit each copy has for itself, and the largest
+    hold on a unit the copies share (a unit used twice per vector holds the sum)."""
+    per_unit: dict[str, int] = {}
+    for p in forward_phases(geom, cfg):
+        per_unit[p.unit] = per_unit.get(p.unit, 0) + p.cycles
+    own = max((c for u, c in per_unit.items() if u in PER_COPY_UNITS), default=0)
+    shared = max((c for u, c in per_unit.items() if u not in PER_COPY_UNITS), default=0)
+    return own, shared
+
+
+def stage_cycles(positions: int, copies: int, own_cycles: int, shared_cycles: int) -> int:
+    """Cycles per image of a crossbar layer's stage with ``copies`` copies: the busiest copy's
+    ``ceil(positions / copies)`` vectors on its own units, or every vector on the shared units,
+    whichever is longer."""
+    return max(-(-positions // copies) * own_cycles, positions * shared_cycles)
+
+
+def pes_needed(n_crossbars: list[int], copies: list[int], cfg: Config,
+               fresh_tile: bool = False) -> int:
+    """PEs that :func:`rram_sim.placement.place` with ``fresh_pe_per_copy`` occupies (the next
+    free PE after the last layer, a fresh tile per layer counted when ``fresh_tile``)."""
+    per_pe, pes = cfg.pe.crossbars, cfg.tile.pes
+    next_pe = 0
+    for n, r in zip(n_crossbars, copies):
+        if fresh_tile:
+            next_pe = -(-next_pe // pes) * pes
+        next_pe += r * -(-int(n) // per_pe)
+    return next_pe
+
+
+class PlacementPolicy:
+    """Base class: ``copies(bundle, cfg)`` returns copies per layer name, or None for the
+    bundle's own placement."""
+
+    name = ""
+
+    def copies(self, bundle, cfg: Config) -> dict[str, int] | None:
+        raise NotImplementedError(f"placement policy '{self.name}' does not define copies()")
+
+
+class NonePolicy(PlacementPolicy):
+    """Today: the bundle's own placement, unchanged."""
+
+    name = "none"
+
+    def copies(self, bundle, cfg: Config) -> dict[str, int] | None:
+        return None
+
+
+class FixedPolicy(PlacementPolicy):
+    """Copies per layer given by the user (layers not named get one copy)."""
+
+    name = "fixed"
+
+    def __init__(self, copies_per_layer: Mapping[str, int]):
+        self.copies_per_layer = dict(copies_per_layer)
+
+    def copies(self, bundle, cfg: Config) -> dict[str, int]:
+        names = [lay.spec.name for lay in bundle.layers]
+        unknown = sorted(set(self.copies_per_layer) - set(names))
+        if unknown:
+            raise ConfigError(f"placement 'fixed': unknown layer(s) {', '.join(unknown)}; "
+                              f"layers: {', '.join(names)}")
+        out = {}
+        for name in names:
+            r = self.copies_per_layer.get(name, 1)
+            if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+                raise ConfigError(f"placement 'fixed': copies of layer '{name}' = {r!r}: must be "
+                                  f"an integer >= 1")
+            out[name] = r
+        return out
+
+
+class BalancePolicy(PlacementPolicy):
+    """Replicate the bottleneck layer until the stages match or the chip is full.
+
+    A layer's work per image is its output positions (vectors) x the read plan's hold per vector
+    on its own units (:func:`copy_and_shared_hold_cycles`). Greedily: take the stage with the
+    longest time per image (:func:`stage_cycles`); give it the fewest extra copies that shorten
+    it; keep them if the network still fits one chip (:func:`pes_needed`), else stop; stop also
+    when the bottleneck is bound by its shared units or has one copy per position.
+
+    ISAAC (Shafiee et al., ISCA 2016, section on balancing the pipeline) replicates layer ``i``'s
+    weights in proportion to the output rate it must keep up with -- in practice early conv layers,
+    which have the most output positions -- so every layer produces its outputs at the same rate.
+    This rule differs: it weighs positions by the layer's measured step time from the read plan
+    (pruned, compact or OU-bound layers count as they run, not by their position count alone),
+    replicates one bottleneck at a time by whole copies until the chip is full (ISAAC sizes the
+    chip for the replication instead), and leaves layers the chip cannot replicate with fewer
+    copies than the balance would ask for. PipeLayer's duplication for training throughput is
+    not modelled separately: the same copies serve forward and backward.
+    """
+
+    name = "balance"
+
+    def copies(self, bundle, cfg: Config) -> dict[str, int]:
+        layouts = list(bundle.layers)
+        names = [lay.spec.name for lay in layouts]
+        n_xb = [int(lay.n_crossbars) for lay in layouts]
+        placement = getattr(bundle, "placement", None)
+        fresh_tile = bool(placement.fresh_tile) if placement is not None else False
+        chip_pes = cfg.chip.tiles * cfg.tile.pes
+        copies = [1] * len(layouts)
+        if pes_needed(n_xb, copies, cfg, fresh_tile) > chip_pes:
+            return dict(zip(names, copies))        # does not fit once: nothing to replicate
+        positions = [layer_positions(lay) for lay in layouts]
+        holds = [copy_and_shared_hold_cycles(geometry_from_layout(lay, cfg), cfg)
+                 for lay in layouts]
+        while True:
+            times = [stage_cycles(positions[i], copies[i], *holds[i])
+                     for i in range(len(layouts))]
+            i = max(range(len(layouts)), key=lambda k: times[k])
+            own, shared = holds[i]
+            if copies[i] >= positions[i] or own == 0:
+                break
+            # the fewest copies that lower ceil(positions / copies)
+            per_copy = -(-positions[i] // copies[i])
+            want = -(-positions[i] // (per_copy - 1)) if per_copy > 1 else positions[i]
+            trial = copies.copy()
+            trial[i] = want
+            if stage_cycles(positions[i], want, own, shared) >= times[i]:
+                break                                  # bound by the shared eDRAM / bus
+            if pes_needed(n_xb, trial, cfg, fresh_tile) > chip_pes:
+                break
+            copies = trial
+        return dict(zip(names, copies))
+
+
+PLACEMENT_POLICIES: dict[str, type[PlacementPolicy]] = {
+    NonePolicy.name: NonePolicy,
+    FixedPolicy.name: FixedPolicy,
+    BalancePolicy.name: BalancePolicy,
+}
+
+
+def get_policy(name: str, copies_per_layer: Mapping[str, int] | None = None) -> PlacementPolicy:
+    """The policy registered as ``name`` (``fixed`` takes ``copies_per_layer``)."""
+    if name not in PLACEMENT_POLICIES:
+        raise ConfigError(f"placement={name!r}: must be one of {', '.join(PLACEMENT_POLICIES)}")
+    if name == FixedPolicy.name:
+        if copies_per_layer is None:
+            raise ConfigError("placement 'fixed' needs the copies per layer")
+        return FixedPolicy(copies_per_layer)
+    if copies_per_layer is not None:
+        raise ConfigError(f"placement {name!r} takes no copies per layer (use 'fixed')")
+    return PLACEMENT_POLICIES[name]()
+
+
+__all__ = ["PLACEMENT_POLICIES", "BalancePolicy", "FixedPolicy", "NonePolicy", "PlacementPolicy",
+           "copy_and_shared_hold_cycles", "get_policy", "layer_positions", "pes_needed",
+           "stage_cycles"]
