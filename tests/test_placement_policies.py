@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -179,3 +181,26 @@ def test_cli_simulate_placement_balance_prints_and_saves_the_copies(tmp_path, ca
     with pytest.raises(SystemExit):
         main(["simulate", str(tmp_path / "b"), "--placement", "spread", "-o", str(out)])
     assert "invalid choice: 'spread'" in capsys.readouterr().err
+
+
+def test_sweep_placement_key(tmp_path):
+    from rram_sim.metrics import metric_values
+    from rram_sim.sweep import parse_spec, points, run_point
+
+    cfg = config.preset("edge").replace(**ONE_PE_TILES)
+    bundle = _two_layer(cfg)
+    save_bundle(bundle, tmp_path / "b")
+    spec = {"chip": cfg.to_dict(), "bundles": [str(tmp_path / "b")], "batch": {"inference": 3}}
+    plain = parse_spec(spec)
+    assert plain.placement == "none" and "placement" not in plain.identity()
+    balanced = parse_spec({**spec, "placement": "balance"})
+    assert balanced.identity()["placement"] == "balance"
+    (task,) = points(balanced)
+    row = run_point(task)
+    assert row["status"] == "ok"
+    direct = metric_values(simulate(bundle, cfg, "inference", batch=3, placement="balance"))
+    assert {k: row[k] for k in direct} == json.loads(json.dumps(direct))
+    (none_task,) = points(plain)
+    assert run_point(none_task)["inference_throughput_per_s"] < row["inference_throughput_per_s"]
+    with pytest.raises(ConfigError, match="placement"):
+        parse_spec({**spec, "placement": "fixed"})

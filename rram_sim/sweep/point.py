@@ -58,7 +58,8 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     try:
         b = remap(_load_bundle(task["bundle_path"]), cfg, task["scheme"],
                   task["allow_multi_chip"])
-        rep = simulate(b, cfg, tuple(task["passes"]), batch=task["batch"])
+        rep = simulate(b, cfg, tuple(task["passes"]), batch=task["batch"],
+                       placement=task.get("placement", "none"))
     except (ConfigError, MappingError) as exc:
         return _row(task, "skipped", str(exc))
     row = _row(task, "ok")

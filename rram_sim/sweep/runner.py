@@ -107,8 +107,8 @@ def run_sweep(spec: SweepSpec, out: str | os.PathLike, backend: str = "serial",
             raise ConfigError(f"{id_path}: not a sweep state file (unreadable JSON); remove it or "
                               f"use another output folder") from None
         if held != ident:
-            raise ConfigError(f"{out}: holds a sweep with other passes/batch/allow_multi_chip "
-                              f"({id_path}); use another output folder")
+            raise ConfigError(f"{out}: holds a sweep with other passes/batch/allow_multi_chip/"
+                              f"placement ({id_path}); use another output folder")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(id_path, ident)
     done = read_results(out)

@@ -26,7 +26,11 @@ SPEC_JSON = "sweep.json"
 BASE_FIELDS = ("key", "index", "status", "reason", "bundle", "scheme", "config_hash")
 # The result columns: every registered report metric (rram_sim.metrics), in registration order.
 METRIC_FIELDS = metric_names()
-_KEYS = {"chip", "grid", "bundles", "schemes", "passes", "batch", "allow_multi_chip"}
+_KEYS = {"chip", "grid", "bundles", "schemes", "passes", "batch", "allow_multi_chip",
+         "placement"}
+# Placement policies a sweep may name (rram_sim.placement_policies; "fixed" needs per-bundle
+# copies, which a sweep file does not give).
+SWEEP_PLACEMENTS = ("none", "balance")
 # Images of one run: the bound the chip config puts on training.batch_size.
 MAX_BATCH = config_mod.TrainingConfig.__dataclass_fields__["batch_size"].metadata["max"]
 
@@ -42,15 +46,20 @@ class SweepSpec:
     passes: list[str] = field(default_factory=lambda: ["inference"])
     batch: dict[str, int] = field(default_factory=dict)
     allow_multi_chip: bool = False
+    placement: str = "none"
 
     @property
     def param_names(self) -> list[str]:
         return [k for keys, _ in self.grid for k in keys]
 
     def identity(self) -> dict[str, Any]:
-        """What every row of one output folder must share (the grid and bundles may grow)."""
-        return {"passes": self.passes, "batch": self.batch,
-                "allow_multi_chip": self.allow_multi_chip}
+        """What every row of one output folder must share (the grid and bundles may grow);
+        ``placement`` only when not ``none``, so folders written before the key still resume."""
+        ident = {"passes": self.passes, "batch": self.batch,
+                 "allow_multi_chip": self.allow_multi_chip}
+        if self.placement != "none":
+            ident["placement"] = self.placement
+        return ident
 
 
 def _need(ok: bool, where: str, msg: str) -> None:
@@ -144,8 +153,12 @@ def parse_spec(data: Any, root: str | os.PathLike = ".", source: str = "sweep") 
           f"must map inference/training to an integer in 1..{MAX_BATCH}")
     multi = data.get("allow_multi_chip", False)
     _need(isinstance(multi, bool), f"{source}.allow_multi_chip", "must be true or false")
+    placement = data.get("placement", "none")
+    _need(isinstance(placement, str) and placement in SWEEP_PLACEMENTS, f"{source}.placement",
+          f"must be one of {', '.join(SWEEP_PLACEMENTS)}")
     return SweepSpec(chip=chip_cfg.to_dict(), grid=grid, bundles=bundles, schemes=schemes,
-                     passes=list(passes), batch=dict(batch), allow_multi_chip=multi)
+                     passes=list(passes), batch=dict(batch), allow_multi_chip=multi,
+                     placement=placement)
 
 
 def load_spec(path: str | os.PathLike) -> SweepSpec:
@@ -199,5 +212,6 @@ def points(spec: SweepSpec) -> list[dict[str, Any]]:
                             "config_hash": None if cfg is None else chash, "reason": reason,
                             "bundle": name, "bundle_path": path, "scheme": scheme,
                             "passes": spec.passes, "batch": spec.batch,
-                            "allow_multi_chip": spec.allow_multi_chip})
+                            "allow_multi_chip": spec.allow_multi_chip,
+                            "placement": spec.placement})
     return out
