@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from rram_sim.config import Config
 from rram_sim.engine import MODES, check_compatible, plan_for, run_plan
 from rram_sim.errors import ConfigError
-from rram_sim.placement_policies import get_policy
+from rram_sim.placement_policies import copy_and_shared_hold_cycles, get_policy, stage_cycles
 from rram_sim.report import Report, build_report
 
 # The largest batch of one run: the bound of training.batch_size (rram_sim.config).
@@ -57,8 +57,9 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
     written weight slice is assumed). ``placement``: the placement policy, one of
     :data:`rram_sim.placement_policies.PLACEMENT_POLICIES` (``"none"``: the bundle's own copies;
     ``"balance"``: replicate the bottleneck layers into the free PEs; ``"fixed"``: ``copies``, a
-    mapping layer -> copies). The copies of every crossbar layer are in the report's figures
-    (``placement_policy``, ``copies_per_layer``)."""
+    mapping layer -> copies). The copies of every crossbar layer and its forward stage time per
+    image when nothing contends (:func:`rram_sim.placement_policies.stage_cycles`) are in the
+    report's figures (``placement_policy``, ``copies_per_layer``, ``stage_cycles_per_image``)."""
     cfg = chip or bundle.config
     check_compatible(bundle.config, cfg)
     modes = resolve_passes(passes)
@@ -72,9 +73,13 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
             raise ConfigError(f"batch={n}: must be at most {MAX_BATCH} images")
         cb = progress(mode, n) if progress is not None else None
         runs.append((run_plan(stages, cfg, mode, n, measured_pulses, cb), stages))
+    layers = [st for st in stages if st.layout is not None]
     figures = {**getattr(bundle, "figures", {}), "placement_policy": placement,
-               "copies_per_layer": {st.name: st.copies for st in stages
-                                    if st.layout is not None}}
+               "copies_per_layer": {st.name: st.copies for st in layers},
+               "stage_cycles_per_image": {
+                   st.name: stage_cycles(st.positions, st.copies,
+                                         *copy_and_shared_hold_cycles(st.geom, cfg))
+                   for st in layers}}
     return build_report(runs, cfg, figures=figures,
                         scheme=getattr(bundle, "scheme", ""))
 

@@ -76,6 +76,9 @@ def test_doubling_the_bottleneck_copies_halves_its_stage_time_by_hand():
     rep = simulate(bundle, cfg, "inference", batch=3, placement="fixed", copies={"c2": 2})
     assert rep.figures["placement_policy"] == "fixed"
     assert rep.figures["copies_per_layer"] == {"c1": 1, "c2": 2}
+    assert rep.figures["stage_cycles_per_image"] == {"c1": 8 * 1600, "c2": 4 * 3200}
+    before = simulate(bundle, cfg, "inference", batch=3)
+    assert before.figures["stage_cycles_per_image"] == {"c1": 8 * 1600, "c2": 8 * 3200}
     assert rep.runs["inference"]["makespan_ns"] == r2.image_done_cycles[2] == 41645
     assert rep.runs["inference"]["latency_ns"] == 16045
 
