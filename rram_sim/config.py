@@ -7,9 +7,11 @@ settings. Each group is a frozen dataclass; every field carries its meaning, uni
 its metadata, from which ``docs/config.md`` is generated (a test keeps the two equal).
 
 Configurations are read from and written to YAML (``yaml.safe_load`` only). A YAML file may name a
-shipped preset with ``base: NAME`` and override only some keys. Every invalid key, type or value
-raises :class:`~rram_sim.errors.ConfigError` whose message names the key path, the value and the
-rule.
+shipped preset with ``base: NAME`` and override only some keys. A file without ``base:`` starts
+from the built-in defaults listed below (the dataclass defaults: an ISAAC-class chip of 168 tiles,
+16-bit weights and inputs, training disabled; close to, but not the same as, preset ``isaac``), and
+``rram-sim chip FILE`` says so on its ``base:`` line. Every invalid key, type or value raises
+:class:`~rram_sim.errors.ConfigError` whose message names the key path, the value and the rule.
 """
 
 from __future__ import annotations
@@ -623,6 +625,37 @@ def load(path_or_name: str | os.PathLike) -> Config:
         raise ConfigError(f"chip '{s}': neither a preset ({', '.join(preset_names())}) "
                           f"nor an existing YAML file")
     return load_yaml_text(read_text_file(p, ConfigError), source=str(p))
+
+
+def base_of(path_or_name: str | os.PathLike) -> str | None:
+    """The preset a chip starts from: the name itself for a preset, the file's ``base:`` for a
+    YAML file, or None for a file without ``base:`` (it starts from the built-in defaults,
+    :func:`defaults_text`). The file is read the way :func:`load` reads it."""
+    s = str(path_or_name)
+    if s in preset_names():
+        return s
+    p = Path(s)
+    if not p.is_file():
+        raise ConfigError(f"chip '{s}': neither a preset ({', '.join(preset_names())}) "
+                          f"nor an existing YAML file")
+    data = parse_yaml(read_text_file(p, ConfigError), str(p), ConfigError)
+    base = data.get("base") if isinstance(data, dict) else None
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{p}: base={short_repr(base)}: must be a preset name")
+    return base
+
+
+def defaults_text() -> str:
+    """What a file without ``base:`` starts from, in words: the built-in dataclass defaults, with
+    the values that make them ISAAC-class read from the dataclasses themselves."""
+    d = from_dict({})
+    same = [n for n in preset_names() if preset(n).config_hash() == d.config_hash()]
+    like = (f"identical to preset '{same[0]}'" if same
+            else f"not identical to any preset ({', '.join(preset_names())})")
+    training = "enabled" if d.training.enabled else "disabled"
+    return (f"(none) built-in defaults: isaac-class dataclass defaults ({d.chip.tiles} tiles, "
+            f"{d.precision.weight_bits}-bit weights, {d.precision.input_bits}-bit inputs, training "
+            f"{training}; {like}); write 'base: NAME' to start from a preset")
 
 
 def save(cfg: Config, path: str | os.PathLike) -> None:

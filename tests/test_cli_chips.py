@@ -121,3 +121,34 @@ def test_old_yaml_with_removed_keys_one_warning_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{p}:0: RemovedKeyWarning:")
     assert all(k in lines[0] for k in config.REMOVED_KEYS)
+
+
+def test_chip_states_its_base(run_cli, tmp_path):
+    """A YAML without ``base:`` is named as starting from the built-in defaults (with their tile
+    count, precision and training switch read from the dataclasses); with ``base:`` the preset is
+    named; a preset names itself. The JSON carries the same under ``base``."""
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("adc: {bits: 6}\n")
+    based = tmp_path / "based.yaml"
+    based.write_text("base: edge\nadc: {bits: 6}\n")
+    rc, out, err = run_cli("chip", str(bare))
+    assert rc == 0 and err == ""
+    line = out.splitlines()[1]
+    d = config.from_dict({})
+    assert line.startswith("base: (none) built-in defaults: isaac-class dataclass defaults")
+    assert f"{d.chip.tiles} tiles" in line and "training disabled" in line
+    assert "not identical to any preset" in line and "'base: NAME'" in line
+    rc, out, _ = run_cli("chip", str(based))
+    assert rc == 0 and out.splitlines()[1] == "base: preset 'edge' (the file's keys override it)"
+    rc, out, _ = run_cli("chip", "pipelayer")
+    assert rc == 0 and out.splitlines()[1] == "base: preset 'pipelayer' (the chip itself)"
+    assert json.loads(run_cli("chip", str(bare), "--json")[1])["base"] == "defaults"
+    assert json.loads(run_cli("chip", str(based), "--json")[1])["base"] == "edge"
+
+
+def test_base_of_refuses_non_text_base(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("base: [edge]\n")
+    with pytest.raises(config.ConfigError, match="must be a preset name"):
+        config.base_of(f)
+    assert config.base_of("edge") == "edge"

@@ -3,7 +3,9 @@
 ``chips`` lists the presets with their one-line descriptions. ``chip NAME_OR_YAML`` prints the peak
 power and area of every component per PE, per tile and per chip (``rram_sim.costs.rollup``), or the
 same as JSON (``--json``), or the full resolved configuration as YAML (``--yaml``). A YAML file may
-be partial and name a preset with ``base: NAME``.
+be partial and name a preset with ``base: NAME``; the table's ``base:`` line (JSON key ``base``)
+says what the chip started from, and names the built-in dataclass defaults for a file without
+``base:``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "chip", help="peak power and area of a chip, component by component",
         description="Peak power and area of a chip per PE, per tile and per chip (ISAAC-style "
                     "roll-up), from a preset name or a YAML file (partial files may say "
-                    "'base: NAME').")
+                    "'base: NAME'; a file without it starts from the built-in ISAAC-class "
+                    "defaults, which the 'base:' line of the output names).")
     p.add_argument("chip", metavar="NAME_OR_YAML", help="preset name or path of a YAML config")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true",
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print(presets_text())
         return 0
     cfg = config.load(args.chip)
+    base = config.base_of(args.chip)
     if args.yaml:
         print(cfg.to_yaml(), end="")
         return 0
@@ -52,12 +56,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         d = r.to_dict()
         d["config_hash"] = cfg.config_hash()
+        d["base"] = base if base is not None else "defaults"
         d["costs"] = cfg.to_dict()["costs"]
         d["indexed"] = bool(args.indexed)
         print(json.dumps(d, indent=2))
         return 0
-    print(rollup_text(cfg, r))
+    print(rollup_text(cfg, r, base_text(args.chip, base)))
     return 0
+
+
+def base_text(chip: str, base: str | None) -> str:
+    """The ``base:`` line: what the chip's values started from."""
+    if base is None:
+        return f"base: {config.defaults_text()}"
+    if base == chip:
+        return f"base: preset '{base}' (the chip itself)"
+    return f"base: preset '{base}' (the file's keys override it)"
 
 
 def presets_text() -> str:
@@ -82,9 +96,11 @@ def library_text(cfg: config.Config) -> str:
             f"overrides: {over}")
 
 
-def rollup_text(cfg: config.Config, r: costs.Rollup) -> str:
-    """The roll-up as a fixed-width table, one block per level, totals under each block."""
+def rollup_text(cfg: config.Config, r: costs.Rollup, base_line: str | None = None) -> str:
+    """The roll-up as a fixed-width table, one block per level, totals under each block; the
+    ``base_line`` (what the chip started from) under the chip's name when given."""
     lines = [f"chip: {cfg.name} — {cfg.description}" if cfg.description else f"chip: {cfg.name}",
+             *([base_line] if base_line else []),
              f"config hash: {cfg.config_hash()}", library_text(cfg), ""]
     head = f"  {'component':<22}{'category':<19}{'count':>9}{'area um^2':>15}{'power mW':>13}"
     totals = {
