@@ -2,8 +2,11 @@
 
 Every figure here reads what :meth:`rram_sim.report.Report.save` (and, for the crossbar figures,
 :func:`rram_sim.bundle.save_bundle`) wrote, so a plot can be redrawn later, on another machine,
-without re-running anything. Each function draws one PNG with matplotlib's Agg backend, writes it
-atomically and **returns the numbers it plotted**, so a test can check them against the report.
+without re-running anything. Each function draws one figure with matplotlib's Agg backend (PNG at
+100 dpi unless a :class:`Style` says PDF, SVG, another resolution or log-scale energy axes), writes
+it atomically and **returns the numbers it plotted**, so a test can check them against the report.
+Every title names the design point (the report's or bundle's label) and the chip; static energy is
+called "static (leakage)" in every figure (the report's pass ``leakage`` and layer ``(chip)``).
 
 - :func:`energy_breakdown`: stacked bars, one per design point (dense, each pruning method), one
   segment per component category in the fixed order and colour of :data:`CATEGORY_COLORS`
@@ -24,6 +27,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -48,13 +52,65 @@ PASS_ORDER = ("inference", "forward", "backward", "gradient", "update", "leakage
 PASS_COLORS = {"inference": "#1f77b4", "forward": "#1f77b4", "backward": "#d62728",
                "gradient": "#2ca02c", "update": "#ff7f0e", "leakage": "#7f7f7f"}
 DPI = 100
+FORMATS = ("png", "pdf", "svg")
+# Resolutions accepted: below 10 dpi nothing is legible, above 1200 a figure runs to gigabytes.
+MIN_DPI, MAX_DPI = 10, 1200
+# The one name of static energy in every figure: the report's pass "leakage", its layer "(chip)"
+# and the hatched part of each stacked bar.
+STATIC_NAME = "static (leakage)"
+DISPLAY_NAMES = {"leakage": STATIC_NAME, "(chip)": STATIC_NAME}
 
 
-def _save(fig: Any, path: str | os.PathLike) -> None:
+@dataclass(frozen=True)
+class Style:
+    """How a figure is written: file format (``png``, ``pdf`` or ``svg``), resolution in dots per
+    inch (raster parts), and ``log`` for a logarithmic energy axis."""
+    fmt: str = "png"
+    dpi: int = DPI
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise LayoutError(f"figure format {self.fmt!r}: use one of {', '.join(FORMATS)}")
+        if isinstance(self.dpi, bool) or not isinstance(self.dpi, int) or not (
+                MIN_DPI <= self.dpi <= MAX_DPI):
+            raise LayoutError(f"dpi {self.dpi!r}: must be a whole number from {MIN_DPI} to "
+                              f"{MAX_DPI}")
+
+
+DEFAULT_STYLE = Style()
+
+
+def _save(fig: Any, path: str | os.PathLike, style: Style) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format=style.fmt, dpi=style.dpi)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _plain(text: Any) -> str:
+    """Text safe in a title: printable, no '$' (matplotlib's math mode), at most 60 characters."""
+    t = "".join(ch for ch in str(text) if ch.isprintable() and ch != "$")
+    return t[:60]
+
+
+def chip_name(report_or_bundle: Any) -> str:
+    """The chip of a report (its ``config`` mapping) or of a bundle (its Config)."""
+    cfg = report_or_bundle.config
+    name = cfg.get("name") if isinstance(cfg, dict) else getattr(cfg, "name", None)
+    return _plain(name) if name else "?"
+
+
+def _title(what: str, points: Sequence[str], chips: Sequence[str]) -> str:
+    """``WHAT: POINT(S) on chip CHIP(S)``: the design points and chips a figure shows."""
+    chips = list(dict.fromkeys(chips))
+    return (f"{what}: {', '.join(_plain(p) for p in points)} on chip"
+            f"{'s' if len(chips) > 1 else ''} {', '.join(chips)}")
+
+
+def _energy_axis(ax: Any, style: Style) -> None:
+    if style.log:
+        ax.set_yscale("log")
 
 
 def _run_of(report: Any, run: str | None) -> str:
@@ -93,9 +149,10 @@ def _stacked(ax: Any, labels: Sequence[str], values: Mapping[str, Mapping[str, f
     handles = handles[::-1]
     if any_static:
         handles.insert(0, Patch(facecolor="#bbbbbb", hatch="///", edgecolor="white",
-                                label="static (leakage) part"))
-    ax.set_xticks(x, labels, rotation=30 if len(labels) > 4 else 0, ha="right"
-                  if len(labels) > 4 else "center")
+                                label=STATIC_NAME))
+    many = len(labels) > 4
+    ax.set_xticks(x, [DISPLAY_NAMES.get(lab, lab) for lab in labels], rotation=30 if many else 0,
+                  ha="right" if many else "center")
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               frameon=False)
 
@@ -105,8 +162,8 @@ def _stacked(ax: Any, labels: Sequence[str], values: Mapping[str, Mapping[str, f
 # ---------------------------------------------------------------------------------------------
 
 def energy_breakdown(reports: Mapping[str, Any], path: str | os.PathLike,
-                     run: str = "inference", normalise: bool = False
-                     ) -> dict[str, dict[str, float]]:
+                     run: str = "inference", normalise: bool = False,
+                     style: Style = DEFAULT_STYLE) -> dict[str, dict[str, float]]:
     """Stacked energy per category, one bar per design point (``{label: Report}``, the first is
     the reference). Returns ``{label: {category: value}}``: pJ of one run (the whole batch), or
     fractions of the reference point's total when ``normalise``."""
@@ -126,9 +183,11 @@ def energy_breakdown(reports: Mapping[str, Any], path: str | os.PathLike,
     fig, ax = plt.subplots(figsize=(3.4 + 1.2 * len(labels), 4.2))
     _stacked(ax, labels, vals, 1.0 if normalise else 1e-6, static=stat)
     ax.set_ylabel(f"energy / {labels[0]} energy" if normalise else "energy (uJ)")
-    ax.set_title(f"{run}: energy by component" + (" (normalised)" if normalise else ""))
+    _energy_axis(ax, style)
+    ax.set_title(_title(f"{run} energy by component" + (" (normalised)" if normalise else ""),
+                        labels, [chip_name(reports[lab]) for lab in labels]), fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, style)
     return vals
 
 
@@ -148,27 +207,31 @@ def _records_by(report: Any, run: str, key: str
     return out, static
 
 
-def energy_by_layer(report: Any, path: str | os.PathLike, run: str | None = None
+def energy_by_layer(report: Any, path: str | os.PathLike, run: str | None = None,
+                    label: str = "report", style: Style = DEFAULT_STYLE
                     ) -> dict[str, dict[str, float]]:
-    """Energy per layer (all passes; static energy as layer ``(chip)``, hatched), stacked by
-    category.
-    Returns ``{layer: {category: pJ}}``."""
+    """Energy per layer (all passes; static energy as layer ``(chip)``, drawn as
+    "static (leakage)", hatched), stacked by category; ``label`` names the design point in the
+    title. Returns ``{layer: {category: pJ}}``."""
     run = _run_of(report, run)
     vals, static = _records_by(report, run, "layer")
     labels = list(vals)
     fig, ax = plt.subplots(figsize=(3.8 + 0.7 * len(labels), 4.2))
     _stacked(ax, labels, vals, 1e-6, static=static)
     ax.set_ylabel("energy (uJ)")
-    ax.set_title(f"{run}: energy per layer")
+    _energy_axis(ax, style)
+    ax.set_title(_title(f"{run} energy per layer", [label], [chip_name(report)]), fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, style)
     return vals
 
 
-def energy_by_pass(report: Any, path: str | os.PathLike, run: str | None = None
+def energy_by_pass(report: Any, path: str | os.PathLike, run: str | None = None,
+                   label: str = "report", style: Style = DEFAULT_STYLE
                    ) -> dict[str, dict[str, float]]:
     """Energy per pass (``inference``; or ``forward``, ``backward``, ``gradient``, ``update`` of
-    a training step) plus ``leakage``, stacked by category. Returns ``{pass: {category: pJ}}``."""
+    a training step) plus ``leakage`` (drawn as "static (leakage)"), stacked by category; ``label``
+    names the design point in the title. Returns ``{pass: {category: pJ}}``."""
     run = _run_of(report, run)
     vals, static = _records_by(report, run, "pass")
     labels = sorted(vals, key=lambda p: PASS_ORDER.index(p) if p in PASS_ORDER else len(PASS_ORDER))
@@ -176,9 +239,10 @@ def energy_by_pass(report: Any, path: str | os.PathLike, run: str | None = None
     fig, ax = plt.subplots(figsize=(4.3 + 0.9 * len(labels), 4.2))
     _stacked(ax, labels, vals, 1e-6, static=static)
     ax.set_ylabel("energy (uJ)")
-    ax.set_title(f"{run}: energy per pass")
+    _energy_axis(ax, style)
+    ax.set_title(_title(f"{run} energy per pass", [label], [chip_name(report)]), fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, style)
     return vals
 
 
@@ -186,8 +250,8 @@ def energy_by_pass(report: Any, path: str | os.PathLike, run: str | None = None
 # Crossbars
 # ---------------------------------------------------------------------------------------------
 
-def crossbar_occupancy(bundles: Mapping[str, Any], path: str | os.PathLike
-                       ) -> dict[str, dict[str, dict[str, int]]]:
+def crossbar_occupancy(bundles: Mapping[str, Any], path: str | os.PathLike,
+                       style: Style = DEFAULT_STYLE) -> dict[str, dict[str, dict[str, int]]]:
     """Crossbars per layer: the dense mapping's count (grey) beside each bundle's own.
     Returns ``{label: {layer: {"dense": n, "mapped": n}}}``."""
     if not bundles:
@@ -207,10 +271,11 @@ def crossbar_occupancy(bundles: Mapping[str, Any], path: str | os.PathLike
                width, label=f"{lab} ({bundles[lab].scheme})")
     ax.set_xticks(x + width * len(labels) / 2, layers)
     ax.set_ylabel("crossbars")
-    ax.set_title("crossbars per layer")
+    ax.set_title(_title("crossbars per layer", labels, [chip_name(bundles[lab]) for lab in labels]),
+                 fontsize=9)
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, style)
     return vals
 
 
@@ -232,9 +297,10 @@ def cell_states(layout: Any, cfg: Any) -> np.ndarray:
     return grid
 
 
-def crossbar_map(bundle: Any, path: str | os.PathLike, layer: str | None = None
-                 ) -> dict[str, Any]:
-    """The crossbars of one layer (default: the one with the most crossbars) as cell maps.
+def crossbar_map(bundle: Any, path: str | os.PathLike, layer: str | None = None,
+                 label: str = "bundle", style: Style = DEFAULT_STYLE) -> dict[str, Any]:
+    """The crossbars of one layer (default: the one with the most crossbars) as cell maps;
+    ``label`` names the design point in the title.
     Returns the layer name and, per crossbar, its used rows, used logical columns, stored and
     non-zero weights."""
     from matplotlib.colors import ListedColormap
@@ -254,10 +320,11 @@ def crossbar_map(bundle: Any, path: str | os.PathLike, layer: str | None = None
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][0].set_ylabel(f"rows (of {cfg.crossbar.rows})")
-    fig.suptitle(f"{lay.spec.name} ({lay.scheme}): white = freed, grey = zero, blue = weight",
-                 fontsize=9)
+    fig.suptitle(_title(f"cell map of {lay.spec.name} ({lay.scheme})", [label],
+                        [chip_name(bundle)])
+                 + "\nwhite = freed, grey = zero, blue = weight", fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, style)
     used = grid > 0
     return {"layer": lay.spec.name, "scheme": lay.scheme,
             "crossbars": [{"rows_used": int(used[i].any(axis=1).sum()),
@@ -271,8 +338,8 @@ def crossbar_map(bundle: Any, path: str | os.PathLike, layer: str | None = None
 # Pipeline timeline
 # ---------------------------------------------------------------------------------------------
 
-def timeline(report: Any, path: str | os.PathLike, run: str | None = None
-             ) -> list[dict[str, Any]]:
+def timeline(report: Any, path: str | os.PathLike, run: str | None = None,
+             label: str = "report", style: Style = DEFAULT_STYLE) -> list[dict[str, Any]]:
     """Which component is busy when: one line per component instance of the run (a tile's
     eDRAM or bus, a layer copy's crossbars, ADC bank or index unit, a NoC link, a layer's write
     drivers, ...), one bar per busy interval (adjacent intervals merged by the engine, at most
@@ -294,11 +361,12 @@ def timeline(report: Any, path: str | os.PathLike, run: str | None = None
                   fontsize=6)
     ax.invert_yaxis()
     ax.set_xlabel("time (us)")
-    ax.set_title(f"{run}: component busy intervals")
+    ax.set_title(_title(f"{run} component busy intervals", [label], [chip_name(report)]),
+                 fontsize=9)
     if kinds:
         ax.legend(fontsize=7, frameon=False, loc="lower right")
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, style)
     return comps
 
 
@@ -317,9 +385,12 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
 
 def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
            x: str = "inference_latency_ns", y: str = "inference_energy_pj",
-           size: str = "chip_area_mm2") -> dict[str, Any]:
+           size: str = "chip_area_mm2", chip: str = "sweep base chip",
+           style: Style = DEFAULT_STYLE) -> dict[str, Any]:
     """Scatter of a sweep's finished points, ``y`` against ``x``, marker area proportional to
-    ``size``; the Pareto front joined and ringed. Returns the points and the front's keys."""
+    ``size``; the Pareto front joined and ringed; ``chip`` names the chip the sweep varies in the
+    title (``style.log``: log scale on the energy axis). Returns the points and the front's
+    keys."""
     pts = [r for r in rows if r.get("status") == "ok" and r.get(x) is not None
            and r.get(y) is not None]
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
@@ -338,14 +409,17 @@ def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
         ax.legend(fontsize=8, frameon=False)
     ax.set_xlabel(f"{x.replace('_ns', '')} (us)")
     ax.set_ylabel(f"{y.replace('_pj', '')} (uJ)")
-    ax.set_title("design-space sweep")
+    if style.log and y.endswith("_pj"):
+        ax.set_yscale("log")
+    ax.set_title(_title("design-space sweep", [f"{len(pts)} points"], [_plain(chip)]), fontsize=9)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, style)
     return {"points": [{"key": r["key"], x: float(r[x]), y: float(r[y]),
                         size: r.get(size)} for r in pts],
             "front": [pts[i]["key"] for i in front]}
 
 
-__all__ = ["CATEGORY_COLORS", "CATEGORY_LABELS", "cell_states", "crossbar_map",
+__all__ = ["CATEGORY_COLORS", "CATEGORY_LABELS", "DEFAULT_STYLE", "FORMATS", "STATIC_NAME",
+           "Style", "cell_states", "chip_name", "crossbar_map",
            "crossbar_occupancy", "energy_breakdown", "energy_by_layer", "energy_by_pass",
            "pareto", "pareto_front", "timeline"]

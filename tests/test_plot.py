@@ -143,3 +143,87 @@ def test_cli_plot_writes_figures_and_numbers(reports, tmp_path, capsys):
     assert main(["plot", str(tmp_path / "missing"), "-o", str(out)]) == 2
     assert "no report.json" in capsys.readouterr().err
     assert main(["plot", f"bad label={base / 'dense'}", "-o", str(out)]) == 2
+
+
+def _capture_figures(monkeypatch):
+    """Record (file name, title texts, y scales, x tick labels, legend texts) of every figure
+    just before ``plot._save`` writes it."""
+    seen = []
+    real_save = plot._save
+
+    def spy(fig, path, style):
+        titles = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+        axes = fig.get_axes()
+        titles += [ax.get_title() for ax in axes if ax.get_title()]
+        legends = [t.get_text() for ax in axes if ax.get_legend() is not None
+                   for t in ax.get_legend().get_texts()]
+        ticks = [t.get_text() for ax in axes for t in ax.get_xticklabels()]
+        seen.append({"name": str(path).rsplit("/", 1)[-1], "titles": titles,
+                     "yscales": [ax.get_yscale() for ax in axes], "ticks": ticks,
+                     "legends": legends})
+        real_save(fig, path, style)
+
+    monkeypatch.setattr(plot, "_save", spy)
+    return seen
+
+
+def test_cli_plot_format_dpi_log_and_titles(reports, tmp_path, monkeypatch):
+    """--format pdf/svg writes those file types under the png names' stems; --dpi scales a PNG;
+    --log puts the energy figures on a log axis and nothing else; every title names the design
+    point and the chip; static energy has one name in every figure."""
+    base = tmp_path / "r"
+    for label, rep in reports.items():
+        rep.save(base / label)
+    args = [f"ref={base / 'dense'}", str(base / "compact"), "--bundle",
+            str(EXAMPLES_DIR / "compact")]
+    seen = _capture_figures(monkeypatch)
+    assert main(["plot", *args, "-o", str(tmp_path / "pdf"), "--format", "pdf", "--log"]) == 0
+    numbers = json.loads((tmp_path / "pdf" / "plots.json").read_text())
+    assert "energy_inference.pdf" in numbers and "crossbar_map_compact.pdf" in numbers
+    assert not any(n.endswith(".png") for n in numbers)
+    for name in numbers:
+        assert (tmp_path / "pdf" / name).read_bytes().startswith(b"%PDF")
+    chip = reports["dense"].config["name"]
+    assert len(seen) == len(numbers)
+    for fig in seen:
+        title = " ".join(fig["titles"])
+        assert f"on chip {chip}" in title, fig
+        label = fig["name"].split("_")[1] if fig["name"].startswith(
+            ("layers_", "passes_", "timeline_", "crossbar_map_")) else None
+        if fig["name"].startswith("crossbar_map_"):
+            label = "compact"
+        if label is not None:
+            assert label in title, fig
+        energy = fig["name"].startswith(("energy_", "layers_", "passes_"))
+        assert (fig["yscales"] == ["log"]) == energy, fig
+        assert "leakage" not in fig["ticks"] and "(chip)" not in fig["ticks"]
+        for text in fig["ticks"] + fig["legends"]:
+            assert "leakage" not in text or text == plot.STATIC_NAME, (fig["name"], text)
+    passes = next(f for f in seen if f["name"] == "passes_ref_training.pdf")
+    assert plot.STATIC_NAME in passes["ticks"] and plot.STATIC_NAME in passes["legends"]
+    layers = next(f for f in seen if f["name"] == "layers_compact_training.pdf")
+    assert plot.STATIC_NAME in layers["ticks"]
+
+    assert main(["plot", *args[:1], "-o", str(tmp_path / "svg"), "--format", "svg"]) == 0
+    assert b"<svg" in (tmp_path / "svg" / "energy_inference.svg").read_bytes()[:2000]
+    widths = {}
+    for dpi in (50, 200):
+        out = tmp_path / f"png{dpi}"
+        assert main(["plot", *args[:1], "-o", str(out), "--dpi", str(dpi)]) == 0
+        head = (out / "energy_inference.png").read_bytes()[:24]
+        widths[dpi] = int.from_bytes(head[16:20], "big")
+    assert widths[200] == pytest.approx(4 * widths[50], abs=4)
+
+
+def test_plot_style_limits_agree_with_cli(tmp_path, capsys):
+    from rram_sim.cli import plot as cli_plot
+
+    assert cli_plot.FORMATS == plot.FORMATS
+    assert (cli_plot.DPI, cli_plot.MIN_DPI, cli_plot.MAX_DPI) == (plot.DPI, plot.MIN_DPI,
+                                                                  plot.MAX_DPI)
+    for bad in ({"fmt": "jpg"}, {"dpi": 5}, {"dpi": 2000}, {"dpi": True}):
+        with pytest.raises(LayoutError):
+            plot.Style(**bad)
+    assert main(["plot", str(EXAMPLES_DIR), "-o", str(tmp_path / "o"), "--dpi", "5"]) == 2
+    assert "--dpi 5: must be from 10 to 1200" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -6,7 +6,9 @@ normalised energy bars divide by. For every run the reports share (``inference``
 command draws the energy breakdown (absolute and normalised), and per report the energy per layer,
 per pass and the pipeline timeline. With ``--bundle`` (layout bundle directories, labelled the same
 way) it adds crossbars per layer (dense vs mapped) and a cell map of one layer per bundle. The
-numbers behind every figure go to ``DIR/plots.json``.
+numbers behind every figure go to ``DIR/plots.json``. ``--format png|pdf|svg`` chooses the file
+type (file names keep their stem: ``energy_inference.pdf``), ``--dpi`` the resolution and ``--log``
+a logarithmic energy axis; every title names the design point and the chip.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from typing import Any
 
 from rram_sim.errors import ConfigError, LayoutError
 from rram_sim.limits import MAX_NAME_CHARS, short_repr
+
+# Kept in step with rram_sim.plot (not imported from it: `rram-sim --help` must not load
+# matplotlib); tests/test_plot.py checks the two agree.
+FORMATS = ("png", "pdf", "svg")
+DPI, MIN_DPI, MAX_DPI = 100, 10, 1200
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +45,14 @@ def register(subparsers: Any) -> None:
                         "crossbar occupancy and cell-map figures")
     p.add_argument("--layer", metavar="NAME", default=None,
                    help="layer of the cell map (default: the layer with the most crossbars)")
+    p.add_argument("--format", dest="fmt", choices=FORMATS, default="png",
+                   help="file type of every figure (default: png; pdf and svg are vector "
+                        "figures for a paper)")
+    p.add_argument("--dpi", type=int, default=DPI,
+                   help=f"resolution in dots per inch, {MIN_DPI} to {MAX_DPI} (default: {DPI}; "
+                        f"applies to png and to raster parts of pdf/svg)")
+    p.add_argument("--log", action="store_true",
+                   help="logarithmic energy axes (the energy figures)")
     p.set_defaults(func=run)
 
 
@@ -159,34 +174,39 @@ def check_layer_choice(bundles: dict[str, Any], layer: str | None) -> None:
 
 
 def draw_all(reports: dict[str, Any], bundles: dict[str, Any], out: Path,
-             layer: str | None = None) -> dict[str, Any]:
-    """Draw every figure into ``out``; returns ``{file name: numbers plotted}``. The figures are
+             layer: str | None = None, style: Any = None) -> dict[str, Any]:
+    """Draw every figure into ``out`` in ``style`` (a :class:`rram_sim.plot.Style`; default PNG at
+    100 dpi); returns ``{file name: numbers plotted}``. The figures are
     drawn into a temporary folder first and moved into ``out`` only once every one is drawn, so
     a refusal or failure half way leaves nothing behind."""
     from rram_sim import plot
 
+    style = plot.DEFAULT_STYLE if style is None else style
+    ext = style.fmt
     check_layer_choice(bundles, layer)
     stage = Path(tempfile.mkdtemp(prefix="rram-sim-plot."))
     try:
         done: dict[str, Any] = {}
         runs = [r for r in RUNS if all(r in rep.runs for rep in reports.values())]
         for run in runs:
-            done[f"energy_{run}.png"] = plot.energy_breakdown(reports, stage / f"energy_{run}.png",
-                                                              run)
+            name = f"energy_{run}.{ext}"
+            done[name] = plot.energy_breakdown(reports, stage / name, run, style=style)
             if len(reports) > 1:
-                name = f"energy_{run}_normalised.png"
-                done[name] = plot.energy_breakdown(reports, stage / name, run, normalise=True)
+                name = f"energy_{run}_normalised.{ext}"
+                done[name] = plot.energy_breakdown(reports, stage / name, run, normalise=True,
+                                                   style=style)
         for label, rep in reports.items():
             for run in rep.runs:
                 for kind, fn in (("layers", plot.energy_by_layer),
                                  ("passes", plot.energy_by_pass), ("timeline", plot.timeline)):
-                    name = f"{kind}_{label}_{run}.png"
-                    done[name] = fn(rep, stage / name, run)
+                    name = f"{kind}_{label}_{run}.{ext}"
+                    done[name] = fn(rep, stage / name, run, label=label, style=style)
         if bundles:
-            done["occupancy.png"] = plot.crossbar_occupancy(bundles, stage / "occupancy.png")
+            name = f"occupancy.{ext}"
+            done[name] = plot.crossbar_occupancy(bundles, stage / name, style=style)
             for label, b in bundles.items():
-                name = f"crossbar_map_{label}.png"
-                done[name] = plot.crossbar_map(b, stage / name, layer)
+                name = f"crossbar_map_{label}.{ext}"
+                done[name] = plot.crossbar_map(b, stage / name, layer, label=label, style=style)
         out.mkdir(parents=True, exist_ok=True)
         for name in done:
             shutil.move(str(stage / name), str(out / name))
@@ -209,13 +229,17 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"-o {out}: exists and is not a folder")
     if args.layer is not None and not args.bundle:
         raise ConfigError("--layer: chooses the cell-map layer of a --bundle; give --bundle too")
+    if not MIN_DPI <= args.dpi <= MAX_DPI:
+        raise ConfigError(f"--dpi {args.dpi}: must be from {MIN_DPI} to {MAX_DPI}")
     reports = {}
     for label, path in labelled(args.reports).items():
         rep = Report.load(path)
         check_report(rep, f"report '{Path(path) / 'report.json'}'")
         reports[label] = rep
     bundles = {k: load_bundle(v) for k, v in labelled(args.bundle).items()}
-    done = draw_all(reports, bundles, out, args.layer)
+    from rram_sim.plot import Style
+
+    done = draw_all(reports, bundles, out, args.layer, Style(args.fmt, args.dpi, args.log))
     atomic_write_json(out / "plots.json", done)
     for name in done:
         print(out / name)
