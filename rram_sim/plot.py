@@ -20,6 +20,7 @@ called "static (leakage)" in every figure (the report's pass ``leakage`` and lay
   units, links, write drivers, ...): one line per component, one bar per busy interval.
 - :func:`pareto`: a sweep's points, energy against latency, marker area by chip area, the Pareto
   front (no other point is at least as good in both and better in one) marked.
+- :func:`sweep_against`: every metric of a sweep's ``results.csv`` against one swept parameter.
 """
 
 from __future__ import annotations
@@ -419,7 +420,82 @@ def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
             "front": [pts[i]["key"] for i in front]}
 
 
+def _number(v: Any) -> float | None:
+    """A CSV cell as a finite number, or None (empty, text, nan or inf)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) and abs(f) <= 1e30 else None
+
+
+MAX_SERIES = 10   # lines per panel of a sweep figure; beyond that the points are drawn unjoined
+
+
+def sweep_against(rows: Sequence[Mapping[str, Any]], param: str, others: Sequence[str],
+                  metrics: Sequence[str], path: str | os.PathLike, sweep: str = "sweep",
+                  style: Style = DEFAULT_STYLE) -> dict[str, Any]:
+    """Each metric of a sweep's finished (``status == ok``) rows against one swept parameter, one
+    panel per metric. Points that share the values of the ``others`` (the other swept columns)
+    form one line, labelled with those values (unjoined dots when there are more than
+    :data:`MAX_SERIES` such lines). A parameter whose values are all numbers is a numeric axis,
+    otherwise its values are categories in order of appearance. ``style.log``: log scale on the
+    energy (``_pj``) panels. Returns ``{"param", "metrics": {metric: {series: [[x, y], ...]}}}``
+    with ``x`` as read from the CSV (numbers where they are numbers)."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    xs_raw = [r.get(param, "") for r in ok]
+    numeric = bool(ok) and all(_number(v) is not None for v in xs_raw)
+    cats = list(dict.fromkeys(str(v) for v in xs_raw))
+
+    def xval(v: Any) -> float:
+        return float(v) if numeric else float(cats.index(str(v)))
+
+    def series_of(r: Mapping[str, Any]) -> str:
+        return ", ".join(f"{o}={r.get(o, '')}" for o in others) or "all points"
+
+    keys = list(dict.fromkeys(series_of(r) for r in ok))
+    joined = len(keys) <= MAX_SERIES
+    ncol = min(3, max(1, len(metrics)))
+    nrow = max(1, -(-len(metrics) // ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow + 0.8), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    out: dict[str, Any] = {"param": param, "metrics": {}}
+    for i, ax in enumerate(axes.flat):
+        if i >= len(metrics):
+            ax.set_visible(False)
+            continue
+        metric = metrics[i]
+        per: dict[str, list[list[Any]]] = {}
+        for r in ok:
+            y = _number(r.get(metric))
+            if y is None:
+                continue
+            x = float(r[param]) if numeric else str(r[param])
+            per.setdefault(series_of(r), []).append([x, y])
+        for k, key in enumerate(keys):
+            pts = sorted(per.get(key, []), key=lambda p: xval(p[0]))
+            if not pts:
+                continue
+            ax.plot([xval(p[0]) for p in pts], [p[1] for p in pts], "-o" if joined else "o",
+                    ms=4, color=cmap(k % 10), label=_plain(key) if i == 0 else None)
+        out["metrics"][metric] = per
+        if not numeric:
+            ax.set_xticks(range(len(cats)), [_plain(c) for c in cats], fontsize=7)
+        if style.log and metric.endswith("_pj"):
+            ax.set_yscale("log")
+        ax.set_xlabel(_plain(param), fontsize=8)
+        ax.set_title(_plain(metric), fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"sweep {_plain(sweep)}: each metric against {_plain(param)} "
+                 f"({len(ok)} points; chip per point: see results.csv config_hash)", fontsize=9)
+    if joined and keys:
+        fig.legend(loc="lower center", ncol=min(4, len(keys)), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 if joined and keys else 0, 1, 0.97))
+    _save(fig, path, style)
+    return out
+
+
 __all__ = ["CATEGORY_COLORS", "CATEGORY_LABELS", "DEFAULT_STYLE", "FORMATS", "STATIC_NAME",
            "Style", "cell_states", "chip_name", "crossbar_map",
            "crossbar_occupancy", "energy_breakdown", "energy_by_layer", "energy_by_pass",
-           "pareto", "pareto_front", "timeline"]
+           "pareto", "pareto_front", "sweep_against", "timeline"]

@@ -227,3 +227,52 @@ def test_plot_style_limits_agree_with_cli(tmp_path, capsys):
     assert main(["plot", str(EXAMPLES_DIR), "-o", str(tmp_path / "o"), "--dpi", "5"]) == 2
     assert "--dpi 5: must be from 10 to 1200" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_plot_sweep_folder_draws_each_metric_against_each_parameter(tmp_path, capsys):
+    """``rram-sim plot SWEEP_DIR``: one figure per swept column (the grid's, and ``scheme`` since
+    it varies; not ``bundle``, which does not), every metric with a number in a finished row
+    drawn against it, lines per value of the other swept columns; the numbers equal the sweep's
+    rows. Skipped points are not drawn. A sweep folder with a report or --bundle is refused."""
+    from rram_sim.sweep import parse_spec, run_sweep
+
+    spec = {"chip": "edge", "grid": {"adc.bits": [0, 5, 6]}, "bundles": ["example:compact"],
+            "schemes": ["dense", "ou"], "passes": ["inference"]}
+    sweep = tmp_path / "sw"
+    res = run_sweep(parse_spec(spec), sweep)
+    ok = [r for r in res.rows if r["status"] == "ok"]
+    assert len(ok) == 4 and len(res.rows) == 6
+    out = tmp_path / "figs"
+    assert main(["plot", str(sweep), "-o", str(out), "--format", "svg", "--log"]) == 0
+    numbers = json.loads((out / "plots.json").read_text())
+    assert set(numbers) == {"sweep_adc.bits.svg", "sweep_scheme.svg", "pareto.svg"}
+    for name in numbers:
+        assert b"<svg" in (out / name).read_bytes()[:2000]
+    bits = numbers["sweep_adc.bits.svg"]
+    assert bits["param"] == "adc.bits"
+    assert "training_energy_pj" not in bits["metrics"]      # no training pass in this sweep
+    for scheme in ("dense", "ou"):
+        want = sorted([float(r["adc.bits"]), r["inference_energy_pj"]] for r in ok
+                      if r["scheme"] == scheme)
+        got = sorted(bits["metrics"]["inference_energy_pj"][f"scheme={scheme}"])
+        assert len(got) == 2
+        for (gx, gy), (wx, wy) in zip(got, want):
+            assert gx == wx and math.isclose(gy, wy, rel_tol=1e-12)
+    by_scheme = numbers["sweep_scheme.svg"]["metrics"]["crossbars"]
+    assert set(by_scheme) == {"adc.bits=5", "adc.bits=6"}
+    assert sorted(x for x, _ in by_scheme["adc.bits=5"]) == ["dense", "ou"]
+    front = plot.pareto_front([r["inference_latency_ns"] for r in ok],
+                              [r["inference_energy_pj"] for r in ok])
+    assert sorted(numbers["pareto.svg"]["front"]) == sorted(ok[i]["key"] for i in front)
+    assert {p["key"] for p in numbers["pareto.svg"]["points"]} == {r["key"] for r in ok}
+
+    capsys.readouterr()
+    assert main(["plot", str(sweep), "-o", str(tmp_path / "x"), "--bundle",
+                 str(EXAMPLES_DIR / "compact")]) == 2
+    assert "a sweep folder is plotted on its own" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.csv").write_text("a,b\n1,2\n")
+    assert main(["plot", str(bad), "-o", str(tmp_path / "y")]) == 2
+    assert "not a sweep results table" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

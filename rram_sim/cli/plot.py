@@ -9,6 +9,11 @@ way) it adds crossbars per layer (dense vs mapped) and a cell map of one layer p
 numbers behind every figure go to ``DIR/plots.json``. ``--format png|pdf|svg`` chooses the file
 type (file names keep their stem: ``energy_inference.pdf``), ``--dpi`` the resolution and ``--log``
 a logarithmic energy axis; every title names the design point and the chip.
+
+Given one sweep folder instead (``rram-sim sweep -o DIR``: it holds ``results.csv`` and no
+``report.json``), the command draws, per swept parameter (each grid column with more than one
+value, and ``bundle``/``scheme`` when they vary), every metric of ``results.csv`` against it
+(``sweep_PARAM.png``), and the Pareto figure again (``pareto.png``) in the chosen format.
 """
 
 from __future__ import annotations
@@ -35,9 +40,12 @@ def register(subparsers: Any) -> None:
         "plot", help="draw energy, occupancy and timeline figures from report files",
         description="Draw figures from report directories (rram-sim simulate -o DIR) and, "
                     "with --bundle, from layout bundles. Arguments may be labelled LABEL=DIR; "
-                    "the first report is the reference of the normalised energy figure.")
+                    "the first report is the reference of the normalised energy figure. Given "
+                    "one sweep folder (rram-sim sweep -o DIR, holding results.csv), draws every "
+                    "metric against every swept parameter and the Pareto figure.")
     p.add_argument("reports", metavar="REPORT", nargs="+",
-                   help="report directory (holding report.json), optionally LABEL=DIR")
+                   help="report directory (holding report.json), optionally LABEL=DIR; or one "
+                        "sweep folder (holding results.csv)")
     p.add_argument("-o", "--output", metavar="DIR", required=True,
                    help="folder for the PNG files and plots.json")
     p.add_argument("--bundle", metavar="BUNDLE", action="append", default=[],
@@ -218,6 +226,93 @@ def draw_all(reports: dict[str, Any], bundles: dict[str, Any], out: Path,
         shutil.rmtree(stage, ignore_errors=True)
 
 
+# Most columns a results.csv may have (grid parameters plus the fixed ones): far beyond any sweep.
+MAX_SWEEP_COLUMNS = 200
+
+
+def is_sweep_dir(path: str) -> bool:
+    p = Path(path)
+    return (p / "results.csv").is_file() and not (p / "report.json").is_file()
+
+
+def read_sweep(path: Path) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """``(rows, swept columns, metrics)`` of a sweep folder's ``results.csv``: metric cells as
+    numbers (None when empty), the swept columns (grid columns, then ``bundle`` and ``scheme``,
+    each only when it takes more than one value) and the metrics with at least one number in a
+    finished row. A file that is not such a table raises LayoutError naming it."""
+    import csv
+    import io
+
+    from rram_sim.config import read_text_file
+    from rram_sim.plot import _number
+    from rram_sim.sweep.spec import BASE_FIELDS, METRIC_FIELDS
+
+    f = path / "results.csv"
+    text = read_text_file(f, LayoutError, "sweep results")
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    if not set(BASE_FIELDS) <= set(header) or len(header) > MAX_SWEEP_COLUMNS:
+        raise LayoutError(f"{f}: not a sweep results table (needs the columns "
+                          f"{', '.join(BASE_FIELDS)}; at most {MAX_SWEEP_COLUMNS} columns)")
+    for name in header:
+        if not _text_ok(name):
+            raise LayoutError(f"{f}: column {short_repr(name)}: must be plain text of at most "
+                              f"{MAX_NAME_CHARS} characters without '$'")
+    rows = []
+    for i, raw in enumerate(reader):
+        row: dict[str, Any] = {}
+        for k in header:
+            v = raw.get(k) or ""
+            if k in METRIC_FIELDS:
+                row[k] = _number(v) if v != "" else None
+            else:
+                if not _text_ok(v):
+                    raise LayoutError(f"{f}: row {i + 1}, {k}={short_repr(v)}: must be plain "
+                                      f"text of at most {MAX_NAME_CHARS} characters without '$'")
+                row[k] = v
+        rows.append(row)
+    grid = [k for k in header if k not in BASE_FIELDS and k not in METRIC_FIELDS]
+    swept = [k for k in [*grid, "bundle", "scheme"]
+             if len({r[k] for r in rows}) > 1]
+    ok = [r for r in rows if r["status"] == "ok"]
+    metrics = [m for m in METRIC_FIELDS if m in header and any(r[m] is not None for r in ok)]
+    return rows, swept, metrics
+
+
+def draw_sweep(path: Path, out: Path, style: Any) -> dict[str, Any]:
+    """The figures of one sweep folder (see the module docstring), drawn into a temporary folder
+    and moved into ``out`` once all are drawn; returns ``{file name: numbers plotted}``."""
+    from rram_sim import plot
+
+    rows, swept, metrics = read_sweep(path)
+    if not any(r["status"] == "ok" for r in rows):
+        raise LayoutError(f"{path / 'results.csv'}: no finished (status ok) point to draw")
+    ext = style.fmt
+    stage = Path(tempfile.mkdtemp(prefix="rram-sim-plot."))
+    try:
+        done: dict[str, Any] = {}
+        for param in swept:
+            name = f"sweep_{re.sub(r'[^A-Za-z0-9_.+-]', '_', param)}.{ext}"
+            others = [o for o in swept if o != param]
+            done[name] = plot.sweep_against(rows, param, others, metrics, stage / name,
+                                            sweep=path.name or str(path), style=style)
+        infer = any(r.get("inference_energy_pj") is not None for r in rows)
+        x, y = (("inference_latency_ns", "inference_energy_pj") if infer
+                else ("training_step_ns", "training_energy_pj"))
+        name = f"pareto.{ext}"
+        done[name] = plot.pareto(rows, stage / name, x=x, y=y,
+                                 chip="per point (results.csv config_hash)", style=style)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in done:
+            shutil.move(str(stage / name), str(out / name))
+        return done
+    except BaseException:
+        plot.plt.close("all")
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from rram_sim.bundle import load_bundle
     from rram_sim.fileio import atomic_write_json
@@ -231,14 +326,25 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--layer: chooses the cell-map layer of a --bundle; give --bundle too")
     if not MIN_DPI <= args.dpi <= MAX_DPI:
         raise ConfigError(f"--dpi {args.dpi}: must be from {MIN_DPI} to {MAX_DPI}")
+    from rram_sim.plot import Style
+
+    paths = list(labelled(args.reports).values())
+    if any(is_sweep_dir(p) for p in paths):
+        if len(paths) != 1 or args.bundle or args.layer is not None:
+            raise ConfigError("a sweep folder is plotted on its own: give one sweep folder and "
+                              "no report, --bundle or --layer")
+        done = draw_sweep(Path(paths[0]), out, Style(args.fmt, args.dpi, args.log))
+        atomic_write_json(out / "plots.json", done)
+        for name in done:
+            print(out / name)
+        print(f"{len(done)} figures written to {out} (numbers in {out / 'plots.json'})")
+        return 0
     reports = {}
     for label, path in labelled(args.reports).items():
         rep = Report.load(path)
         check_report(rep, f"report '{Path(path) / 'report.json'}'")
         reports[label] = rep
     bundles = {k: load_bundle(v) for k, v in labelled(args.bundle).items()}
-    from rram_sim.plot import Style
-
     done = draw_all(reports, bundles, out, args.layer, Style(args.fmt, args.dpi, args.log))
     atomic_write_json(out / "plots.json", done)
     for name in done:
