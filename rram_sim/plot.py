@@ -386,12 +386,11 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
 
 def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
            x: str = "inference_latency_ns", y: str = "inference_energy_pj",
-           size: str = "chip_area_mm2", chip: str = "sweep base chip",
+           size: str = "chip_area_mm2", chip: str = "chip per point: see results.csv config_hash",
            style: Style = DEFAULT_STYLE) -> dict[str, Any]:
     """Scatter of a sweep's finished points, ``y`` against ``x``, marker area proportional to
-    ``size``; the Pareto front joined and ringed; ``chip`` names the chip the sweep varies in the
-    title (``style.log``: log scale on the energy axis). Returns the points and the front's
-    keys."""
+    ``size``; the Pareto front joined and ringed; ``chip`` names the sweep's chips in the title
+    (``style.log``: log scale on an energy axis). Returns the points and the front's keys."""
     pts = [r for r in rows if r.get("status") == "ok" and r.get(x) is not None
            and r.get(y) is not None]
     fig, ax = plt.subplots(figsize=(6.0, 4.5))
@@ -412,7 +411,7 @@ def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
     ax.set_ylabel(f"{y.replace('_pj', '')} (uJ)")
     if style.log and y.endswith("_pj"):
         ax.set_yscale("log")
-    ax.set_title(_title("design-space sweep", [f"{len(pts)} points"], [_plain(chip)]), fontsize=9)
+    ax.set_title(f"design-space sweep: {len(pts)} points ({_plain(chip)})", fontsize=9)
     fig.tight_layout()
     _save(fig, path, style)
     return {"points": [{"key": r["key"], x: float(r[x]), y: float(r[y]),

@@ -276,3 +276,16 @@ def test_cli_plot_sweep_folder_draws_each_metric_against_each_parameter(tmp_path
     assert main(["plot", str(bad), "-o", str(tmp_path / "y")]) == 2
     assert "not a sweep results table" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_pareto_title_names_points_and_chips_and_log_axis(tmp_path, monkeypatch):
+    seen = _capture_figures(monkeypatch)
+    rows = [{"key": k, "status": "ok", "inference_latency_ns": float(i + 1),
+             "inference_energy_pj": 10.0 ** (i + 1), "chip_area_mm2": 1.0}
+            for i, k in enumerate("abc")]
+    plot.pareto(rows, tmp_path / "p.png", chip="edge", style=plot.Style(log=True))
+    assert seen[0]["titles"] == ["design-space sweep: 3 points (edge)"]
+    assert seen[0]["yscales"] == ["log"]
+    plot.pareto(rows, tmp_path / "q.png")
+    assert seen[1]["yscales"] == ["linear"]
+    assert "config_hash" in seen[1]["titles"][0]

@@ -301,7 +301,7 @@ def draw_sweep(path: Path, out: Path, style: Any) -> dict[str, Any]:
                 else ("training_step_ns", "training_energy_pj"))
         name = f"pareto.{ext}"
         done[name] = plot.pareto(rows, stage / name, x=x, y=y,
-                                 chip="per point (results.csv config_hash)", style=style)
+                                 style=style)
         out.mkdir(parents=True, exist_ok=True)
         for name in done:
             shutil.move(str(stage / name), str(out / name))
