@@ -20,6 +20,7 @@ drivers work in parallel).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
 from rram_sim.config import Config
@@ -68,14 +69,15 @@ def pes_needed(n_crossbars: list[int], copies: list[int], cfg: Config,
     return next_pe
 
 
-class PlacementPolicy:
+class PlacementPolicy(ABC):
     """Base class: ``copies(bundle, cfg)`` returns copies per layer name, or None for the
     bundle's own placement."""
 
     name = ""
 
+    @abstractmethod
     def copies(self, bundle, cfg: Config) -> dict[str, int] | None:
-        raise NotImplementedError(f"placement policy '{self.name}' does not define copies()")
+        """Copies per layer name, or None for the bundle's own placement."""
 
 
 class NonePolicy(PlacementPolicy):

@@ -15,6 +15,7 @@ residual coupling (:mod:`pruning.coupling`) can join across layers.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -61,7 +62,7 @@ class MatrixGrid:
         return np.broadcast_to(row_key * n_col_keys + col_key, self.shape)
 
 
-class Granularity:
+class Granularity(ABC):
     """A way to partition a crossbar layer's weights into groups that are removed whole."""
 
     name: ClassVar[str] = ""
@@ -70,10 +71,10 @@ class Granularity:
     # input slice), which residual coupling can join across layers; None otherwise
     couples: ClassVar[str | None] = None
 
+    @abstractmethod
     def matrix_ids(self, grid: MatrixGrid) -> np.ndarray:
         """An integer label for every position of the ``[K, N]`` matrix (equal label, same
         group)."""
-        raise NotImplementedError(f"granularity '{self.name}' defines no matrix_ids")
 
     def __repr__(self) -> str:
         return f"<granularity {self.name}>"

@@ -17,6 +17,7 @@ settings object, ``Method(rate=0.3)`` the defaults with some values replaced.
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -79,17 +80,17 @@ class PrunedModel:
     ratios: dict[str, float]         # fraction of each layer's groups removed
 
 
-class ModelMethod(PruningMethod):
+class ModelMethod(PruningMethod, ABC):
     """A method that prunes an already-trained model once (AUTO-PRUNE, uniform ratios)."""
 
     family: ClassVar[str] = "trained-model"
 
+    @abstractmethod
     def prune(self, model: nn.Module, data: Any, cfg: Any, out: Any = None, **kwargs: Any
               ) -> PrunedModel:
         """Prune ``model`` (trained on ``data``) for chip ``cfg``; ``out`` is a folder for the
         method's files (a method that writes none ignores it). Returns an object with at least
         the attributes of :class:`PrunedModel`."""
-        raise NotImplementedError(f"method '{self.name}' defines no prune()")
 
 
 __all__ = ["ModelMethod", "NoSettings", "PrunedModel", "PruningMethod"]
