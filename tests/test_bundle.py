@@ -10,6 +10,7 @@ import pytest
 
 from rram_sim import config
 from rram_sim.bundle import (
+    BUNDLE_FORMAT_VERSION,
     GraphNode,
     golden_from_numpy,
     load_bundle,
@@ -17,7 +18,7 @@ from rram_sim.bundle import (
     save_bundle,
 )
 from rram_sim.errors import LayoutError, MappingError
-from rram_sim.layout import FORMAT_VERSION, LayerSpec
+from rram_sim.layout import LayerSpec
 from rram_sim.mapping import im2col, unmap
 
 SPECS = [LayerSpec("c1", "conv", (8, 3, 3, 3), (3, 6, 6), padding=(1, 1)),
@@ -202,8 +203,9 @@ def _unused_cell(a):
 
 
 CORRUPTIONS = [
-    ("newer format", dict(manifest=lambda m: _set(m, "format_version", FORMAT_VERSION + 1)),
-     r"format_version=2: this rram_sim reads versions 1..1"),
+    ("newer format", dict(manifest=lambda m: _set(m, "format_version",
+                                                  BUNDLE_FORMAT_VERSION + 1)),
+     r"format_version=3: this rram_sim reads versions 1..2"),
     ("bad config", dict(manifest=lambda m: m["config"]["crossbar"].update(rows=0)),
      r"manifest.config invalid: crossbar.rows=0"),
     ("unknown scheme", dict(manifest=lambda m: _set(m, "scheme", "sparse")), "scheme='sparse'"),

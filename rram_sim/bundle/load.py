@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from rram_sim.bundle.types import ARRAYS, MANIFEST, Bundle, Golden
+from rram_sim.bundle.evalset import load_eval_set
+from rram_sim.bundle.types import ARRAYS, BUNDLE_FORMAT_VERSION, MANIFEST, Bundle, Golden
 from rram_sim.config import Config, from_dict
 from rram_sim.errors import ConfigError, LayoutError, MappingError
-from rram_sim.graph import GraphNode, check_graph
-from rram_sim.layout import FORMAT_VERSION, LayerLayout, LayerSpec
+from rram_sim.graph import GraphNode, check_graph, graph_shapes
+from rram_sim.layout import LayerLayout, LayerSpec
 from rram_sim.limits import (
     MAX_DIM,
     MAX_JSON_DEPTH,
@@ -219,9 +220,9 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     if json_depth(m) > MAX_JSON_DEPTH:
         ck.fail(f"{MANIFEST}: nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     version = ck.key(m, "format_version", "manifest", int)
-    if version > FORMAT_VERSION or version < 1:
+    if version > BUNDLE_FORMAT_VERSION or version < 1:
         ck.fail(f"manifest.format_version={version}: this rram_sim reads versions 1.."
-                f"{FORMAT_VERSION}; upgrade rram_sim to read it")
+                f"{BUNDLE_FORMAT_VERSION}; upgrade rram_sim to read it")
     try:
         cfg = from_dict(ck.key(m, "config", "manifest", dict), source=path / MANIFEST)
     except ConfigError as exc:
@@ -309,6 +310,13 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
             golden[name] = g
         meta = ck.key(m, "meta", "manifest", dict)
         ck.key(m, "figures", "manifest", dict)
+        in_shape = (graph_shapes(graph, [lay.spec for lay in layers])[graph[0].name] if graph
+                    else None)
+        eval_set = load_eval_set(ck, m, npz, version, in_shape, _get_array)
     figures = {**network_figures([lay.figures for lay in layers]), **placement.figures}
-    return Bundle(config=cfg, scheme=scheme, layers=layers, placement=placement, graph=graph,
-                  golden=golden, figures=figures, meta=meta)
+    b = Bundle(config=cfg, scheme=scheme, layers=layers, placement=placement, graph=graph,
+               golden=golden, figures=figures, meta=meta, eval_set=eval_set)
+    problem = b.eval_set_problem()
+    if problem:
+        ck.fail(f"eval set: {problem}")
+    return b

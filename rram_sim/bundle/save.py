@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from rram_sim.bundle.types import ARRAYS, LAYER_ARRAYS, MANIFEST, Bundle
+from rram_sim.bundle.types import ARRAYS, BUNDLE_FORMAT_VERSION, LAYER_ARRAYS, MANIFEST, Bundle
 from rram_sim.errors import LayoutError
 from rram_sim.fileio import atomic_save_npz, atomic_write_json
 from rram_sim.layout import FORMAT_VERSION, LayerSpec
@@ -26,8 +26,8 @@ def _spec_to_dict(s: LayerSpec) -> dict[str, Any]:
 
 
 def _manifest(b: Bundle) -> dict[str, Any]:
-    return {
-        "format_version": FORMAT_VERSION,
+    m = {
+        "format_version": FORMAT_VERSION if b.eval_set is None else BUNDLE_FORMAT_VERSION,
         "config": b.config.to_dict(),
         "scheme": b.scheme,
         "layers": [{"spec": _spec_to_dict(lay.spec), "scheme": lay.scheme,
@@ -42,6 +42,9 @@ def _manifest(b: Bundle) -> dict[str, Any]:
         "figures": b.figures,
         "meta": b.meta,
     }
+    if b.eval_set is not None:
+        m["eval_set"] = b.eval_set.manifest()
+    return m
 
 
 def _arrays(b: Bundle) -> dict[str, np.ndarray]:
@@ -56,6 +59,8 @@ def _arrays(b: Bundle) -> dict[str, np.ndarray]:
         arrays[f"G{j}.input"] = np.asarray(g.input, dtype=np.float64)
         arrays[f"G{j}.output"] = np.asarray(g.output, dtype=np.float64)
         arrays[f"G{j}.output_quantized"] = np.asarray(g.output_quantized, dtype=np.float64)
+    if b.eval_set is not None:
+        arrays.update(b.eval_set.arrays())
     return arrays
 
 
@@ -70,6 +75,9 @@ def save_bundle(bundle: Bundle, path: str | os.PathLike) -> None:
         if not path.is_dir() or (any(path.iterdir()) and not (path / MANIFEST).is_file()):
             raise LayoutError(f"bundle {path}: exists and is not a bundle directory; "
                               "refusing to overwrite it")
+    problem = bundle.eval_set_problem()
+    if problem:
+        raise LayoutError(f"bundle {path}: eval set: {problem}")
     path.parent.mkdir(parents=True, exist_ok=True)
     manifest = json.loads(json.dumps(_manifest(bundle)))   # fails early on non-JSON metadata
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
