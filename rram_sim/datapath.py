@@ -16,9 +16,14 @@ layout's real tables, with ``index_unit=False`` the *naive* tables of a base-add
 :func:`index_lookups_per_vector` counts the index unit's table reads. The kernels import them from
 there, not from here, so this module imports the kernels without a cycle.
 
-:func:`verify_bundle` runs each layer's golden input through the simulated crossbars
-(:func:`rram_sim.kernels.run_layer`) and compares with the golden quantized output, within a
-tolerance derived from the ADC (see ``docs/datapath.md``).
+:func:`verify_bundle` gives two separate verdicts. **The hardware matches the ADC model**: each
+layer's golden input runs through the simulated crossbars (:func:`rram_sim.kernels.run_layer`) and
+is compared with the golden quantized output, within a tolerance derived from the ADC (see
+``docs/datapath.md``); a coarse ADC passes this check as long as it errs no more than its model
+says. **Accuracy is kept**: when the bundle carries an eval set, the whole network runs on the
+crossbars (:func:`rram_sim.accuracy.evaluate`) and its top-1 accuracy may fall at most
+``max_accuracy_drop`` below the exact quantized network's. :func:`bundle_for_chip` re-maps a bundle
+for another chip first (golden references recomputed for that chip's precision).
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from typing import Any
 import numpy as np
 
 from rram_sim import kernels
+from rram_sim.accuracy import DEFAULT_MAX_DROP, AccuracyResult
 from rram_sim.layout import LayerLayout
 from rram_sim.schemes.index_tables import index_lookups_per_vector, unit_tables
 
-__all__ = ["LayerCheck", "VerifyReport", "check_layer", "index_lookups_per_vector",
-           "unit_tables", "verify_bundle"]
+__all__ = ["LayerCheck", "VerifyReport", "bundle_for_chip", "check_layer",
+           "index_lookups_per_vector", "unit_tables", "verify_bundle"]
 
 REL_TOL_EXACT = 1e-9  # relative tolerance when every ADC conversion is exact
 
@@ -59,18 +65,53 @@ class LayerCheck:
 
 @dataclass
 class VerifyReport:
-    """Per-layer verification results of one bundle."""
+    """Per-layer verification results of one bundle, and its accuracy on the crossbars (None:
+    not measured, ``accuracy_note`` says why)."""
 
     index_unit: bool
     layers: list[LayerCheck] = field(default_factory=list)
+    accuracy: AccuracyResult | None = None
+    max_accuracy_drop: float = DEFAULT_MAX_DROP
+    accuracy_note: str = ""
+
+    @property
+    def hardware_passed(self) -> bool:
+        """Every layer's crossbar output lies within the ADC model's tolerance."""
+        return all(layer.passed for layer in self.layers)
+
+    @property
+    def accuracy_kept(self) -> bool | None:
+        """The crossbars lose at most ``max_accuracy_drop`` accuracy (None: not measured)."""
+        return None if self.accuracy is None else self.accuracy.kept(self.max_accuracy_drop)
 
     @property
     def passed(self) -> bool:
-        return all(layer.passed for layer in self.layers)
+        """Both verdicts hold (an unmeasured accuracy does not fail the bundle)."""
+        return self.hardware_passed and self.accuracy_kept is not False
 
     def to_dict(self) -> dict[str, Any]:
         return {"index_unit": self.index_unit, "passed": self.passed,
+                "hardware_matches_adc_model": self.hardware_passed,
+                "accuracy_kept": self.accuracy_kept,
+                "max_accuracy_drop": self.max_accuracy_drop,
+                "accuracy": None if self.accuracy is None else self.accuracy.to_dict(),
+                "accuracy_note": self.accuracy_note,
                 "layers": [asdict(layer) for layer in self.layers]}
+
+    def verdict(self) -> str:
+        """Two lines: the hardware check and the accuracy check, each with its figures."""
+        n_ok = sum(c.passed for c in self.layers)
+        hw = (f"hardware matches the ADC model: {'yes' if self.hardware_passed else 'NO'} "
+              f"({n_ok} of {len(self.layers)} layers within the ADC model's tolerance)")
+        a = self.accuracy
+        if a is None:
+            acc = f"accuracy kept: not checked ({self.accuracy_note})"
+        else:
+            fl = "" if a.float_accuracy is None else f", float model {a.float_accuracy:.4f}"
+            acc = (f"accuracy kept: {'yes' if self.accuracy_kept else 'NO'} (top-1 on "
+                   f"{a.samples} samples: crossbars {a.crossbar:.4f}, exact quantized "
+                   f"{a.exact:.4f}{fl}; drop {a.drop:+.4f}, allowed {self.max_accuracy_drop:g})")
+        return hw + "\n" + acc
 
     def table(self) -> str:
         """A plain-text table, one line per layer."""
@@ -112,12 +153,20 @@ def check_layer(layout: LayerLayout, golden: Any, cfg: Any, *, index_unit: bool 
         float_max_abs_error=float(float_err.max()) if float_err.size else 0.0)
 
 
-def verify_bundle(bundle: Any, *, index_unit: bool = True) -> VerifyReport:
-    """Check every layer of ``bundle`` that has golden vectors; layers without them are skipped."""
+def verify_bundle(bundle: Any, *, index_unit: bool = True, accuracy: bool = True,
+                  max_accuracy_drop: float = DEFAULT_MAX_DROP) -> VerifyReport:
+    """Check every layer of ``bundle`` that has golden vectors (layers without them are skipped)
+    and, with ``accuracy`` and an eval set in the bundle, the network's accuracy on the crossbars
+    against ``max_accuracy_drop`` (see the module doc)."""
+    from rram_sim import accuracy as acc_mod
+    from rram_sim.bundle import NO_EVAL_SET
     from rram_sim.errors import LayoutError
 
+    if isinstance(max_accuracy_drop, bool) or not isinstance(max_accuracy_drop, (int, float)) \
+            or not 0 <= max_accuracy_drop <= 1:
+        raise LayoutError(f"max_accuracy_drop={max_accuracy_drop!r}: must be a number in [0, 1]")
     golden = getattr(bundle, "golden", None) or {}
-    report = VerifyReport(index_unit=index_unit)
+    report = VerifyReport(index_unit=index_unit, max_accuracy_drop=float(max_accuracy_drop))
     for layout in bundle.layers:
         g = golden.get(layout.spec.name)
         if g is None:
@@ -126,4 +175,33 @@ def verify_bundle(bundle: Any, *, index_unit: bool = True) -> VerifyReport:
     if not report.layers:
         raise LayoutError("bundle: no layer has golden vectors (nothing to verify); "
                           "map the network with golden inputs to enable verification")
+    if not accuracy:
+        report.accuracy_note = "not asked for"
+    elif getattr(bundle, "eval_set", None) is None:
+        report.accuracy_note = f"the bundle {NO_EVAL_SET}"
+    else:
+        report.accuracy = acc_mod.evaluate(bundle, index_unit=index_unit)
     return report
+
+
+def bundle_for_chip(bundle: Any, cfg: Any) -> Any:
+    """``bundle`` as chip ``cfg`` holds it: unchanged when ``cfg`` is the chip it was mapped for;
+    otherwise re-mapped from its stored weights under its own scheme
+    (:func:`rram_sim.sweep.point.remap`, spilling onto further chips if one is too small: values
+    do not depend on placement), with each golden vector's quantized reference recomputed for
+    ``cfg``'s precision from its golden input (the float reference is kept) and the eval set
+    carried over."""
+    from rram_sim.bundle import golden_from_numpy
+    from rram_sim.sweep.point import remap, stored_weights
+
+    if cfg.config_hash() == bundle.config.config_hash():
+        return bundle
+    b = remap(bundle, cfg, bundle.scheme, allow_multi_chip=True)
+    weights, masks, biases = stored_weights(bundle)
+    for name, g in bundle.golden.items():
+        spec = bundle.layer(name).spec
+        new = golden_from_numpy(spec, weights[name], biases[name], g.input, cfg, masks[name])
+        new.output = g.output
+        b.golden[name] = new
+    b.meta = {**bundle.meta, **b.meta, "remapped_from": bundle.config.name}
+    return b

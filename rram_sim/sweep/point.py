@@ -22,9 +22,9 @@ def _load_bundle(path: str):
     return load_bundle(path)
 
 
-def remap(bundle: Any, cfg: Any, scheme: str, allow_multi_chip: bool = False) -> Any:
-    """``bundle``'s network re-mapped for chip ``cfg`` under ``scheme`` (see the module doc)."""
-    from rram_sim.bundle import map_network
+def stored_weights(bundle: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Each layer's real weights (``q * weight_scale`` of the stored integers), mask (``q != 0``)
+    and bias, by layer name, in the layer's own ``weight_shape``."""
     from rram_sim.mapping import unmap
 
     weights, masks, biases = {}, {}, {}
@@ -34,10 +34,21 @@ def remap(bundle: Any, cfg: Any, scheme: str, allow_multi_chip: bool = False) ->
         weights[lay.spec.name] = (q * lay.weight_scale).T.reshape(shape)
         masks[lay.spec.name] = (q != 0).T.reshape(shape)
         biases[lay.spec.name] = lay.bias
-    return map_network([lay.spec for lay in bundle.layers], weights, cfg, scheme, masks=masks,
-                       biases=biases, graph=bundle.graph,
-                       replication=list(bundle.placement.replication),
-                       allow_multi_chip=allow_multi_chip)
+    return weights, masks, biases
+
+
+def remap(bundle: Any, cfg: Any, scheme: str, allow_multi_chip: bool = False) -> Any:
+    """``bundle``'s network re-mapped for chip ``cfg`` under ``scheme`` (see the module doc); the
+    eval set travels with it (golden vectors do not: they hold the old chip's quantization)."""
+    from rram_sim.bundle import map_network
+
+    weights, masks, biases = stored_weights(bundle)
+    b = map_network([lay.spec for lay in bundle.layers], weights, cfg, scheme, masks=masks,
+                    biases=biases, graph=bundle.graph,
+                    replication=list(bundle.placement.replication),
+                    allow_multi_chip=allow_multi_chip)
+    b.eval_set = getattr(bundle, "eval_set", None)
+    return b
 
 
 def _row(task: dict[str, Any], status: str, reason: str | None = None) -> dict[str, Any]:
