@@ -23,8 +23,9 @@ A :class:`Report` holds, for each run (``inference`` and/or ``training``):
   inference run;
 - the chip's area and peak power (``costs.rollup``), the config and its hash, the layout figures.
 
-``Report.save(dir)`` writes ``report.json`` (self-contained), ``records.csv`` and
-``intervals.csv`` atomically; ``Report.load(dir)`` reads them back (JSON only, no pickle). Cycles
+``Report.save(dir)`` writes ``report.json`` (self-contained, with a ``units`` block naming the unit
+of every key suffix, :data:`UNITS`), ``records.csv`` and ``intervals.csv`` atomically;
+``Report.load(dir)`` reads them back (JSON only, no pickle). Cycles
 become nanoseconds here and nowhere earlier.
 """
 
@@ -59,6 +60,37 @@ _BUSY_OF_CATEGORY = {
     "shift_add_digital": ("bus", "digital"), "buffers": ("edram", "bus"),
     "interconnect": ("noc", "offchip"), "writes": ("write",),
 }
+
+
+# The unit of every key and column suffix in reports, summaries, sweeps and plots.json (written
+# into each report.json so that a file read without the docs still says what its numbers are).
+UNITS = {
+    "_ns": "nanoseconds", "_us": "microseconds", "_ms": "milliseconds", "_s": "seconds",
+    "_pj": "picojoules", "_nj": "nanojoules", "_uj": "microjoules", "_w": "watts",
+    "_mw": "milliwatts", "_um2": "square micrometres", "_mm2": "square millimetres",
+    "_per_s": "per second", "_cycles": "clock cycles (chip.clock_ghz)",
+    "utilization": "fraction of the run's makespan (0..1)", "fraction": "0..1",
+}
+
+# Rows of the terminal summary: (key, label with its readable unit, scale from the key's unit).
+_SUMMARY_ROWS = (
+    ("latency_ns", "latency (us)", 1e-3),
+    ("throughput_per_s", "throughput (items/s)", 1.0),
+    ("energy_per_item_uj", "energy per item (uJ)", 1.0),
+    ("dynamic_energy_per_item_uj", "  dynamic (uJ)", 1.0),
+    ("static_energy_per_item_uj", "  static (uJ)", 1.0),
+    ("average_power_w", "average power (W)", 1.0),
+    ("crossbar_utilization", "crossbar utilization", 1.0),
+    ("adc_utilization", "ADC utilization", 1.0),
+    ("link_utilization", "link utilization", 1.0),
+    ("events", "events simulated", 1.0),
+)
+_RELOAD_ROWS = (
+    ("segments", "reload segments", 1.0),
+    ("reloads", "reloads", 1.0),
+    ("reload_ns", "reload time (us)", 1e-3),
+    ("reload_write_pulses", "reload write pulses", 1.0),
+)
 
 
 @dataclass
@@ -107,7 +139,7 @@ class Report:
         """Write report.json, records.csv and intervals.csv into ``directory``."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(d / "report.json", self.to_dict())
+        atomic_write_json(d / "report.json", {"units": UNITS, **self.to_dict()})
         atomic_write_text(d / "records.csv", csv_text(self.records, RECORD_FIELDS))
         atomic_write_text(d / "intervals.csv", csv_text(self.intervals, INTERVAL_FIELDS))
         return d
@@ -130,20 +162,19 @@ class Report:
         return cls.from_dict(data, source=f"report '{p}'")
 
     def summary_table(self) -> str:
-        """A plain-text table of the per-run summaries."""
-        keys = ("latency_ns", "throughput_per_s", "energy_per_item_uj",
-                "dynamic_energy_per_item_uj", "static_energy_per_item_uj", "average_power_w",
-                "crossbar_utilization", "adc_utilization", "link_utilization", "events")
+        """A plain-text table of the per-run summaries, in readable units (us, uJ, W)."""
+        rows = _SUMMARY_ROWS
         runs = list(self.runs)
         if any(self.runs[r].get("reloads") for r in runs):
-            keys += ("segments", "reloads", "reload_ns", "reload_write_pulses")
+            rows += _RELOAD_ROWS
         lines = [f"{'':28s}" + "".join(f"{r:>16s}" for r in runs)]
-        for k in keys:
+        for key, label, scale in rows:
             cells = []
             for r in runs:
-                v = self.runs[r].get(k)
-                cells.append(f"{v:>16.4g}" if isinstance(v, (int, float)) else f"{'-':>16s}")
-            lines.append(f"{k:28s}" + "".join(cells))
+                v = self.runs[r].get(key)
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+                cells.append(f"{v * scale:>16.4g}" if ok else f"{'-':>16s}")
+            lines.append(f"{label:28s}" + "".join(cells))
         return "\n".join(lines)
 
 

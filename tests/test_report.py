@@ -35,7 +35,12 @@ def test_round_trip_and_contents(tmp_path):
     assert back.wear and back.area["chip_area_mm2"] > 0
     rows = list(csv.DictReader(open(tmp_path / "records.csv")))
     assert tuple(rows[0]) == RECORD_FIELDS and len(rows) == len(rep.records)
-    assert "latency_ns" in rep.summary_table()
+    table = rep.summary_table()
+    lat_us = rep.runs["training"]["latency_ns"] * 1e-3
+    line = next(ln for ln in table.splitlines() if ln.startswith("latency (us)"))
+    assert float(line.split()[-1]) == pytest.approx(lat_us, rel=1e-3)
+    stored = json.loads((tmp_path / "report.json").read_text())
+    assert stored["units"]["_ns"] == "nanoseconds" and stored["units"]["_pj"] == "picojoules"
 
 
 def test_load_errors(tmp_path):
@@ -58,9 +63,49 @@ def test_cli_simulate(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "inference" in text and "training" in text
     assert set(Report.load(out).runs) == {"inference", "training"}
-    assert main(["simulate", str(tmp_path / "b"), "--chip", "isaac", "-o", str(out)]) == 2
-    assert "re-map" in capsys.readouterr().err
+    assert main(["simulate", str(tmp_path / "b"), "--chip", "isaac", "-o", str(out),
+                 "--force"]) == 2
+    assert "--remap re-maps it" in capsys.readouterr().err
     assert main(["simulate", str(tmp_path / "b"), "--batch", "0", "-o", str(out)]) == 2
+
+
+def test_cli_simulate_refuses_to_overwrite_a_report_unless_forced(tmp_path, capsys):
+    out = tmp_path / "r"
+    args = ["simulate", "--example", "dense", "-q", "-o", str(out)]
+    assert main(args) == 0
+    first = (out / "report.json").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "already holds a report (report.json, records.csv, intervals.csv)" in err
+    assert "--force" in err and (out / "report.json").read_bytes() == first
+    assert main(args + ["--force", "--pass", "both"]) == 0
+    assert set(Report.load(out).runs) == {"inference", "training"}
+
+
+def test_cli_simulate_remap_and_json(tmp_path, capsys):
+    """--remap maps the bundle's stored weights for a chip of another crossbar size; the JSON
+    summary carries the same runs as report.json, with units."""
+    cfg = config.preset("edge")
+    save_bundle(_bundle(cfg), tmp_path / "b")
+    assert main(["simulate", str(tmp_path / "b"), "--remap", "-o", str(tmp_path / "x")]) == 2
+    assert "give --chip too" in capsys.readouterr().err
+    big = cfg.replace(**{"crossbar.rows": 2 * cfg.crossbar.rows,
+                         "crossbar.cols": 2 * cfg.crossbar.cols})
+    chip = tmp_path / "big.yaml"
+    chip.write_text(f"base: edge\ncrossbar: {{rows: {big.crossbar.rows}, "
+                    f"cols: {big.crossbar.cols}}}\n")
+    out = tmp_path / "r"
+    assert main(["simulate", str(tmp_path / "b"), "--chip", str(chip), "--remap", "--json",
+                 "-q", "-o", str(out)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    rep = Report.load(out)
+    assert got["runs"] == json.loads(json.dumps(rep.runs))
+    assert got["config_hash"] == rep.config_hash == config.load(str(chip)).config_hash()
+    assert got["units"]["_ns"] == "nanoseconds"
+    # the re-mapped bundle is the one map_network gives for the bigger chip directly
+    direct = simulate(_bundle(big), config.load(str(chip)), "inference")
+    assert rep.runs["inference"]["latency_ns"] == direct.runs["inference"]["latency_ns"]
 
 
 def test_cli_simulate_overflow_reload(tmp_path, capsys):
@@ -75,7 +120,7 @@ def test_cli_simulate_overflow_reload(tmp_path, capsys):
     save_bundle(_bundle(big, allow_multi_chip=True), tmp_path / "b2")
     assert main(["simulate", str(tmp_path / "b2"), "--overflow", "reload", "--pass", "both",
                  "-o", str(out)]) == 0
-    assert "reload_ns" in capsys.readouterr().out
+    assert "reload time (us)" in capsys.readouterr().out
     rep = Report.load(out)
     assert rep.runs["inference"]["reloads"] == 2 and rep.runs["training"]["reloads"] == 2
     assert {"reload"} <= {r["pass"] for r in rep.records}

@@ -16,11 +16,18 @@ progress on stderr) and ``-v/--verbose`` (the resolved settings and per-layer de
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
-import sys
 from typing import Any
 
+from rram_sim.cli.common import (  # noqa: F401  (re-exported: one convention for both CLIs)
+    add_json_arg,
+    add_output_arg,
+    add_verbosity_args,
+    print_result,
+    progress,
+    settings_line,
+    verbose,
+)
 from rram_sim.layout import SCHEMES
 
 DATASETS = ("digits", "synthetic", "cifar10", "cifar100", "svhn")
@@ -64,58 +71,6 @@ def add_chip_args(p: argparse.ArgumentParser, scheme: bool = True) -> None:
                        help="crossbar mapping scheme (default: %(default)s)")
 
 
-def add_output_arg(p: argparse.ArgumentParser, help: str, *, required: bool = True,
-                   default: str | None = None, out_alias: bool = False) -> None:
-    """``-o/--output DIR`` (``--out`` kept as an alias where a command had it)."""
-    flags = ["-o", "--output", *(["--out"] if out_alias else [])]
-    p.add_argument(*flags, dest="output", metavar="DIR", required=required, default=default,
-                   help=help + ("" if required else f" (default: {default})"))
-
-
-def add_verbosity_args(p: argparse.ArgumentParser, progress: str = "progress lines",
-                       old_flag: str | None = None) -> None:
-    """``-q/--quiet`` and ``-v/--verbose`` (``old_flag``, e.g. ``--no-progress``, stays as a
-    hidden alias of ``--quiet``)."""
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-q", "--quiet", action="store_true",
-                   help=f"no {progress} on stderr (the result is still printed)")
-    g.add_argument("-v", "--verbose", action="store_true",
-                   help="also print the resolved settings and per-layer detail on stderr")
-    if old_flag:
-        g.add_argument(old_flag, dest="quiet", action="store_true", help=argparse.SUPPRESS)
-
-
-def add_json_arg(p: argparse.ArgumentParser, what: str = "the result") -> None:
-    p.add_argument("--json", action="store_true", help=f"print {what} as JSON")
-
-
-def progress(args: argparse.Namespace, msg: str) -> None:
-    """A progress line on stderr, unless ``--quiet``."""
-    if not getattr(args, "quiet", False):
-        print(msg, file=sys.stderr, flush=True)
-
-
-def verbose(args: argparse.Namespace, msg: str) -> None:
-    """A detail line on stderr, only with ``--verbose``."""
-    if getattr(args, "verbose", False):
-        print(msg, file=sys.stderr, flush=True)
-
-
-def settings_line(args: argparse.Namespace) -> str:
-    """The parsed command-line settings as one JSON line (for ``--verbose``)."""
-    skip = {"func", "command", "quiet", "verbose", "json"}
-    return "settings: " + json.dumps({k: v for k, v in sorted(vars(args).items())
-                                      if k not in skip}, default=str)
-
-
-def print_result(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
-    """The command's result on stdout: ``text``, or ``result`` as JSON with ``--json``."""
-    if getattr(args, "json", False):
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print(text)
-
-
 def export_command(checkpoint: Any, chip: str, scheme: str, output: Any) -> str:
     """The ``rram-prune export`` command line of a checkpoint (printed after pruning)."""
     return " ".join(shlex.quote(str(a)) for a in (
@@ -135,6 +90,20 @@ def data_for(ck: dict[str, Any], args: argparse.Namespace) -> Any:
                            f"{data.image_size} images but the model was built for "
                            f"{spec['in_channels']}x{spec['image_size']}x{spec['image_size']}")
     return data
+
+
+def labelled_batch(data: Any, n: int) -> tuple[Any, Any]:
+    """The first ``n`` test images and their labels (a bundle's eval set); fewer when the test
+    split is smaller."""
+    import torch
+
+    xs, ys = [], []
+    for x, y in data.test:
+        xs.append(x)
+        ys.append(y)
+        if sum(len(t) for t in xs) >= n:
+            break
+    return torch.cat(xs)[:n], torch.cat(ys)[:n]
 
 
 def sample_batch(data: Any, n: int) -> Any:

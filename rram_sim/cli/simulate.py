@@ -3,7 +3,11 @@
 Runs the SimPy chip model (:mod:`rram_sim.engine`) for an inference pass, a training step, or both,
 prints a summary table (latency, throughput, energy per inference or step, power, utilization;
 with ``--overflow reload`` on a network larger than the chip, the reprogramming time) and writes
-the report files (``report.json``, ``records.csv``, ``intervals.csv``) into ``-o DIR``.
+the report files (``report.json``, ``records.csv``, ``intervals.csv``) into ``-o DIR``, which must
+not already hold a report unless ``--force`` is given. ``--remap`` re-maps the bundle's network
+for a ``--chip`` of another crossbar size (or cell, or weight precision) from the weights the
+bundle stores, under the bundle's own mapping scheme. ``--json`` prints the summary as JSON
+(units in its ``units`` block); ``--example SCHEME`` simulates a shipped example bundle.
 """
 
 from __future__ import annotations
@@ -15,7 +19,20 @@ from typing import Any
 
 from rram_sim import config as config_mod
 from rram_sim.bundle import load_bundle
+from rram_sim.cli.common import (
+    add_bundle_args,
+    add_json_arg,
+    add_output_arg,
+    add_verbosity_args,
+    bundle_path,
+    print_result,
+    progress,
+    settings_line,
+    verbose,
+)
 from rram_sim.errors import ConfigError
+
+REPORT_FILES = ("report.json", "records.csv", "intervals.csv")
 
 
 def register(subparsers: Any) -> None:
@@ -24,9 +41,12 @@ def register(subparsers: Any) -> None:
         description="Simulate a layout bundle on a chip with the discrete-event model: an "
                     "inference pass, a training step, or both. Prints a summary and writes "
                     "report.json, records.csv and intervals.csv.")
-    p.add_argument("bundle", metavar="BUNDLE", help="layout bundle directory")
+    add_bundle_args(p, "simulate")
     p.add_argument("--chip", metavar="NAME_OR_YAML", default=None,
                    help="chip preset or YAML file (default: the chip the bundle was mapped for)")
+    p.add_argument("--remap", action="store_true",
+                   help="re-map the bundle's network for --chip from its stored weights (needed "
+                        "when the chip's crossbar, cell or weight precision differs)")
     p.add_argument("--pass", dest="mode", choices=("inference", "training", "both"),
                    default="inference", help="what to simulate (default: inference)")
     p.add_argument("--batch", type=int, default=None,
@@ -40,9 +60,51 @@ def register(subparsers: Any) -> None:
                    help="copies per crossbar layer: the bundle's own (none) or the bottleneck "
                         "layers replicated into the chip's free PEs until the pipeline's stages "
                         "match (balance); default: none")
-    p.add_argument("-o", "--output", metavar="DIR", default="report",
-                   help="report directory (default: ./report)")
+    add_output_arg(p, "report directory", required=False, default="report")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite the report files an existing -o folder holds")
+    add_verbosity_args(p, "progress bars")
+    add_json_arg(p, "the summary")
     p.set_defaults(func=run)
+
+
+def check_output(out: str, force: bool) -> None:
+    """Refuse an ``-o`` that is a file, or a folder holding a report, unless ``force``."""
+    from pathlib import Path
+
+    d = Path(out)
+    if d.exists() and not d.is_dir():
+        raise ConfigError(f"-o {out}: exists and is not a folder")
+    held = [f for f in REPORT_FILES if (d / f).exists()]
+    if held and not force:
+        raise ConfigError(f"-o {out}: already holds a report ({', '.join(held)}); pass --force "
+                          "to overwrite it, or choose another folder")
+
+
+def chip_bundle(bundle, cfg: config_mod.Config, remap: bool):
+    """The bundle to simulate on ``cfg``: ``bundle`` itself, or re-mapped with ``remap``."""
+    from rram_sim.engine import check_compatible
+
+    if remap:
+        from rram_sim.sweep.point import remap as remap_bundle
+
+        return remap_bundle(bundle, cfg, bundle.scheme)
+    try:
+        check_compatible(bundle.config, cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (--remap re-maps it from the bundle's stored weights)") from None
+    return bundle
+
+
+def summary(report, bundle, out, placement: str) -> dict[str, Any]:
+    """What ``simulate`` prints, as JSON-ready data (``--json``)."""
+    from rram_sim.report import UNITS
+
+    return {"chip": report.config["name"], "config_hash": report.config_hash,
+            "scheme": bundle.scheme, "layers": len(bundle.layers),
+            "chip_area_mm2": report.area["chip_area_mm2"], "placement": placement,
+            "copies_per_layer": report.figures.get("copies_per_layer", {}),
+            "runs": report.runs, "report_dir": str(out), "units": UNITS}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,31 +112,45 @@ def run(args: argparse.Namespace) -> int:
 
     from rram_sim.simulate import MAX_BATCH, simulate
 
-    bundle = load_bundle(args.bundle)
-    cfg = config_mod.load(args.chip) if args.chip else bundle.config
+    # Validate every argument and file before simulating.
+    check_output(args.output, args.force)
     if args.batch is not None and not 1 <= args.batch <= MAX_BATCH:
         raise ConfigError(f"--batch={args.batch}: must be an integer in 1..{MAX_BATCH}")
+    if args.remap and not args.chip:
+        raise ConfigError("--remap: re-maps for another chip; give --chip too")
+    verbose(args, settings_line(args))
+    bundle = load_bundle(bundle_path(args))
+    cfg = config_mod.load(args.chip) if args.chip else bundle.config
+    if args.remap:
+        progress(args, f"re-mapping {len(bundle.layers)} layers for chip {cfg.name} "
+                       f"({bundle.scheme} scheme)")
+    bundle = chip_bundle(bundle, cfg, args.remap)
     bars = []
 
-    def progress(mode: str, n: int):
-        bar = tqdm(total=n, desc=mode, unit="img", disable=not sys.stderr.isatty(), leave=False)
+    def on_image(mode: str, n: int):
+        bar = tqdm(total=n, desc=mode, unit="img", leave=False,
+                   disable=args.quiet or not sys.stderr.isatty())
         bars.append(bar)
         return bar.update
 
     t0 = time.perf_counter()
     try:
         report = simulate(bundle, cfg, args.mode, batch=args.batch, overflow=args.overflow,
-                          progress=progress, placement=args.placement)
+                          progress=on_image, placement=args.placement)
     finally:
         for bar in bars:
             bar.close()
     wall = time.perf_counter() - t0
     out = report.save(args.output)
-    print(f"chip {cfg.name} ({cfg.config_hash()}), scheme {bundle.scheme}, "
-          f"{len(bundle.layers)} layers, chip area {report.area['chip_area_mm2']:.2f} mm2")
+    for row in report.layers:
+        verbose(args, "layer " + " ".join(f"{k}={v}" for k, v in row.items()))
     copies = report.figures.get("copies_per_layer", {})
-    print(f"placement {args.placement}: copies per layer "
-          + ", ".join(f"{name} {r}" for name, r in copies.items()))
-    print(report.summary_table())
-    print(f"simulated in {wall:.2f} s; report written to {out}")
+    text = "\n".join([
+        f"chip {cfg.name} ({cfg.config_hash()}), scheme {bundle.scheme}, "
+        f"{len(bundle.layers)} layers, chip area {report.area['chip_area_mm2']:.2f} mm2",
+        f"placement {args.placement}: copies per layer "
+        + ", ".join(f"{name} {r}" for name, r in copies.items()),
+        report.summary_table(),
+        f"simulated in {wall:.2f} s; report written to {out}"])
+    print_result(args, summary(report, bundle, out, args.placement), text)
     return 0
