@@ -27,7 +27,10 @@ use instead (``call_function 'gelu' is not supported by the crossbar export; use
 stores golden vectors per layer from a real input: ``input`` is the layer's actual input in the
 float model, ``output`` the layer's torch output (after a folded BatchNorm), and
 ``output_quantized`` the exact product of the quantized input and the quantized unrolled weights
-(:func:`rram_sim.bundle.golden_from_numpy`, the :mod:`rram_sim.quant` rules).
+(:func:`rram_sim.bundle.golden_from_numpy`, the :mod:`rram_sim.quant` rules). With ``eval_set``
+it also stores labelled test samples and the float model's accuracy on them, from which
+``rram-sim verify``, sweeps and the demo measure the accuracy on the crossbars
+(:mod:`rram_sim.accuracy`).
 """
 
 from __future__ import annotations
@@ -59,8 +62,16 @@ from pruning.tracing import (
     shape_value,
     trace_shapes,
 )
-from rram_sim.bundle import Bundle, GraphNode, golden_from_numpy, map_network, save_bundle
+from rram_sim.bundle import (
+    Bundle,
+    EvalSet,
+    GraphNode,
+    golden_from_numpy,
+    map_network,
+    save_bundle,
+)
 from rram_sim.config import Config
+from rram_sim.errors import LayoutError
 from rram_sim.layout import LayerSpec
 
 _PASS_MODULES = (nn.Dropout, nn.Identity)
@@ -371,11 +382,15 @@ def layer_activations(net: Network, x: torch.Tensor) -> dict[str, tuple[np.ndarr
 
 def export_bundle(model: nn.Module, masks: Masks | None, cfg: Config, scheme: str,
                   sample_input: torch.Tensor, path: str | os.PathLike | None = None,
-                  golden: bool = True, **map_kwargs: Any) -> Bundle:
+                  golden: bool = True, eval_set: tuple[Any, Any] | None = None,
+                  eval_source: str = "", **map_kwargs: Any) -> Bundle:
     """Map ``model`` (with ``masks`` applied) onto chip ``cfg`` under ``scheme``, add golden
     vectors from ``sample_input`` ``[B, C, H, W]``, and save the bundle to ``path`` if given.
-    Extra keyword arguments go to :func:`rram_sim.bundle.map_network` (``replication``,
-    ``allow_multi_chip``, ``fresh_tile``)."""
+    ``eval_set``: ``(images [N, C, H, W], labels [N])`` of the test split, stored in the bundle
+    (:class:`rram_sim.bundle.EvalSet`, with the float model's top-1 accuracy on them and
+    ``eval_source`` naming where they came from) so the simulator can measure the accuracy on the
+    crossbars (:mod:`rram_sim.accuracy`). Extra keyword arguments go to
+    :func:`rram_sim.bundle.map_network` (``replication``, ``allow_multi_chip``, ``fresh_tile``)."""
     model = copy.deepcopy(model).eval()
     if masks is not None:
         masks.validate(model).apply(model)
@@ -392,8 +407,32 @@ def export_bundle(model: nn.Module, masks: Masks | None, cfg: Config, scheme: st
                                   lm.get(s.name))
             g.output = y_out
             bundle.golden[s.name] = g
+    if eval_set is not None:
+        bundle.eval_set = _eval_set(model, bundle, *eval_set, eval_source)
     bundle.meta["producer"] = "pruning.export.export_bundle"
     bundle.meta["model"] = type(model).__name__
     if path is not None:
         save_bundle(bundle, path)
     return bundle
+
+
+def _eval_set(model: nn.Module, bundle: Bundle, x: Any, labels: Any, source: str) -> EvalSet:
+    """The bundle's eval set: the samples, their labels, the float model's accuracy on them."""
+    x = torch.as_tensor(x).float()
+    labels = torch.as_tensor(labels).long()
+    if x.dim() < 2 or labels.dim() != 1 or len(x) != len(labels) or len(x) < 1:
+        raise ExportError(f"eval set: {len(labels)} labels for images of shape "
+                          f"{tuple(x.shape)}; need one label per image and at least one image")
+    out = bundle.output_shape()
+    if len(out) != 1:
+        raise ExportError(f"eval set: the network's output has shape {out}; accuracy needs one "
+                          "value per class (end the model with its logits)")
+    with torch.no_grad():
+        pred = torch.cat([model(x[i:i + 256]).reshape(len(x[i:i + 256]), -1).argmax(1)
+                          for i in range(0, len(x), 256)])
+    acc = float((pred == labels).float().mean())
+    try:
+        return EvalSet(x=x.numpy(), labels=labels.numpy(), classes=int(out[0]), source=source,
+                       float_accuracy=acc)
+    except LayoutError as exc:
+        raise ExportError(str(exc)) from None

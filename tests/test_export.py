@@ -354,3 +354,68 @@ def test_cli_train_export_evaluate(tmp_path, capsys):
     assert main(["export", str(tmp_path / "none"), "-o", str(tmp_path / "x")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
     assert main(["export", str(run), "--chip", "nochip", "-o", str(tmp_path / "x")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Eval set: stored by export, read by rram_sim.accuracy, which agrees with the torch crossbar
+# layers (pruning.xbar_layers) on the same images.
+# ---------------------------------------------------------------------------------------------
+
+def test_eval_set_accuracy_agrees_with_the_torch_crossbar_layers(tmp_path, digits_data):
+    from pruning.cli.common import labelled_batch
+    from pruning.train import evaluate
+    from pruning.xbar_layers import to_crossbar
+    from rram_sim import accuracy
+
+    torch.manual_seed(0)
+    m = build_model("digits_cnn", 10, 1, 0.5, 8).eval()
+    x, y = labelled_batch(digits_data, 96)
+    cfg = CFG.replace(**{"adc.bits": 5})
+    export_bundle(m, None, cfg, "compact", x[:2], tmp_path / "b", eval_set=(x, y),
+                  eval_source="digits test split")
+    e = load_bundle(tmp_path / "b").eval_set
+    assert len(e.labels) == 96 and e.classes == 10 and e.source == "digits test split"
+    assert np.array_equal(e.x, x.numpy()) and np.array_equal(e.labels, y.numpy())
+    loader = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 96, 32)]
+    assert e.float_accuracy == pytest.approx(evaluate(m, loader)[1])
+    r = accuracy.evaluate(load_bundle(tmp_path / "b"), batch_size=32)
+    torch_xb = evaluate(to_crossbar(m, cfg, "compact"), loader)[1]
+    torch_q = evaluate(to_crossbar(m, cfg, "compact", mode="quantized"), loader)[1]
+    # the torch layers carry float32 between layers, the simulator float64: a rare sample may
+    # round differently at the next layer's quantizer
+    assert abs(r.crossbar - torch_xb) <= 2 / 96 and abs(r.exact - torch_q) <= 2 / 96
+    xb = to_crossbar(m, cfg, "compact")
+    with torch.no_grad():
+        want = torch.cat([xb(xi).argmax(1) for xi, _ in loader]).numpy()
+    got = accuracy.predictions(load_bundle(tmp_path / "b"), e.x, batch_size=32)
+    assert np.mean(got == want) >= 94 / 96
+
+
+def test_eval_set_is_checked_at_export():
+    m, x = _small("digits_cnn")
+    with pytest.raises(ExportError, match="eval set: 3 labels"):
+        export_bundle(m, None, CFG, "dense", x, eval_set=(x, torch.tensor([0, 1, 2])))
+    with pytest.raises(ExportError, match="labels must lie in 0..9"):
+        export_bundle(m, None, CFG, "dense", x, eval_set=(x, torch.tensor([0, 10])))
+
+
+def test_cli_export_eval_samples(tmp_path, capsys):
+    import json
+
+    from pruning.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--width", "0.25", "-o", str(run), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["export", str(run), "--eval-samples", "50", "-q", "-o",
+                 str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "eval set of 50 test images (float model accuracy" in out
+    e = load_bundle(tmp_path / "b").eval_set
+    assert len(e.labels) == 50 and e.source == "digits test split, first 50 images"
+    assert main(["export", str(run), "--json", "-q", "-o", str(tmp_path / "c")]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["eval_samples"] == 0 and d["float_accuracy"] is None
+    assert load_bundle(tmp_path / "c").eval_set is None
+    assert main(["export", str(run), "--eval-samples", "-1", "-o", str(tmp_path / "d")]) == 2
+    assert "--eval-samples=-1: must be >= 0" in capsys.readouterr().err

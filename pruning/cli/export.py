@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--masks", default=None, help="masks .npz (default: the checkpoint's)")
     p.add_argument("--golden", type=int, default=4,
                    help="images for golden vectors (default: %(default)s)")
+    p.add_argument("--eval-samples", type=int, default=0, metavar="N",
+                   help="store the first N test images and labels in the bundle, so rram-sim "
+                        "verify, sweeps and the demo report the accuracy on the crossbars "
+                        "(default: %(default)s, none)")
     p.add_argument("--allow-multi-chip", action="store_true",
                    help="spill onto further chips when one is too small")
     add_output_arg(p, "bundle folder to write", out_alias=True)
@@ -43,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pruning.checkpoint import model_from_checkpoint
-    from pruning.cli.common import data_for, sample_batch
+    from pruning.cli.common import data_for, labelled_batch, sample_batch
+    from pruning.errors import PruningError
     from pruning.export import export_bundle
     from pruning.masks import Masks
     from rram_sim import config
@@ -53,17 +58,29 @@ def run(args: argparse.Namespace) -> int:
     if args.masks:
         masks = Masks.load(args.masks)
     cfg = config.load(args.chip)
-    x = sample_batch(data_for(ck, args), max(1, args.golden))
+    if args.eval_samples < 0:
+        raise PruningError(f"--eval-samples={args.eval_samples}: must be >= 0")
+    data = data_for(ck, args)
+    x = sample_batch(data, max(1, args.golden))
+    ev = labelled_batch(data, args.eval_samples) if args.eval_samples else None
+    name = args.data or (ck.get("data") or {}).get("name") or "digits"
     progress(args, f"export: {ck['model']['name']} -> {args.scheme} mapping on {cfg.name}")
     b = export_bundle(model, masks if len(masks) else None, cfg, args.scheme, x, args.output,
-                      allow_multi_chip=args.allow_multi_chip)
+                      allow_multi_chip=args.allow_multi_chip, eval_set=ev,
+                      eval_source=f"{name} test split, first {len(ev[1])} images" if ev else "")
     for lay in b.layers:
         verbose(args, f"  {lay.spec.name}: {lay.spec.kind} {lay.spec.matrix_shape[0]}x"
                       f"{lay.spec.matrix_shape[1]}, {lay.n_crossbars} crossbars")
     keys = ("n_crossbars", "dense_crossbars", "utilization", "weights_nonzero")
     fig = {k: b.figures.get(k) for k in keys}
-    print_result(args, {"bundle": args.output, "layers": len(b.layers), **fig},
+    e = b.eval_set
+    evtext = ("no eval set (--eval-samples N adds one)" if e is None else
+              f"eval set of {len(e.labels)} test images (float model accuracy "
+              f"{e.float_accuracy:.4f})")
+    print_result(args, {"bundle": args.output, "layers": len(b.layers), **fig,
+                        "eval_samples": 0 if e is None else len(e.labels),
+                        "float_accuracy": None if e is None else e.float_accuracy},
                  f"bundle {args.output}: {len(b.layers)} layers, {fig['n_crossbars']} crossbars "
                  f"({fig['dense_crossbars']} dense), utilization {fig['utilization']:.1%}, "
-                 f"{fig['weights_nonzero']} nonzero weights")
+                 f"{fig['weights_nonzero']} nonzero weights; {evtext}")
     return 0
