@@ -20,12 +20,20 @@ drivers work in parallel).
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
 from rram_sim.config import Config
 from rram_sim.engine.timing import LayerGeometry, forward_phases, geometry_from_layout
 from rram_sim.errors import ConfigError
+from rram_sim.layout import LayerLayout, used_positions
+from rram_sim.mapping.figures import layer_figures, network_figures
+from rram_sim.mapping.layer import unmap
+from rram_sim.placement import place
+from rram_sim.quant import encode_cells
+from rram_sim.schemes import scheme_of
+from rram_sim.schemes.packing import pack_nonzero
 
 # Units each copy of a layer has for itself; the others (the home tile's eDRAM, bus and tile
 # shift-and-add) are shared by the copies (docs/timing.md, "Pipeline").
@@ -168,6 +176,61 @@ class BalancePolicy(PlacementPolicy):
         return dict(zip(names, copies))
 
 
+# Mapping policies for pruned (``compact``) layouts: how the survivors of a column block are cut
+# into crossbars.
+MAPPING_POLICIES = ("pack", "spread")
+
+
+def spread_layout(layout: LayerLayout, cfg: Config) -> LayerLayout:
+    """A ``compact`` layout re-cut under the ``spread`` mapping policy; other schemes unchanged.
+
+    ``pack`` (the compact scheme's own cut) fills each crossbar with up to ``crossbar.rows`` of a
+    column block's surviving rows: the fewest crossbars, but the busiest crossbar reads as many
+    OU row groups per input chunk as a dense one. ``spread`` deals the block's surviving rows
+    evenly over as many crossbars as the dense mapping gives it (``ceil(K / crossbar.rows)``),
+    each crossbar's rows rounded up to whole OUs (``ou.rows``): more crossbars (at most the dense
+    layer's), fewer OU reads per crossbar and so a shorter hold per vector -- on chips whose OU is
+    smaller than the crossbar (``edge``); where one read drives every row (``ou.rows ==
+    crossbar.rows``, ISAAC, PipeLayer) nothing changes. The weights stored are the same."""
+    if layout.scheme != "compact":
+        return layout
+    scheme = scheme_of(layout.scheme)
+    q = unmap(layout, cfg)
+    height, width = scheme.unit_shape(cfg)
+    row_index, col_index = pack_nonzero(q, height, width, spread_chunks=-(-q.shape[0] // height),
+                                        granule=cfg.ou.rows)
+    enc = encode_cells(q, cfg.precision.weight_bits, cfg.cell.bits, cfg.crossbar.signed_scheme)
+    cells = enc[row_index.clip(0)[:, :, None], col_index.clip(0)[:, None, :]]
+    cells[~used_positions(row_index, col_index)] = 0
+    at = scheme.place(row_index.shape[0], cfg)
+    out = LayerLayout(spec=layout.spec, scheme=layout.scheme, weight_scale=layout.weight_scale,
+                      row_index=row_index, col_index=col_index, cells=cells,
+                      crossbar=at.crossbar, row_offset=at.row_offset, col_offset=at.col_offset,
+                      n_crossbars=int(at.n_crossbars), bias=layout.bias)
+    out.figures = layer_figures(out, cfg)
+    return out
+
+
+def apply_mapping_policy(bundle, cfg: Config, mapping: str):
+    """``bundle`` under mapping policy ``mapping`` (:data:`MAPPING_POLICIES`): ``pack`` returns
+    it unchanged, ``spread`` re-cuts its ``compact`` layers (:func:`spread_layout`) and places
+    the crossbars afresh under the bundle's own placement rules (copies, multi-chip, fresh
+    tiles)."""
+    if mapping not in MAPPING_POLICIES:
+        raise ConfigError(f"mapping={mapping!r}: must be one of {', '.join(MAPPING_POLICIES)}")
+    if mapping == "pack":
+        return bundle
+    layers = [spread_layout(lay, cfg) for lay in bundle.layers]
+    old = bundle.placement
+    placement = place([lay.n_crossbars for lay in layers], cfg, names=old.layer_names,
+                      replication=old.replication, allow_multi_chip=old.allow_multi_chip,
+                      fresh_tile=old.fresh_tile)
+    figures = {**bundle.figures, **network_figures([lay.figures for lay in layers]),
+               **placement.figures}
+    return dataclasses.replace(bundle, layers=layers, placement=placement, figures=figures,
+                               meta={**bundle.meta, "mapping_policy": mapping})
+
+
 PLACEMENT_POLICIES: dict[str, type[PlacementPolicy]] = {
     NonePolicy.name: NonePolicy,
     FixedPolicy.name: FixedPolicy,
@@ -188,6 +251,6 @@ def get_policy(name: str, copies_per_layer: Mapping[str, int] | None = None) -> 
     return PLACEMENT_POLICIES[name]()
 
 
-__all__ = ["PLACEMENT_POLICIES", "BalancePolicy", "FixedPolicy", "NonePolicy", "PlacementPolicy",
-           "copy_and_shared_hold_cycles", "get_policy", "layer_positions", "pes_needed",
-           "stage_cycles"]
+__all__ = ["MAPPING_POLICIES", "PLACEMENT_POLICIES", "BalancePolicy", "FixedPolicy", "NonePolicy",
+           "PlacementPolicy", "apply_mapping_policy", "copy_and_shared_hold_cycles",
+           "get_policy", "layer_positions", "pes_needed", "spread_layout", "stage_cycles"]

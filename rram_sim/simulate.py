@@ -14,7 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from rram_sim.config import Config
 from rram_sim.engine import MODES, check_compatible, plan_for, run_plan
 from rram_sim.errors import ConfigError
-from rram_sim.placement_policies import copy_and_shared_hold_cycles, get_policy, stage_cycles
+from rram_sim.placement_policies import (
+    apply_mapping_policy,
+    copy_and_shared_hold_cycles,
+    get_policy,
+    stage_cycles,
+)
 from rram_sim.report import Report, build_report
 
 # The largest batch of one run: the bound of training.batch_size (rram_sim.config).
@@ -46,7 +51,7 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
              batch: int | Mapping[str, int] | None = None, overflow: str | None = None,
              measured_pulses: dict[str, int] | None = None,
              progress: ProgressFactory | None = None, placement: str = "none",
-             copies: Mapping[str, int] | None = None) -> Report:
+             copies: Mapping[str, int] | None = None, mapping: str = "pack") -> Report:
     """Simulate ``bundle`` on ``chip`` (default: the chip it was mapped for) and return a Report
     with one run per pass.
 
@@ -59,10 +64,14 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
     ``"balance"``: replicate the bottleneck layers into the free PEs; ``"fixed"``: ``copies``, a
     mapping layer -> copies). The copies of every crossbar layer and its forward stage time per
     image when nothing contends (:func:`rram_sim.placement_policies.stage_cycles`) are in the
-    report's figures (``placement_policy``, ``copies_per_layer``, ``stage_cycles_per_image``)."""
+    report's figures (``placement_policy``, ``copies_per_layer``, ``stage_cycles_per_image``).
+    ``mapping``: how pruned (``compact``) layers are cut into crossbars, ``"pack"`` (the bundle's
+    own: fewest crossbars) or ``"spread"`` (the survivors over the dense layer's row blocks: fewer
+    OU reads per crossbar, more crossbars; :func:`rram_sim.placement_policies.spread_layout`)."""
     cfg = chip or bundle.config
     check_compatible(bundle.config, cfg)
     modes = resolve_passes(passes)
+    bundle = apply_mapping_policy(bundle, cfg, mapping)
     replication = get_policy(placement, copies).copies(bundle, cfg)
     stages = plan_for(bundle, cfg, overflow, replication)
     runs = []
@@ -75,6 +84,7 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
         runs.append((run_plan(stages, cfg, mode, n, measured_pulses, cb), stages))
     layers = [st for st in stages if st.layout is not None]
     figures = {**getattr(bundle, "figures", {}), "placement_policy": placement,
+               "mapping_policy": mapping,
                "copies_per_layer": {st.name: st.copies for st in layers},
                "stage_cycles_per_image": {
                    st.name: stage_cycles(st.positions, st.copies,
