@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "chips", help="list the shipped chip presets",
         description="List the shipped chip presets with their one-line descriptions.")
+    p.add_argument("--json", action="store_true",
+                   help="print the presets as JSON (name, description, config_hash, default)")
     p.set_defaults(func=run)
 
     p = subparsers.add_parser(
@@ -45,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "chips":
-        print(presets_text())
+        print(json.dumps(presets_json(), indent=2) if args.json else presets_text())
         return 0
     cfg = config.load(args.chip)
     base = config.base_of(args.chip)
@@ -74,6 +76,13 @@ def base_text(chip: str, base: str | None) -> str:
     return f"base: preset '{base}' (the file's keys override it)"
 
 
+def presets_json() -> list[dict[str, object]]:
+    """The presets as JSON-ready rows."""
+    return [{"name": n, "description": config.preset(n).description,
+             "config_hash": config.preset(n).config_hash(), "default": n == config.DEFAULT_PRESET}
+            for n in config.preset_names()]
+
+
 def presets_text() -> str:
     names = config.preset_names()
     width = max(len(n) for n in names)
@@ -91,8 +100,8 @@ def library_text(cfg: config.Config) -> str:
     c = cfg.costs
     over = ", ".join(f"{comp}({', '.join(f'{k}={v:g}' for k, v in fields)})"
                      for comp, fields in c.overrides) or "none"
-    return (f"cost library: {c.library} (digital static fraction {c.digital_static_fraction:g}, "
-            f"power gating {c.power_gating}, ADC charged at {config.charged_adc_bits(cfg)} bits); "
+    return (f"cost library: {c.library} (power gating {c.power_gating}, "
+            f"ADC charged at {config.charged_adc_bits(cfg)} bits); "
             f"overrides: {over}")
 
 

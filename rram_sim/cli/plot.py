@@ -26,6 +26,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rram_sim.cli.common import (
+    add_json_arg,
+    add_output_arg,
+    add_verbosity_args,
+    print_result,
+    progress,
+)
 from rram_sim.errors import ConfigError, LayoutError
 from rram_sim.limits import MAX_NAME_CHARS, short_repr
 
@@ -46,8 +53,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("reports", metavar="REPORT", nargs="+",
                    help="report directory (holding report.json), optionally LABEL=DIR; or one "
                         "sweep folder (holding results.csv)")
-    p.add_argument("-o", "--output", metavar="DIR", required=True,
-                   help="folder for the PNG files and plots.json")
+    add_output_arg(p, "folder for the figure files and plots.json")
     p.add_argument("--bundle", metavar="BUNDLE", action="append", default=[],
                    help="layout bundle directory, optionally LABEL=DIR (repeatable): adds the "
                         "crossbar occupancy and cell-map figures")
@@ -61,7 +67,18 @@ def register(subparsers: Any) -> None:
                         f"applies to png and to raster parts of pdf/svg)")
     p.add_argument("--log", action="store_true",
                    help="logarithmic energy axes (the energy figures)")
+    add_verbosity_args(p, "list of the figure files")
+    add_json_arg(p, "the figure files and the numbers behind them")
     p.set_defaults(func=run)
+
+
+def _written(args: argparse.Namespace, out: Path, done: dict[str, Any]) -> None:
+    """Say what was drawn: each file (unless --quiet) and the count, or JSON with --json."""
+    for name in done:
+        progress(args, str(out / name))
+    print_result(args, {"output": str(out), "figures": sorted(str(out / n) for n in done),
+                        "numbers": str(out / "plots.json")},
+                 f"{len(done)} figures written to {out} (numbers in {out / 'plots.json'})")
 
 
 def labelled(items: list[str]) -> dict[str, str]:
@@ -335,9 +352,7 @@ def run(args: argparse.Namespace) -> int:
                               "no report, --bundle or --layer")
         done = draw_sweep(Path(paths[0]), out, Style(args.fmt, args.dpi, args.log))
         atomic_write_json(out / "plots.json", done)
-        for name in done:
-            print(out / name)
-        print(f"{len(done)} figures written to {out} (numbers in {out / 'plots.json'})")
+        _written(args, out, done)
         return 0
     reports = {}
     for label, path in labelled(args.reports).items():
@@ -347,7 +362,5 @@ def run(args: argparse.Namespace) -> int:
     bundles = {k: load_bundle(v) for k, v in labelled(args.bundle).items()}
     done = draw_all(reports, bundles, out, args.layer, Style(args.fmt, args.dpi, args.log))
     atomic_write_json(out / "plots.json", done)
-    for name in done:
-        print(out / name)
-    print(f"{len(done)} figures written to {out} (numbers in {out / 'plots.json'})")
+    _written(args, out, done)
     return 0
