@@ -375,48 +375,107 @@ def timeline(report: Any, path: str | os.PathLike, run: str | None = None,
 # Sweeps
 # ---------------------------------------------------------------------------------------------
 
-def pareto_front(x: Sequence[float], y: Sequence[float]) -> np.ndarray:
-    """Indices of the points no other point dominates (lower or equal in both, lower in one)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    le = (x[None, :] <= x[:, None]) & (y[None, :] <= y[:, None])
-    lt = (x[None, :] < x[:, None]) | (y[None, :] < y[:, None])
+def pareto_front(*objectives: Sequence[float]) -> np.ndarray:
+    """Indices of the points no other point dominates, every objective minimised (a point
+    dominates another when it is lower or equal in every objective and lower in one). Maximise
+    a quantity by passing its negative."""
+    cols = [np.asarray(o, float) for o in objectives]
+    le = np.logical_and.reduce([c[None, :] <= c[:, None] for c in cols])
+    lt = np.logical_or.reduce([c[None, :] < c[:, None] for c in cols])
     dominated = (le & lt).any(axis=1)
     return np.flatnonzero(~dominated)
+
+
+MAX_LABELS = 12   # a sweep with more points labels only its Pareto front
+
+
+def point_labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A short label per sweep row: the values of the columns that differ between the rows
+    (grid parameters, bundle, scheme; not the result columns), ``name=value`` joined by commas."""
+    from rram_sim.sweep.spec import BASE_FIELDS, METRIC_FIELDS
+
+    skip = (set(BASE_FIELDS) | set(METRIC_FIELDS)) - {"bundle", "scheme"}
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in skip
+            and len({str(r.get(k)) for r in rows}) > 1]
+    return [_plain(", ".join(f"{k}={r.get(k)}" for k in keys)) or str(r.get("key", "?"))
+            for r in rows]
 
 
 def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
            x: str = "inference_latency_ns", y: str = "inference_energy_pj",
            size: str = "chip_area_mm2", chip: str = "chip per point: see results.csv config_hash",
-           style: Style = DEFAULT_STYLE) -> dict[str, Any]:
-    """Scatter of a sweep's finished points, ``y`` against ``x``, marker area proportional to
-    ``size``; the Pareto front joined and ringed; ``chip`` names the sweep's chips in the title
-    (``style.log``: log scale on an energy axis). Returns the points and the front's keys."""
-    pts = [r for r in rows if r.get("status") == "ok" and r.get(x) is not None
-           and r.get(y) is not None]
-    fig, ax = plt.subplots(figsize=(6.0, 4.5))
+           style: Style = DEFAULT_STYLE, accuracy: str = "accuracy") -> dict[str, Any]:
+    """The Pareto figure of a sweep's finished points, marker area proportional to ``size``,
+    ``chip`` naming the sweep's chips in the title (``style.log``: log scale on energy axes).
+
+    Without accuracies: ``y`` against ``x``, the front (both minimised) joined and ringed. When
+    every point has an ``accuracy`` (the sweep's bundles carry eval sets): two panels, accuracy
+    against ``y`` and against ``x``, the front taken over all three (``x`` and ``y`` minimised,
+    accuracy maximised) and ringed in both. The front's points are labelled with the values that
+    differ between the points (every point, up to :data:`MAX_LABELS` points). Returns the points
+    (with their accuracy and label), the front's keys and the objectives."""
+    pts = [r for r in rows if r.get("status") == "ok" and _number(r.get(x)) is not None
+           and _number(r.get(y)) is not None]
+    with_acc = bool(pts) and all(_number(r.get(accuracy)) is not None for r in pts)
+    title = f"design-space sweep: {len(pts)} points ({_plain(chip)})"
+    labels = point_labels(pts)
     front: list[int] = []
-    if pts:
-        xs = np.array([float(r[x]) for r in pts])
-        ys = np.array([float(r[y]) for r in pts])
-        ss = np.array([float(r.get(size) or 0.0) for r in pts])
-        area = 20 + 200 * ss / ss.max() if ss.max() > 0 else np.full(len(pts), 40.0)
-        ax.scatter(xs * 1e-3, ys * 1e-6, s=area, alpha=0.5, color="#1f77b4",
-                   label=f"points (marker area ~ {size})")
-        front = [int(i) for i in pareto_front(xs, ys)]
-        order = sorted(front, key=lambda i: xs[i])
-        ax.plot(xs[order] * 1e-3, ys[order] * 1e-6, "-o", color="#d62728", mfc="none", ms=10,
-                label="Pareto front")
-        ax.legend(fontsize=8, frameon=False)
-    ax.set_xlabel(f"{x.replace('_ns', '')} (us)")
-    ax.set_ylabel(f"{y.replace('_pj', '')} (uJ)")
-    if style.log and y.endswith("_pj"):
-        ax.set_yscale("log")
-    ax.set_title(f"design-space sweep: {len(pts)} points ({_plain(chip)})", fontsize=9)
+    xs = np.array([_number(r[x]) for r in pts], dtype=float)
+    ys = np.array([_number(r[y]) for r in pts], dtype=float)
+    ss = np.array([_number(r.get(size)) or 0.0 for r in pts], dtype=float)
+    area = (20 + 200 * ss / ss.max() if pts and ss.max() > 0 else np.full(len(pts), 40.0))
+    xname, yname = f"{x.replace('_ns', '')} (us)", f"{y.replace('_pj', '')} (uJ)"
+    if not with_acc:
+        fig, ax = plt.subplots(figsize=(6.0, 4.5))
+        if pts:
+            ax.scatter(xs * 1e-3, ys * 1e-6, s=area, alpha=0.5, color="#1f77b4",
+                       label=f"points (marker area ~ {size})")
+            front = [int(i) for i in pareto_front(xs, ys)]
+            order = sorted(front, key=lambda i: xs[i])
+            ax.plot(xs[order] * 1e-3, ys[order] * 1e-6, "-o", color="#d62728", mfc="none",
+                    ms=10, label="Pareto front")
+            _label(ax, xs * 1e-3, ys * 1e-6, labels, front)
+            ax.legend(fontsize=8, frameon=False)
+        ax.set_xlabel(xname)
+        ax.set_ylabel(yname)
+        if style.log and y.endswith("_pj"):
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
+        objectives = [f"{x} (min)", f"{y} (min)"]
+    else:
+        acc = np.array([_number(r[accuracy]) for r in pts], dtype=float)
+        front = [int(i) for i in pareto_front(xs, ys, -acc)]
+        fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.5), sharey=True)
+        for ax, vals, name, unit, is_energy in ((axes[0], ys * 1e-6, yname, y, True),
+                                                 (axes[1], xs * 1e-3, xname, x, False)):
+            ax.scatter(vals, acc, s=area, alpha=0.5, color="#1f77b4",
+                       label=f"points (marker area ~ {size})")
+            ax.scatter(vals[front], acc[front], s=120, facecolors="none", edgecolors="#d62728",
+                       linewidths=1.5, label=f"Pareto front ({x}, {y} min, {accuracy} max)")
+            _label(ax, vals, acc, labels, front)
+            ax.set_xlabel(name)
+            if style.log and is_energy and unit.endswith("_pj"):
+                ax.set_xscale("log")
+        axes[0].set_ylabel(f"{accuracy} (top-1, on the crossbars)")
+        axes[0].legend(fontsize=8, frameon=False)
+        fig.suptitle(title, fontsize=9)
+        objectives = [f"{x} (min)", f"{y} (min)", f"{accuracy} (max)"]
     fig.tight_layout()
     _save(fig, path, style)
-    return {"points": [{"key": r["key"], x: float(r[x]), y: float(r[y]),
-                        size: r.get(size)} for r in pts],
-            "front": [pts[i]["key"] for i in front]}
+    return {"points": [{"key": r["key"], x: _number(r[x]), y: _number(r[y]),
+                        size: r.get(size), "label": lab,
+                        **({accuracy: _number(r[accuracy])} if with_acc else {})}
+                       for r, lab in zip(pts, labels)],
+            "front": [pts[i]["key"] for i in front], "objectives": objectives}
+
+
+def _label(ax: Any, xv: np.ndarray, yv: np.ndarray, labels: Sequence[str],
+           front: Sequence[int]) -> None:
+    """Write each point's label beside it (only the front's when there are many points)."""
+    which = range(len(labels)) if len(labels) <= MAX_LABELS else front
+    for i in which:
+        ax.annotate(labels[i], (xv[i], yv[i]), xytext=(4, 4), textcoords="offset points",
+                    fontsize=6, color="#d62728" if i in front else "#555555")
 
 
 def _number(v: Any) -> float | None:

@@ -136,3 +136,56 @@ def test_cli_sweep(tmp_path, capsys):
     assert "already done 2" in capsys.readouterr().out
     assert main(["sweep", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "o")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# Accuracy beside cost: a bundle with an eval set gets accuracy columns and an accuracy-aware front
+# ---------------------------------------------------------------------------------------------
+
+def test_accuracy_columns_and_front(tmp_path):
+    from test_accuracy import cfg_with, make
+
+    from rram_sim import accuracy, config, plot
+    from rram_sim.bundle import save_bundle
+
+    b, _ = make(cfg_with(), n=24)
+    save_bundle(b, tmp_path / "net")
+    spec = {"chip": "edge", "grid": {"adc.bits": [2, 8], "crossbar.rows/crossbar.cols":
+                                     [[32, 32], [64, 64]]},
+            "bundles": [str(tmp_path / "net")]}
+    res = run_sweep(parse_spec(spec), tmp_path / "out")
+    ok = [r for r in res.rows if r["status"] == "ok"]
+    assert len(ok) == 4
+    for r in ok:        # the column is the accuracy of the re-mapped bundle on that chip
+        chip = config.load("edge").replace(**{
+            "adc.bits": r["adc.bits"], "crossbar.rows": r["crossbar.rows"],
+            "crossbar.cols": r["crossbar.cols"]})
+        want = accuracy.evaluate(remap(load_bundle(tmp_path / "net"), chip, "compact"))
+        assert (r["accuracy"], r["accuracy_exact"]) == (want.crossbar, want.exact)
+    two = [r["accuracy"] for r in ok if r["adc.bits"] == 2]
+    eight = [r["accuracy"] for r in ok if r["adc.bits"] == 8]
+    assert max(two) < min(eight)
+    header = (tmp_path / "out" / "results.csv").read_text().splitlines()[0].split(",")
+    assert "accuracy" in header and "accuracy_exact" in header
+    fig = plot.pareto(ok, tmp_path / "p.png")
+    assert fig["objectives"][-1] == "accuracy (max)"
+    front = plot.pareto_front([r["inference_latency_ns"] for r in ok],
+                              [r["inference_energy_pj"] for r in ok],
+                              [-r["accuracy"] for r in ok])
+    assert sorted(fig["front"]) == sorted(ok[i]["key"] for i in front)
+    # a 2-bit point is on the front only if no 8-bit point is as cheap in both costs
+    assert any(r["adc.bits"] == 8 for r in ok if r["key"] in fig["front"])
+    assert all("adc.bits=" in p["label"] for p in fig["points"])
+    # rram-sim plot of the folder: accuracy is a metric drawn against each swept parameter (not a
+    # swept column) and the Pareto figure takes the same three-objective front
+    assert main(["plot", str(tmp_path / "out"), "-o", str(tmp_path / "figs")]) == 0
+    numbers = json.loads((tmp_path / "figs" / "plots.json").read_text())
+    assert set(numbers) == {"sweep_adc.bits.png", "sweep_crossbar.rows.png",
+                            "sweep_crossbar.cols.png", "pareto.png"}
+    assert "accuracy" in numbers["sweep_adc.bits.png"]["metrics"]
+    assert sorted(numbers["pareto.png"]["front"]) == sorted(fig["front"])
+
+
+def test_rows_without_eval_set_leave_accuracy_empty(serial):
+    out, res = serial
+    assert all(r["accuracy"] is None and r["accuracy_exact"] is None for r in res.rows)

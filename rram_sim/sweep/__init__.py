@@ -27,7 +27,11 @@ re-quantized from those values. A pruning run enters a sweep through the bundle 
 ``CONFIGHASH-BUNDLE-SCHEME``. Each finished point is appended as one JSON line to
 ``DIR/results.jsonl`` the moment it returns; at the end the rows of the sweep's points are
 rewritten in grid order to ``results.jsonl`` and ``results.csv`` and the Pareto figure
-``pareto.png`` (energy vs latency, marker area by chip area) is drawn. Points already in
+``pareto.png`` is drawn (:func:`rram_sim.plot.pareto`: energy vs latency, marker area by chip area;
+with accuracies, accuracy against energy and against latency, the front taken over all three).
+When a bundle carries an eval set (``rram-prune export --eval-samples N``), each row also holds
+``accuracy`` (top-1 on the point's crossbars, :mod:`rram_sim.accuracy`) and ``accuracy_exact``
+(the exact quantized network at the point's precision); both are empty otherwise. Points already in
 ``results.jsonl`` are skipped, so a killed sweep resumes where it stopped. A point whose chip is
 invalid (:class:`ConfigError`), whose network does not fit (:class:`MappingError`) or that asks
 for a pass the chip cannot run is recorded with ``status: skipped`` and the one-line reason.
@@ -41,6 +45,7 @@ processes). Every backend runs the same pure function per point, so results are 
 from rram_sim.sweep.point import remap, run_point
 from rram_sim.sweep.runner import SweepResult, csv_text, read_results, run_sweep
 from rram_sim.sweep.spec import (
+    ACCURACY_FIELDS,
     BACKENDS,
     METRIC_FIELDS,
     PASSES,
@@ -50,6 +55,6 @@ from rram_sim.sweep.spec import (
     points,
 )
 
-__all__ = ["BACKENDS", "METRIC_FIELDS", "PASSES", "SweepResult", "SweepSpec", "csv_text",
-           "load_spec", "parse_spec", "points", "read_results", "remap", "run_point",
+__all__ = ["ACCURACY_FIELDS", "BACKENDS", "METRIC_FIELDS", "PASSES", "SweepResult", "SweepSpec",
+           "csv_text", "load_spec", "parse_spec", "points", "read_results", "remap", "run_point",
            "run_sweep"]

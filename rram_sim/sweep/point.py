@@ -1,5 +1,6 @@
-"""One sweep point: the bundle re-mapped for the point's chip, simulated, tabulated (a pure
-function, run by every backend)."""
+"""One sweep point: the bundle re-mapped for the point's chip, simulated, tabulated, and, when the
+bundle carries an eval set, its accuracy measured on the point's crossbars (a pure function, run by
+every backend)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,11 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
         return _row(task, "skipped", str(exc))
     row = _row(task, "ok")
     row.update(metric_values(rep))
+    if b.eval_set is not None:
+        from rram_sim.accuracy import evaluate
+
+        acc = evaluate(b)
+        row["accuracy"], row["accuracy_exact"] = acc.crossbar, acc.exact
     return json.loads(json.dumps(row, default=_plain))
 
 

@@ -24,8 +24,12 @@ RESULTS_JSONL = "results.jsonl"
 RESULTS_CSV = "results.csv"
 SPEC_JSON = "sweep.json"
 BASE_FIELDS = ("key", "index", "status", "reason", "bundle", "scheme", "config_hash")
-# The result columns: every registered report metric (rram_sim.metrics), in registration order.
-METRIC_FIELDS = metric_names()
+# The network's top-1 accuracy on the bundle's eval set (rram_sim.accuracy): on the point's
+# crossbars, and exactly quantized with the point's precision; empty without an eval set.
+ACCURACY_FIELDS = ("accuracy", "accuracy_exact")
+# The result columns: the accuracies, then every registered report metric (rram_sim.metrics), in
+# registration order.
+METRIC_FIELDS = (*ACCURACY_FIELDS, *metric_names())
 _KEYS = {"chip", "grid", "bundles", "schemes", "passes", "batch", "allow_multi_chip",
          "placement"}
 # Placement policies a sweep may name (rram_sim.placement_policies; "fixed" needs per-bundle
