@@ -225,16 +225,13 @@ class CostsConfig:
     library: str = _f("isaac", "built-in cost library: 'isaac' (ISAAC-CE Table 6, 32 nm, scaled "
                       "by stated laws) or 'mnsim' (MNSIM 2.0's default constants); every value "
                       "is cited in docs/costs.md", choices=COST_LIBRARIES)
-    digital_static_fraction: float = _f(
-        0.10, "'isaac' library: fraction of each digital block's ISAAC peak power drawn as "
-        "leakage (an assumption: ISAAC reports peak power only; see docs/costs.md); 'mnsim' "
-        "charges MNSIM's own leakage figures", "", 0, 1)
     power_gating: str = _f("unused", "tiles that leak: 'unused' gates every tile holding no "
                            "layer (only tiles in use and their routers leak), 'none' leaks every "
                            "tile of each chip in use", choices=POWER_GATING)
     overrides: Any = _f((), "per component, replacements of the library's figures: "
                         "{component: {energy_pj, leakage_mw, area_um2, latency_ns}} (YAML "
-                        "mapping; component names as in docs/costs.md)")
+                        "mapping; component names as in docs/costs.md); leakage_mw sets a "
+                        "component's static power per instance")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", _canonical_overrides(self.overrides))

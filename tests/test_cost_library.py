@@ -86,7 +86,7 @@ def test_overrides_from_yaml_replace_fields_and_change_the_hash():
     ("costs: {overrides: [adc]}", r"costs.overrides=\['adc'\]: must be a mapping"),
     ("costs: {library: neurosim}", r"costs.library='neurosim': must be one of isaac, mnsim"),
     ("costs: {power_gating: some}", r"costs.power_gating='some': must be one of none, unused"),
-    ("costs: {digital_static_fraction: 1.5}", r"costs.digital_static_fraction=1.5: must be <= 1"),
+    ("costs: {digital_static_fraction: 0.1}", r"costs.digital_static_fraction: unknown key"),
     ("costs: {leakage: 0}", r"costs.leakage: unknown key"),
 ])
 def test_cost_keys_are_validated_with_one_line_errors(text, match):
@@ -95,25 +95,66 @@ def test_cost_keys_are_validated_with_one_line_errors(text, match):
     assert "\n" not in str(exc.value)
 
 
-def test_digital_static_fraction_splits_peak_power_without_changing_it():
-    zero = ISAAC.replace(**{"costs.digital_static_fraction": 0.0})
-    r0, r1 = costs.rollup(zero), costs.rollup(ISAAC)
-    assert r0.chip_leakage_w == 0.0 < r1.chip_leakage_w
-    assert r0.chip_power_w == pytest.approx(r1.chip_power_w)
-    assert costs.leakage_energy_pj(ISAAC, 1000.0)["edram"] == pytest.approx(0.1 * 20.7 * 168e3)
-    half = ISAAC.replace(**{"costs.digital_static_fraction": 0.5})
-    assert costs.leakage_energy_pj(half, 1000.0)["edram"] == pytest.approx(0.5 * 20.7 * 168e3)
+def test_static_power_is_per_component_from_its_cited_model():
+    lib = costs.component_library(ISAAC)
+    leak = {name: c.leakage_mw for name, c in lib.items()}
+    # CACTI 7 at 32 nm (itrs-lop): eDRAM leakage + gate leakage + refresh, SRAM registers, router
+    assert leak["edram"] == pytest.approx(1.24041 + 0.0173251 + 0.0320262)
+    assert leak["input_register"] == pytest.approx(0.328565 + 0.00343352)
+    assert leak["output_register"] == pytest.approx(leak["input_register"] / 8)   # 256 B of 2 KB
+    assert leak["tile_output_register"] == pytest.approx(0.478754 + 0.0047841)
+    assert leak["router"] == pytest.approx(2.64164 + 0.0749517)
+    assert leak["bus"] == pytest.approx((0.00535964 + 9.51743e-05) * 256 * 0.372 ** 0.5)
+    # Aladdin 40 nm: a 32-bit adder leaks 2.4 uW; a 16-bit multiplier 80 uW / 4
+    assert leak["shift_add"] == leak["tile_shift_add"] == pytest.approx(2.4e-3)
+    assert leak["sigmoid"] == pytest.approx(0.08 / 4 + 1.2e-3)
+    # blocks that draw power only while working
+    for name in ("adc", "dac", "sample_hold", "crossbar_read", "offchip_link"):
+        assert leak[name] == 0.0, name
+    for name, c in lib.items():
+        if c.leakage_mw > 0 and name != "index_unit":
+            assert "CACTI 7" in c.source or "Aladdin" in c.source, name
+    # static + dynamic still add up to ISAAC's published peak powers (Table 6)
+    r = costs.rollup(ISAAC)
+    assert r.chip_power_w == pytest.approx(65.8, rel=0.003)
+    assert r.tile_power_mw == pytest.approx(330.0, rel=0.003)
+    assert 0 < r.chip_leakage_w < 0.05 * r.chip_power_w
+    # the static share of each block is its model's, not one fraction for all
+    shares = {n: leak[n] / (leak[n] + lib[n].energy_pj * 1.2 / lib[n].events_per_unit)
+              for n in ("edram", "router", "shift_add", "input_register")}
+    assert len({round(v, 3) for v in shares.values()}) == len(shares)
+
+
+def test_static_power_scales_with_size_and_is_settable_per_component():
+    big = ISAAC.replace(**{"tile.edram_kb": 128, "pe.input_register_bytes": 4096})
+    a, b = costs.component_library(ISAAC), costs.component_library(big)
+    assert b["edram"].leakage_mw == pytest.approx(2 * a["edram"].leakage_mw)
+    assert b["input_register"].leakage_mw == pytest.approx(2 * a["input_register"].leakage_mw)
+    wide = ISAAC.replace(**{"precision.input_bits": 8, "precision.weight_bits": 8})
+    assert costs.component_library(wide)["shift_add"].leakage_mw == pytest.approx(1.2e-3)
+    over = load_yaml_text("base: isaac\ncosts: {overrides: {edram: {leakage_mw: 5}, "
+                          "offchip_link: {leakage_mw: 100}}}\n")
+    lib = costs.component_library(over)
+    assert lib["edram"].leakage_mw == 5.0 and lib["edram"].source.startswith("costs.overrides")
+    assert lib["edram"].energy_pj == a["edram"].energy_pj
+    e = costs.leakage_energy_pj(over, 1000.0, 2)
+    assert e["edram"] == pytest.approx(2 * 5.0 * 1000.0)
+    assert e["offchip_link"] == pytest.approx(4 * 100.0 * 1000.0)
 
 
 def test_power_gating_policy():
+    edram = costs.component_library(ISAAC)["edram"].leakage_mw
+    router = costs.component_library(ISAAC)["router"].leakage_mw
     gated = costs.leakage_energy_pj(ISAAC, 1000.0, 3)
     none = costs.leakage_energy_pj(ISAAC.replace(**{"costs.power_gating": "none"}), 1000.0, 3)
-    assert gated["edram"] == pytest.approx(3 * 2.07 * 1000)
-    assert none["edram"] == pytest.approx(168 * 2.07 * 1000)
-    assert none["offchip_link"] == gated["offchip_link"] > 0
-    # an unused chip leaks only its links either way
+    assert gated["edram"] == pytest.approx(3 * edram * 1000)
+    assert none["edram"] == pytest.approx(168 * edram * 1000)
+    assert gated["router"] == pytest.approx(1 * router * 1000)      # ceil(3 / 4) routers
+    assert none["router"] == pytest.approx(42 * router * 1000)
+    assert none["offchip_link"] == gated["offchip_link"] == 0.0   # links: no static power
+    # an unused chip leaks nothing either way
     idle = costs.leakage_energy_pj(ISAAC.replace(**{"costs.power_gating": "none"}), 1000.0, 0)
-    assert idle["edram"] == 0.0
+    assert sum(idle.values()) == 0.0
 
 
 def test_lossless_adc_is_charged_at_the_resolution_its_sums_need():

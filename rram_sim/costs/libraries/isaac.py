@@ -7,10 +7,11 @@ stated law (ADC energy and area with resolution and sample rate by the survey fi
 flit width). With the ``isaac`` preset the roll-up reproduces ISAAC's component rows and its tile
 (330 mW, 0.372 mm^2) and chip (65.8 W, 85.4 mm^2) totals; docs/costs.md lists every constant.
 
-Leakage: ISAAC reports peak power only. The analog blocks (ADC, DAC, S+H, crossbar) draw power
-only while converting or reading (all dynamic); every digital block leaks
-``costs.digital_static_fraction`` of its peak power (an explicit assumption parameter, see
-docs/costs.md), unless ``costs.overrides`` sets a component's ``leakage_mw``.
+Static power: ISAAC reports peak power only. Each block's static power comes from a model of that
+kind of block (CACTI 7 for the memories, the router and the bus wires at ISAAC's 32 nm; Aladdin's
+40 nm characterisation for adders, multipliers and comparators); the ADC, DAC, S+H, crossbar and
+off-chip links draw power only while working. The rest of ISAAC's peak power is dynamic, so the
+roll-up still reproduces Table 6. ``costs.overrides.NAME.leakage_mw`` replaces any of them.
 """
 
 from __future__ import annotations
@@ -57,6 +58,48 @@ LINK_POWER_MW = 10400.0 / 4      # HyperTransport, 4 links: 10.4 W
 LINK_AREA_UM2 = 22.88e6 / 4      # 22.88 mm^2
 LINK_REF_GBPS = 6.4              # 6.4 GB/s per link
 
+# ---------------------------------------------------------------------------------------------
+# Static power per instance (mW), subthreshold + gate leakage, each from a model of that kind of
+# block; docs/costs.md ("Static power") gives the commands that reproduce the CACTI figures.
+# ---------------------------------------------------------------------------------------------
+CACTI = ("CACTI 7 (github.com/HewlettPackard/cacti @1ffd8df; 32 nm, 'ram', 1 bank, 32-byte "
+         "lines, ITRS low-operating-power (itrs-lop) peripherals, 360 K)")
+# eDRAM 64 KB, lp-dram cells: leakage 1.24041 + gate 0.0173251 + refresh 0.0320262 mW. With these
+# settings CACTI gives 15.69 pJ per 256-bit read, x 1.2 GHz + leakage = 20.1 mW: ISAAC's 20.7 mW
+# row, which is why the low-operating-power device type is the one used throughout.
+EDRAM_LEAK_MW = 1.24041 + 0.0173251 + 0.0320262
+IR_LEAK_MW = 0.328565 + 0.00343352       # 2 KB SRAM (itrs-lop cells)
+TILE_OR_LEAK_MW = 0.478754 + 0.0047841   # 3 KB SRAM (itrs-lop cells)
+# OR 256 B: CACTI finds no organisation that small; the 2 KB IR's leakage per byte x 256.
+OR_LEAK_MW = IR_LEAK_MW * OR_REF_BYTES / IR_REF_BYTES
+# Router: CACTI 7's router model (router.cc, from ORION) at 32 nm with 32-bit flits, 8 input and
+# 8 output ports, 4 virtual channels of 8 flits (CACTI's own NUCA router buffering), itrs-lop:
+# leakage 2.64164 + gate 0.0749517 mW, area 0.125 mm^2 (ISAAC: 0.151 mm^2).
+ROUTER_LEAK_MW = 2.64164 + 0.0749517
+# Bus: CACTI 7 repeated global wire (Wire(Global)), itrs-lop: 0.00535964 + 0.0000951743 mW per
+# bit per mm; 256 bits over the side of ISAAC's 0.372 mm^2 tile (assumption: the bus crosses the
+# tile once to join its 12 IMAs).
+WIRE_LEAK_MW_PER_BIT_MM = 0.00535964 + 9.51743e-05
+BUS_REF_LENGTH_MM = 0.372 ** 0.5
+BUS_LEAK_MW = WIRE_LEAK_MW_PER_BIT_MM * EDRAM_REF_BUS_BITS * BUS_REF_LENGTH_MM
+# Logic: Aladdin (Shao et al., ISCA 2014) 40 nm unit characterisation, as tabulated in the
+# hwcomponents library (Accelergy-Project/hwcomponents-library, library/aladdin.py): 32-bit adder
+# 2.4 uW, 32x32-bit multiplier 80 uW, 32-bit comparator 0.0251 uW of leakage; linear in width for
+# adders and comparators, quadratic for multipliers (that file's scaling). Not scaled to 32 nm.
+ALADDIN = "Aladdin (Shao et al., ISCA 2014), 40 nm, via hwcomponents-library aladdin.py"
+ADDER32_LEAK_MW = 2.4e-3
+MULT32_LEAK_MW = 0.08
+COMPARATOR32_LEAK_MW = 2.51e-5
+
+
+def adder_leak_mw(bits: int) -> float:
+    return ADDER32_LEAK_MW * bits / 32
+
+
+def mult_leak_mw(bits: int) -> float:
+    return MULT32_LEAK_MW * (bits / 32) ** 2
+
+
 # Digital multiply-accumulate of the weight gradient (training.gradient_unit = digital): Horowitz,
 # "Computing's energy problem (and what we can do about it)", ISSCC 2014, 45 nm: integer multiply
 # 0.2 pJ at 8 bits and 3.1 pJ at 32 bits (an array multiplier grows with bits^2: 0.2 x (32/8)^2 =
@@ -81,20 +124,23 @@ INDEX_BITS = 16
 
 def build(cfg: Config) -> dict[str, Component]:
     """Every component of the chip ``cfg`` describes, priced from ISAAC's Table 6."""
-    frac = cfg.costs.digital_static_fraction
-
-    def _dig_leak(power_mw: float) -> float:
-        return frac * power_mw
-
-    def _dig_dyn(power_mw: float) -> float:
-        return (1.0 - frac) * power_mw
+    acc_bits = cfg.precision.input_bits + cfg.precision.weight_bits
+    in_bits = cfg.precision.input_bits
+    sa_leak = adder_leak_mw(acc_bits)
+    sigmoid_leak = mult_leak_mw(in_bits) + adder_leak_mw(in_bits)
+    maxpool_leak = COMPARATOR32_LEAK_MW * in_bits / 32
+    # ISAAC's peak power less the static power at ISAAC's own point (16-bit data) is dynamic
+    sa_ref_leak = adder_leak_mw(32)
+    sigmoid_ref_leak = mult_leak_mw(16) + adder_leak_mw(16)
+    maxpool_ref_leak = COMPARATOR32_LEAK_MW * 16 / 32
 
     # Per-byte dynamic energy of ISAAC's registers: one access of the 256-bit bus width per
-    # 1.2 GHz cycle at peak, so (1 - static) x P / 1.2 GHz per 32 bytes.
-    ir_pj_per_byte = _dig_dyn(IR_POWER_MW) / REF_CLOCK_GHZ / (EDRAM_REF_BUS_BITS / 8)
-    or_pj_per_byte = _dig_dyn(OR_POWER_MW) / REF_CLOCK_GHZ / (EDRAM_REF_BUS_BITS / 8)
-    tile_or_pj_per_byte = _dig_dyn(TILE_OR_POWER_MW) / REF_CLOCK_GHZ / (EDRAM_REF_BUS_BITS / 8)
-    edram_pj_per_byte = _dig_dyn(EDRAM_POWER_MW) / REF_CLOCK_GHZ / (EDRAM_REF_BUS_BITS / 8)
+    # 1.2 GHz cycle at peak, so (P - static) / 1.2 GHz per 32 bytes.
+    ref_bytes = EDRAM_REF_BUS_BITS / 8
+    ir_pj_per_byte = (IR_POWER_MW - IR_LEAK_MW) / REF_CLOCK_GHZ / ref_bytes
+    or_pj_per_byte = (OR_POWER_MW - OR_LEAK_MW) / REF_CLOCK_GHZ / ref_bytes
+    tile_or_pj_per_byte = (TILE_OR_POWER_MW - TILE_OR_LEAK_MW) / REF_CLOCK_GHZ / ref_bytes
+    edram_pj_per_byte = (EDRAM_POWER_MW - EDRAM_LEAK_MW) / REF_CLOCK_GHZ / ref_bytes
     ir_bits = IR_REF_BYTES * 8
     xb, ou, pe, tile, noc, chip = cfg.crossbar, cfg.ou, cfg.pe, cfg.tile, cfg.noc, cfg.chip
     t_read = xb.read_latency_ns
@@ -140,17 +186,18 @@ def build(cfg: Config) -> dict[str, Component]:
             "100 ns read of all 16384 cells; charged per activated cell (ou.rows x ou.cols per OU "
             "activation) x read_latency_ns; area per cell x rows x cols; all dynamic"),
         Component(
-            "shift_add", "shift_add_digital", _dig_dyn(SA_POWER_MW) / REF_CLOCK_GHZ, "shift_adds",
-            1.0, _dig_leak(SA_POWER_MW), SA_AREA_UM2, 1.0 / clock,
+            "shift_add", "shift_add_digital", (SA_POWER_MW - sa_ref_leak) / REF_CLOCK_GHZ,
+            "shift_adds", 1.0, sa_leak, SA_AREA_UM2, 1.0 / clock,
             f"{ISAAC}: 4 S+A per IMA 0.2 mW, 0.00024 mm^2 -> 0.05 mW each at one operation per "
-            "1.2 GHz cycle; costs.digital_static_fraction static (assumption)"),
+            f"1.2 GHz cycle, less static; static: {ALADDIN}, one adder of input_bits + "
+            "weight_bits (2.4 uW per 32 bits)"),
         Component(
             "input_register", "buffers", ir_pj_per_byte * bus_bytes, "input_register_bytes",
-            bus_bytes, _dig_leak(IR_POWER_MW) * pe.input_register_bytes / IR_REF_BYTES,
+            bus_bytes, IR_LEAK_MW * pe.input_register_bytes / IR_REF_BYTES,
             IR_AREA_UM2 * pe.input_register_bytes / IR_REF_BYTES, 1.0 / clock,
             f"{ISAAC}: IR 2 KB 1.24 mW, 0.0021 mm^2; one 256-bit write per 1.2 GHz cycle at peak "
-            "-> 0.0291 pJ/B dynamic (access = edram_bus_bits); leakage and area x size/2 KB; "
-            "costs.digital_static_fraction static (assumption)"),
+            "-> (1.24 - 0.332) mW / 1.2 GHz = 0.0237 pJ/B dynamic (access = edram_bus_bits); "
+            f"static 0.332 mW for 2 KB from {CACTI}; static and area x size/2 KB"),
         Component(
             "input_register_read", "buffers",
             ir_pj_per_byte * xb.rows * cfg.dac.bits / 8, "crossbar_activations", 1.0, 0.0, 0.0,
@@ -160,16 +207,17 @@ def build(cfg: Config) -> dict[str, Component]:
             "(no own instance)"),
         Component(
             "output_register", "buffers", or_pj_per_byte * bus_bytes, "output_register_bytes",
-            bus_bytes, _dig_leak(OR_POWER_MW) * pe.output_register_bytes / OR_REF_BYTES,
+            bus_bytes, OR_LEAK_MW * pe.output_register_bytes / OR_REF_BYTES,
             OR_AREA_UM2 * pe.output_register_bytes / OR_REF_BYTES, 1.0 / clock,
             f"{ISAAC}: OR 256 B 0.23 mW, 0.00077 mm^2; one 256-bit access per 1.2 GHz cycle at "
-            "peak; leakage and area x size/256 B; costs.digital_static_fraction static "
-            "(assumption)"),
+            f"peak, less static; static: the IR's {CACTI} figure per byte x 256 B (CACTI has no "
+            "organisation this small); static and area x size/256 B"),
         Component(
             "index_unit", "index_datapath", 2 * INDEX_BITS * ir_pj_per_byte / 8, "index_lookups",
-            1.0, 2 * index_entry_bits * _dig_leak(IR_POWER_MW) / ir_bits,
+            1.0, 2 * index_entry_bits * IR_LEAK_MW / ir_bits,
             2 * index_entry_bits * IR_AREA_UM2 / ir_bits, 1.0 / clock,
-            f"derived from {ISAAC} IR per bit (0.128 um^2, 3.63 fJ per access): AUTO-PRUNE index "
+            f"derived from {ISAAC} IR per bit (0.128 um^2, 2.96 fJ per access, 20.3 nW static "
+            "from CACTI): AUTO-PRUNE index "
             f"unit per crossbar = index registers of (rows + logical columns) x {INDEX_BITS}-bit "
             "entries plus "
             "a gather mux assumed equal in size ((N-1) x w 2:1 mux cells ~ N x w register cells): "
@@ -177,37 +225,41 @@ def build(cfg: Config) -> dict[str, Component]:
             "the mux (2 x 16 x per-bit energy)"),
         Component(
             "edram", "buffers", edram_pj_per_byte * bus_bytes, "buffer_read_bytes", bus_bytes,
-            _dig_leak(EDRAM_POWER_MW) * tile.edram_kb / EDRAM_REF_KB,
+            EDRAM_LEAK_MW * tile.edram_kb / EDRAM_REF_KB,
             EDRAM_AREA_UM2 * tile.edram_kb / EDRAM_REF_KB, 1.0 / clock,
             f"{ISAAC}: eDRAM 64 KB 20.7 mW, 0.083 mm^2; one 256-bit access per 1.2 GHz cycle at "
-            "peak -> 15.5 pJ per 256-bit read (x edram_bus_bits/256); leakage (incl. refresh) and "
-            "area x size/64 KB; costs.digital_static_fraction static (assumption)"),
+            "peak, less static -> 16.2 pJ per 256-bit read (x edram_bus_bits/256); static "
+            f"1.29 mW (leakage + gate leakage + refresh of lp-dram cells) from {CACTI}; static "
+            "and area x size/64 KB"),
         Component(
             "edram_write", "buffers", edram_pj_per_byte * bus_bytes, "buffer_write_bytes",
             bus_bytes, 0.0, 0.0, 1.0 / clock,
             f"{ISAAC}: eDRAM write, same energy per access as a read (see edram); same hardware"),
         Component(
-            "bus", "interconnect", _dig_dyn(BUS_POWER_MW) * bus_scale / REF_CLOCK_GHZ,
-            "buffer_read_bytes", bus_bytes, _dig_leak(BUS_POWER_MW) * bus_scale,
+            "bus", "interconnect", (BUS_POWER_MW - BUS_LEAK_MW) * bus_scale / REF_CLOCK_GHZ,
+            "buffer_read_bytes", bus_bytes, BUS_LEAK_MW * bus_scale,
             BUS_AREA_UM2 * bus_scale, 1.0 / clock,
             f"{ISAAC}: tile bus 7 mW, 0.090 mm^2 (256 bits, 12 IMAs); one transfer per 1.2 GHz "
-            "cycle at peak -> 5.25 pJ per 256-bit transfer; energy, leakage and area x width/256 "
-            "x pes/12 (wire length); every eDRAM byte read crosses it; "
-            "costs.digital_static_fraction static (assumption)"),
+            "cycle at peak, less static -> 5.12 pJ per 256-bit transfer; static: 256 repeated "
+            f"global wires of {CACTI} (5.45 uW per bit per mm) over the 0.61 mm side of ISAAC's "
+            "tile (assumption) = 0.85 mW; energy, static and area x width/256 x pes/12 (wire "
+            "length); every eDRAM byte read crosses it"),
         Component(
-            "bus_write", "interconnect", _dig_dyn(BUS_POWER_MW) * bus_scale / REF_CLOCK_GHZ,
+            "bus_write", "interconnect", (BUS_POWER_MW - BUS_LEAK_MW) * bus_scale / REF_CLOCK_GHZ,
             "buffer_write_bytes", bus_bytes, 0.0, 0.0, 1.0 / clock,
             f"{ISAAC}: tile bus carrying bytes into the eDRAM (see bus); same hardware"),
         Component(
-            "sigmoid", "shift_add_digital", _dig_dyn(SIGMOID_POWER_MW) / REF_CLOCK_GHZ,
-            "activation_ops", 1.0, _dig_leak(SIGMOID_POWER_MW), SIGMOID_AREA_UM2, 1.0 / clock,
+            "sigmoid", "shift_add_digital", (SIGMOID_POWER_MW - sigmoid_ref_leak) / REF_CLOCK_GHZ,
+            "activation_ops", 1.0, sigmoid_leak, SIGMOID_AREA_UM2, 1.0 / clock,
             f"{ISAAC}: 2 sigmoid units 0.52 mW, 0.0006 mm^2; one evaluation per 1.2 GHz cycle at "
-            "peak; costs.digital_static_fraction static (assumption)"),
+            f"peak, less static; static: {ALADDIN}, one input_bits multiplier and one adder per "
+            "unit (a piecewise-linear segment: assumption), 21.2 uW at 16 bits"),
         Component(
-            "tile_shift_add", "shift_add_digital", _dig_dyn(TILE_SA_POWER_MW) / REF_CLOCK_GHZ,
-            "digital_adds", 1.0, _dig_leak(TILE_SA_POWER_MW), TILE_SA_AREA_UM2, 1.0 / clock,
-            f"{ISAAC}: tile S+A 0.05 mW, 0.00006 mm^2; one add per 1.2 GHz cycle at peak; "
-            "costs.digital_static_fraction static (assumption)"),
+            "tile_shift_add", "shift_add_digital",
+            (TILE_SA_POWER_MW - sa_ref_leak) / REF_CLOCK_GHZ, "digital_adds", 1.0, sa_leak,
+            TILE_SA_AREA_UM2, 1.0 / clock,
+            f"{ISAAC}: tile S+A 0.05 mW, 0.00006 mm^2; one add per 1.2 GHz cycle at peak, less "
+            f"static; static: {ALADDIN}, one adder of input_bits + weight_bits"),
         Component(
             "gradient_mac", "shift_add_digital", gradient_mac_pj(cfg.precision.input_bits),
             "gradient_macs", 1.0, 0.0, 0.0, 1.0 / clock,
@@ -216,36 +268,37 @@ def build(cfg: Config) -> dict[str, Component]:
             "bits; one MAC per stored weight and output position; runs on the tile's digital "
             "units (no own instance)"),
         Component(
-            "maxpool", "shift_add_digital", _dig_dyn(MAXPOOL_POWER_MW) / REF_CLOCK_GHZ,
-            "pool_ops", 1.0, _dig_leak(MAXPOOL_POWER_MW), MAXPOOL_AREA_UM2, 1.0 / clock,
+            "maxpool", "shift_add_digital", (MAXPOOL_POWER_MW - maxpool_ref_leak) / REF_CLOCK_GHZ,
+            "pool_ops", 1.0, maxpool_leak, MAXPOOL_AREA_UM2, 1.0 / clock,
             f"{ISAAC}: max-pool unit 0.4 mW, 0.00024 mm^2; one comparison per 1.2 GHz cycle at "
-            "peak; costs.digital_static_fraction static (assumption)"),
+            f"peak, less static; static: {ALADDIN}, one input_bits comparator"),
         Component(
             "tile_output_register", "buffers", tile_or_pj_per_byte * flit_bytes, "noc_flits",
-            1.0, _dig_leak(TILE_OR_POWER_MW) * tile.output_register_kb / TILE_OR_REF_KB,
+            1.0, TILE_OR_LEAK_MW * tile.output_register_kb / TILE_OR_REF_KB,
             TILE_OR_AREA_UM2 * tile.output_register_kb / TILE_OR_REF_KB, 1.0 / clock,
             f"{ISAAC}: tile OR 3 KB 1.68 mW, 0.0032 mm^2; one 256-bit access per 1.2 GHz cycle at "
-            "peak (0.0394 pJ/B); every flit injected into the NoC is read from it (x flit bytes); "
-            "leakage and area x size/3 KB; costs.digital_static_fraction static (assumption)"),
+            "peak, less static (0.0311 pJ/B); every flit injected into the NoC is read from it "
+            f"(x flit bytes); static 0.484 mW for 3 KB from {CACTI}; static and area x size/3 KB"),
         Component(
             "router", "interconnect",
-            _dig_dyn(ROUTER_POWER_MW) / (REF_CLOCK_GHZ * ROUTER_REF_PORTS)
+            (ROUTER_POWER_MW - ROUTER_LEAK_MW) / (REF_CLOCK_GHZ * ROUTER_REF_PORTS)
             * noc.flit_bits / ROUTER_REF_FLIT_BITS, "noc_flit_hops", 1.0,
-            _dig_leak(ROUTER_POWER_MW) * router_scale, ROUTER_AREA_UM2 * router_scale,
+            ROUTER_LEAK_MW * router_scale, ROUTER_AREA_UM2 * router_scale,
             noc.hop_latency_cycles / clock,
             f"{ISAAC}: router (32-bit flits, 8 ports, shared by 4 tiles) 42 mW, 0.151 mm^2; at "
-            "peak every port forwards one flit per 1.2 GHz cycle -> 3.94 pJ per flit-hop "
-            "(x flit_bits/32); leakage and area x flit_bits/32 x ports/8 with ports = "
-            "concentration + the noc.topology's neighbour ports (4 on a mesh) (assumption: "
-            "buffer-dominated router); costs.digital_static_fraction static (assumption)"),
+            "peak every port forwards one flit per 1.2 GHz cycle, less static -> 4.09 pJ per "
+            "flit-hop (x flit_bits/32); static 2.72 mW from CACTI 7's router model (router.cc; "
+            "32 nm, itrs-lop, 32-bit flits, 8x8 ports, 4 VCs of 8 flits); static and area x "
+            "flit_bits/32 x ports/8 with ports = concentration + the noc.topology's neighbour "
+            "ports (4 on a mesh) (assumption: buffer-dominated router)"),
         Component(
-            "offchip_link", "interconnect", _dig_dyn(LINK_POWER_MW) / LINK_REF_GBPS,
-            "offchip_bytes", 1.0, _dig_leak(LINK_POWER_MW), LINK_AREA_UM2,
+            "offchip_link", "interconnect", LINK_POWER_MW / LINK_REF_GBPS,
+            "offchip_bytes", 1.0, 0.0, LINK_AREA_UM2,
             1.0 / chip.offchip_link_gbps,
             f"{ISAAC}: HyperTransport 4 links 10.4 W, 22.88 mm^2 -> 2.6 W, 5.72 mm^2 per link at "
-            "6.4 GB/s -> 365.6 pJ per byte dynamic; power x offchip_link_gbps/6.4; "
-            "costs.digital_static_fraction static "
-            "(assumption)"),
+            "6.4 GB/s -> 406.25 pJ per byte, all dynamic (no static power: the links are up "
+            "only while transferring, as the hwcomponents library's ISAAC chip-to-chip link "
+            "model charges them, leak 0); power x offchip_link_gbps/6.4"),
         Component(
             "cell_write", "writes", cfg.cell.write_energy_pj, "cell_write_pulses", 1.0, 0.0, 0.0,
             cfg.cell.write_latency_ns,
