@@ -298,32 +298,51 @@ def cell_states(layout: Any, cfg: Any) -> np.ndarray:
     return grid
 
 
+MAP_CROSSBARS_SHOWN = 32   # cell maps drawn per layer figure (the returned numbers cover all)
+MAP_PANELS_PER_ROW = 8
+
+
 def crossbar_map(bundle: Any, path: str | os.PathLike, layer: str | None = None,
                  label: str = "bundle", style: Style = DEFAULT_STYLE) -> dict[str, Any]:
-    """The crossbars of one layer (default: the one with the most crossbars) as cell maps;
-    ``label`` names the design point in the title.
-    Returns the layer name and, per crossbar, its used rows, used logical columns, stored and
-    non-zero weights."""
+    """The crossbars of one layer (default: the one with the most crossbars) as cell maps, one
+    panel per crossbar with its rows and logical columns on the axes (at most
+    :data:`MAP_CROSSBARS_SHOWN` panels; the title says when a layer has more); ``label`` names
+    the design point in the title.
+    Returns the layer name and, per crossbar (all of them), its used rows, used logical columns,
+    stored and non-zero weights."""
     from matplotlib.colors import ListedColormap
 
     lay = (bundle.layer(layer) if layer is not None
            else max(bundle.layers, key=lambda lay_: lay_.n_crossbars))
     cfg = bundle.config
     grid = cell_states(lay, cfg)
-    n = max(grid.shape[0], 1)
-    fig, axes = plt.subplots(1, n, figsize=(max(5.0, 0.6 + 2.4 * min(n, 8)), 3.0), squeeze=False)
+    total = grid.shape[0]
+    shown = min(max(total, 1), MAP_CROSSBARS_SHOWN)
+    ncols = min(shown, MAP_PANELS_PER_ROW)
+    nrows = -(-shown // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.0, 0.8 + 2.2 * ncols), 1.2 + 2.3 * nrows),
+                             squeeze=False)
     cmap = ListedColormap(["#ffffff", "#bbbbbb", "#1f77b4"])
-    for i, ax in enumerate(axes[0]):
-        if i < grid.shape[0]:
-            ax.imshow(grid[i], cmap=cmap, vmin=0, vmax=2, interpolation="nearest",
-                      aspect="auto")
-            ax.set_title(f"crossbar {i}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[0][0].set_ylabel(f"rows (of {cfg.crossbar.rows})")
+    rows, cols = cfg.crossbar.rows, grid.shape[2] if total else cfg.logical_cols_per_crossbar
+    for i, ax in enumerate(axes.flat):
+        if i >= min(total, shown):
+            ax.axis("off")
+            continue
+        ax.imshow(grid[i], cmap=cmap, vmin=0, vmax=2, interpolation="nearest", aspect="auto",
+                  extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
+        ax.set_title(f"crossbar {i}", fontsize=8)
+        ax.set_xticks([0, cols - 1])
+        ax.set_yticks([0, rows - 1])
+        ax.tick_params(labelsize=7)
+        if i % ncols == 0:
+            ax.set_ylabel("row", fontsize=8)
+        if i // ncols == nrows - 1 or i + ncols >= min(total, shown):
+            ax.set_xlabel("logical column", fontsize=8)
+    more = f"; crossbars 0-{shown - 1} of {total} shown" if total > shown else ""
     fig.suptitle(_title(f"cell map of {lay.spec.name} ({lay.scheme})", [label],
                         [chip_name(bundle)])
-                 + "\nwhite = freed, grey = zero, blue = weight", fontsize=9)
+                 + f"\n{rows} rows x {cols} logical columns per crossbar{more}"
+                   "\nwhite = freed, grey = zero, blue = weight", fontsize=9)
     fig.tight_layout()
     _save(fig, path, style)
     used = grid > 0

@@ -134,9 +134,17 @@ def test_cli_plot_writes_figures_and_numbers(reports, tmp_path, capsys):
                  "--bundle", str(EXAMPLES_DIR / "compact")]) == 0
     numbers = json.loads((out / "plots.json").read_text())
     for name in ("energy_inference.png", "energy_training_normalised.png",
-                 "timeline_compact_training.png", "occupancy.png", "crossbar_map_compact.png"):
+                 "timeline_compact_training.png", "occupancy.png"):
         assert (out / name).stat().st_size > 1000
         assert name in numbers
+    # a cell map of every layer of the bundle, each counting that layer's crossbars
+    compact = load_bundle(EXAMPLES_DIR / "compact")
+    maps = {n: v for n, v in numbers.items() if n.startswith("crossbar_map_")}
+    assert sorted(maps) == sorted(f"crossbar_map_compact_{lay.spec.name}.png"
+                                  for lay in compact.layers)
+    for lay in compact.layers:
+        m = maps[f"crossbar_map_compact_{lay.spec.name}.png"]
+        assert m["layer"] == lay.spec.name and len(m["crossbars"]) == lay.n_crossbars
     assert math.isclose(sum(numbers["energy_training.png"]["ref"].values()),
                         reports["dense"].runs["training"]["energy_pj"], rel_tol=1e-9)
     capsys.readouterr()
@@ -179,7 +187,7 @@ def test_cli_plot_format_dpi_log_and_titles(reports, tmp_path, monkeypatch):
     seen = _capture_figures(monkeypatch)
     assert main(["plot", *args, "-o", str(tmp_path / "pdf"), "--format", "pdf", "--log"]) == 0
     numbers = json.loads((tmp_path / "pdf" / "plots.json").read_text())
-    assert "energy_inference.pdf" in numbers and "crossbar_map_compact.pdf" in numbers
+    assert "energy_inference.pdf" in numbers and "crossbar_map_compact_conv2.pdf" in numbers
     assert not any(n.endswith(".png") for n in numbers)
     for name in numbers:
         assert (tmp_path / "pdf" / name).read_bytes().startswith(b"%PDF")
@@ -289,3 +297,22 @@ def test_pareto_title_names_points_and_chips_and_log_axis(tmp_path, monkeypatch)
     plot.pareto(rows, tmp_path / "q.png")
     assert seen[1]["yscales"] == ["linear"]
     assert "config_hash" in seen[1]["titles"][0]
+
+
+def test_crossbar_map_of_a_large_layer_says_how_many_it_shows(tmp_path, monkeypatch):
+    """A layer of more crossbars than the figure has panels: every crossbar is counted in the
+    numbers, the title says which are drawn, and every panel has its row and column axes."""
+    from rram_sim import config
+    from rram_sim.bundle import map_network
+    from rram_sim.layout import LayerSpec
+
+    cfg = config.preset("edge")
+    spec = LayerSpec("fc", "linear", (40, 2000), (2000,))
+    b = map_network([spec], [np.random.default_rng(0).standard_normal(spec.weight_shape)], cfg)
+    n = b.layers[0].n_crossbars
+    assert n > plot.MAP_CROSSBARS_SHOWN
+    seen = _capture_figures(monkeypatch)
+    m = plot.crossbar_map(b, tmp_path / "m.png", label="big")
+    assert len(m["crossbars"]) == n
+    assert f"crossbars 0-{plot.MAP_CROSSBARS_SHOWN - 1} of {n} shown" in seen[0]["titles"][0]
+    assert sum(t.startswith("crossbar ") for t in seen[0]["titles"]) == plot.MAP_CROSSBARS_SHOWN

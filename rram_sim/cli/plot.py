@@ -5,8 +5,9 @@ labelled ``LABEL=DIR`` (default label: the directory's name); the first is the r
 normalised energy bars divide by. For every run the reports share (``inference``, ``training``) the
 command draws the energy breakdown (absolute and normalised), and per report the energy per layer,
 per pass and the pipeline timeline. With ``--bundle`` (layout bundle directories, labelled the same
-way) it adds crossbars per layer (dense vs mapped) and a cell map of one layer per bundle. The
-numbers behind every figure go to ``DIR/plots.json``. ``--format png|pdf|svg`` chooses the file
+way) it adds crossbars per layer (dense vs mapped) and a cell map of every layer of each bundle
+(``crossbar_map_LABEL_LAYER.png``; ``--layer NAME`` draws that layer's only). The numbers
+behind every figure go to ``DIR/plots.json``. ``--format png|pdf|svg`` chooses the file
 type (file names keep their stem: ``energy_inference.pdf``), ``--dpi`` the resolution and ``--log``
 a logarithmic energy axis; every title names the design point and the chip.
 
@@ -58,7 +59,8 @@ def register(subparsers: Any) -> None:
                    help="layout bundle directory, optionally LABEL=DIR (repeatable): adds the "
                         "crossbar occupancy and cell-map figures")
     p.add_argument("--layer", metavar="NAME", default=None,
-                   help="layer of the cell map (default: the layer with the most crossbars)")
+                   help="draw the cell map of this layer only (default: a cell map of every "
+                        "layer of each --bundle)")
     p.add_argument("--format", dest="fmt", choices=FORMATS, default="png",
                    help="file type of every figure (default: png; pdf and svg are vector "
                         "figures for a paper)")
@@ -189,6 +191,11 @@ def _check_components(comps: Any, where: str, fail: Any) -> None:
                  f"within +-{MAX_PLOTTED_VALUE:g}")
 
 
+def file_part(name: str) -> str:
+    """``name`` made safe for a file name (a layer name such as ``features.0`` stays as is)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
 def check_layer_choice(bundles: dict[str, Any], layer: str | None) -> None:
     """``--layer`` names a layer of every bundle (checked before any figure is drawn)."""
     for label, b in bundles.items():
@@ -230,8 +237,11 @@ def draw_all(reports: dict[str, Any], bundles: dict[str, Any], out: Path,
             name = f"occupancy.{ext}"
             done[name] = plot.crossbar_occupancy(bundles, stage / name, style=style)
             for label, b in bundles.items():
-                name = f"crossbar_map_{label}.{ext}"
-                done[name] = plot.crossbar_map(b, stage / name, layer, label=label, style=style)
+                names = [lay.spec.name for lay in b.layers] if layer is None else [layer]
+                for lname in names:
+                    name = f"crossbar_map_{label}_{file_part(lname)}.{ext}"
+                    done[name] = plot.crossbar_map(b, stage / name, lname, label=label,
+                                                   style=style)
         out.mkdir(parents=True, exist_ok=True)
         for name in done:
             shutil.move(str(stage / name), str(out / name))
