@@ -16,11 +16,18 @@ setup() {
     stamp="$venv/.setup-stamp"
     want="$(cat setup.cfg pyproject.toml run.sh | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        # Say what is being installed: a first setup takes a few minutes.
+        echo "setup (once): a virtual environment in $venv" >&2
+        echo "  [1/3] upgrading pip" >&2
         "$venv/bin/python" -m pip install -q --upgrade pip
         # torch pinned: this exact version installs a CPU build from the local disk.
+        echo "  [2/3] PyTorch 2.13.0, CPU build (about 750 MB installed)" >&2
         "$venv/bin/python" -m pip install -q "torch==2.13.0"
+        echo "  [3/3] rram-sim and the front-end with their dependencies (numpy, numba, simpy," \
+             "matplotlib, pyyaml, tqdm, scikit-learn, dask; pytest, hypothesis, ruff)" >&2
         "$venv/bin/python" -m pip install -q -e ".[pruning,sweep,test]"
         echo "$want" > "$stamp"
+        echo "setup done" >&2
     fi
 }
 
