@@ -238,6 +238,20 @@ PLACEMENT_POLICIES: dict[str, type[PlacementPolicy]] = {
 }
 
 
+def parse_copies(text: str) -> dict[str, int]:
+    """``"LAYER=N,LAYER=N"`` (the command line's ``--copies``) -> copies per layer name."""
+    out: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, value = item.strip().rpartition("=")
+        if not sep or not name or not value.strip().isdigit() or int(value) < 1:
+            raise ConfigError(f"--copies {text!r}: each item must be LAYER=N with N an integer "
+                              f">= 1 (got {item.strip()!r})")
+        if name in out:
+            raise ConfigError(f"--copies {text!r}: layer '{name}' given twice")
+        out[name] = int(value)
+    return out
+
+
 def get_policy(name: str, copies_per_layer: Mapping[str, int] | None = None) -> PlacementPolicy:
     """The policy registered as ``name`` (``fixed`` takes ``copies_per_layer``)."""
     if name not in PLACEMENT_POLICIES:
@@ -253,4 +267,5 @@ def get_policy(name: str, copies_per_layer: Mapping[str, int] | None = None) -> 
 
 __all__ = ["MAPPING_POLICIES", "PLACEMENT_POLICIES", "BalancePolicy", "FixedPolicy", "NonePolicy",
            "PlacementPolicy", "apply_mapping_policy", "copy_and_shared_hold_cycles",
-           "get_policy", "layer_positions", "pes_needed", "spread_layout", "stage_cycles"]
+           "get_policy", "layer_positions", "parse_copies", "pes_needed", "spread_layout",
+           "stage_cycles"]

@@ -207,3 +207,23 @@ def test_sweep_placement_key(tmp_path):
     assert run_point(none_task)["inference_throughput_per_s"] < row["inference_throughput_per_s"]
     with pytest.raises(ConfigError, match="placement"):
         parse_spec({**spec, "placement": "fixed"})
+
+
+def test_cli_simulate_fixed_copies(tmp_path, capsys):
+    cfg = config.preset("edge").replace(**ONE_PE_TILES)
+    save_bundle(_two_layer(cfg), tmp_path / "b")
+    out = tmp_path / "r"
+    assert main(["simulate", str(tmp_path / "b"), "--placement", "fixed", "--copies", "c2=2",
+                 "--batch", "3", "-o", str(out)]) == 0
+    assert "placement fixed: copies per layer c1 1, c2 2" in capsys.readouterr().out
+    assert Report.load(out).figures["stage_cycles_per_image"] == {"c1": 8 * 1600,
+                                                                  "c2": 4 * 3200}
+    for argv, msg in ((["--copies", "c2=2"], "goes with --placement fixed"),
+                      (["--placement", "fixed"], "needs --copies"),
+                      (["--placement", "fixed", "--copies", "c2=0"], "LAYER=N with N"),
+                      (["--placement", "fixed", "--copies", "c2=2,c2=3"], "given twice"),
+                      (["--placement", "fixed", "--copies", "c9=2"], "unknown layer")):
+        rc = main(["simulate", str(tmp_path / "b"), *argv, "-o", str(tmp_path / "x"),
+                   "--force"])
+        assert rc == 2
+        assert msg in capsys.readouterr().err

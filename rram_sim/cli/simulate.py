@@ -56,10 +56,12 @@ def register(subparsers: Any) -> None:
                    help="a network larger than the chip: fail (error), spill onto more chips "
                         "(multi_chip) or run on one chip in segments reprogrammed in turn "
                         "(reload); default: the bundle's own placement")
-    p.add_argument("--placement", choices=("none", "balance"), default="none",
-                   help="copies per crossbar layer: the bundle's own (none) or the bottleneck "
+    p.add_argument("--placement", choices=("none", "balance", "fixed"), default="none",
+                   help="copies per crossbar layer: the bundle's own (none), the bottleneck "
                         "layers replicated into the chip's free PEs until the pipeline's stages "
-                        "match (balance); default: none")
+                        "match (balance), or --copies (fixed); default: none")
+    p.add_argument("--copies", metavar="LAYER=N[,...]", default=None,
+                   help="copies per layer for --placement fixed (layers not named: 1)")
     add_output_arg(p, "report directory", required=False, default="report")
     p.add_argument("--force", action="store_true",
                    help="overwrite the report files an existing -o folder holds")
@@ -116,6 +118,12 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output, args.force)
     if args.batch is not None and not 1 <= args.batch <= MAX_BATCH:
         raise ConfigError(f"--batch={args.batch}: must be an integer in 1..{MAX_BATCH}")
+    if (args.copies is not None) != (args.placement == "fixed"):
+        raise ConfigError("--copies goes with --placement fixed, and --placement fixed needs "
+                          "--copies LAYER=N[,...]")
+    from rram_sim.placement_policies import parse_copies
+
+    copies = parse_copies(args.copies) if args.copies is not None else None
     if args.remap and not args.chip:
         raise ConfigError("--remap: re-maps for another chip; give --chip too")
     verbose(args, settings_line(args))
@@ -136,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         report = simulate(bundle, cfg, args.mode, batch=args.batch, overflow=args.overflow,
-                          progress=on_image, placement=args.placement)
+                          progress=on_image, placement=args.placement, copies=copies)
     finally:
         for bar in bars:
             bar.close()
