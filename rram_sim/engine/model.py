@@ -50,7 +50,7 @@ import simpy
 
 from rram_sim.config import Config
 from rram_sim.engine import counting
-from rram_sim.engine.calendar import Calendar, reserve_all, reserve_vector
+from rram_sim.engine.calendar_bank import MSG_LINKS, MSG_POOL, CalendarBank, PyCalendarBank
 from rram_sim.engine.messages import Message, links_in_use
 from rram_sim.engine.plan import Stage
 from rram_sim.engine.records import BUSY_KINDS, ComponentBusy, SimResult, StageRecord
@@ -124,7 +124,10 @@ class ChipModel:
 
     def __init__(self, cfg: Config, stages: list[Stage], n_images: int = 1,
                  training: bool = False, measured_pulses: dict[str, int] | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None,
+                 calendars: str = "bank") -> None:
+        if calendars not in ("bank", "python"):
+            raise ValueError(f"calendars={calendars!r}: must be 'bank' or 'python'")
         self.cfg = cfg
         self.stages = stages
         self.n_images = int(n_images)
@@ -133,8 +136,11 @@ class ChipModel:
         self.progress = progress
         self.env = CountingEnvironment()
         self.topology: Topology = topology_for(cfg)
-        self.units: dict[tuple, Calendar] = {}          # (kind, key) -> its calendar
-        self.offchip = [Calendar() for _ in range(max(1, cfg.chip.offchip_links))]
+        # every component's calendar: rows of one array, each vector reserved in one Numba call
+        # (:mod:`.calendar_bank`); "python": the same on :class:`.calendar.Calendar` objects
+        self.bank = CalendarBank() if calendars == "bank" else PyCalendarBank()
+        self.units: dict[tuple, int] = {}               # (kind, key) -> its calendar's index
+        self.offchip = [self.bank.add() for _ in range(max(1, cfg.chip.offchip_links))]
         self.horizon = 0                                # the last reserved cycle so far
         self.image_done: list[int] = []
         self.records: list[StageRecord] = []
@@ -142,34 +148,21 @@ class ChipModel:
         self.crossbars_of: dict[tuple, int] = {}        # (kind, key) -> crossbars it stands for
 
     # -- components ------------------------------------------------------------------------------
-    def _unit(self, key: tuple) -> Calendar:
+    def _unit(self, key: tuple) -> int:
         c = self.units.get(key)
         if c is None:
-            c = self.units[key] = Calendar()
+            c = self.units[key] = self.bank.add()
         return c
 
-    def _routes(self, msgs: list[Message]) -> tuple:
-        """The messages of one vector as ``(calendars, cycles)``: the calendars of the links a
-        message holds (None: the pool of off-chip links; empty: through one router)."""
-        return tuple((None if m.offchip else [self._unit(("link", lk)) for lk in m.links],
-                      m.cycles) for m in msgs)
+    def _routes(self, msgs: list[Message] | None) -> tuple:
+        """The messages of one vector as ``(kind, cycles, calendars)``: the pool of off-chip links
+        (``MSG_POOL``, the one free first) or the links a message holds at once (``MSG_LINKS``;
+        none: through one router)."""
+        return tuple((MSG_POOL, m.cycles, tuple(self.offchip)) if m.offchip
+                     else (MSG_LINKS, m.cycles, tuple(self._unit(("link", lk)) for lk in m.links))
+                     for m in msgs or ())
 
-    def _send(self, routes: tuple, ready: int) -> int:
-        """Reserve the messages of one vector leaving at ``ready``; returns the last arrival."""
-        arrival = ready
-        for cals, cyc in routes:
-            if cals is None:       # the pool of off-chip links: the one free first
-                best = min(self.offchip, key=lambda c: c.earliest(ready, cyc))
-                t = best.take(ready, cyc)
-            elif cals:
-                t = reserve_all(cals, ready, cyc)
-            else:                  # through one router: no link to hold
-                t = ready
-            if t + cyc > arrival:
-                arrival = t + cyc
-        return arrival
-
-    def _vector_ops(self, sp: StagePass):
+    def _vector_ops(self, sp: StagePass) -> list[tuple]:
         """Per vector of ``sp``: its holds as ``(calendar, cycles, lead, tail)``, shared by every
         vector with the same copy and step count."""
         st = sp.stage
@@ -200,12 +193,22 @@ class ChipModel:
         if ready_ev is not None:
             yield ready_ev
         vec_ops = self._vector_ops(sp)
+        in_routes = self._routes(sp.input_msgs)
+        routes = [self._routes(msgs) for _, msgs in out_edges]
+        bank = self.bank
+        progs_of: dict[int, object] = {}       # one program per distinct holds
+        for ops in vec_ops:
+            if id(ops) not in progs_of:
+                progs_of[id(ops)] = bank.program(in_routes, ops, routes[0] if routes else ())
+        progs = [progs_of[id(ops)] for ops in vec_ops]
+        step = bank.step
+        # The first consumer's messages are reserved with the vector (one call), the others' after
+        # its put (one call each).
+        out_edges = [(ch, bank.program((), (), r) if i and r else None)
+                     for i, ((ch, _), r) in enumerate(zip(out_edges, routes))]
+        from_input = sp.input_msgs is not None
         got = [0] * len(in_edges)
         timeout = env.timeout
-        send = self._send
-        reserve = reserve_vector
-        input_msgs = self._routes(sp.input_msgs) if sp.input_msgs is not None else None
-        out_edges = [(ch, self._routes(msgs)) for ch, msgs in out_edges]
         first_start = -1
         last_end = 0
         gate = 0          # when the previous vector has left its first phase
@@ -227,17 +230,17 @@ class ChipModel:
                 # vectors become ready for them (first come, first served): one event per vector.
                 yield timeout(ready - env.now if ready > env.now else 0)
                 ready = env.now
-                if input_msgs is not None:
-                    # The image arrives over the off-chip links into the first tile's eDRAM.
-                    ready = send(input_msgs, ready)
-                # The vector's phases, each on its component (see the module docstring).
-                t0, first_end, pe = reserve(vec_ops[g], ready)
+                # The vector's phases, each on its component (see the module docstring), after
+                # its input messages (an input row: the image arrives over the off-chip links
+                # into the first tile's eDRAM), and its messages to the first consumer.
+                t0, first_end, pe, arrival, arrived = step(progs[g], ready)
                 if first_start < 0:
                     first_start = t0
                 if pe > last_end:
                     last_end = pe
-                for ch, msgs in out_edges:
-                    arrival = send(msgs, pe) if msgs else pe
+                for i, (ch, msgs) in enumerate(out_edges):
+                    if i:
+                        arrival = bank.send(msgs, pe) if msgs is not None else pe
                     if arrival > self.horizon:
                         self.horizon = arrival
                     wait = ch.put(arrival)
@@ -251,7 +254,7 @@ class ChipModel:
                         self.progress(1)
                 # The next vector enters when this one has left its first phase (an input row:
                 # when it has arrived).
-                gate = ready if input_msgs is not None else first_end
+                gate = arrived if from_input else first_end
         rec.mark(max(first_start, 0), last_end)
 
     def _settle(self):
@@ -298,7 +301,7 @@ class ChipModel:
                 cyc, n_pulses = counting.book_program(rec, st, cfg)
                 rec.mark(env.now, env.now + cyc)
                 if cyc:     # the layer's write drivers
-                    self._unit(("write", st.name)).take(env.now, cyc)
+                    self.bank.take(self._unit(("write", st.name)), env.now, cyc)
                 reload["pulses"][st.name] = reload["pulses"].get(st.name, 0) + n_pulses
                 reload["times"][st.name] = reload["times"].get(st.name, 0) + 1
                 cyc_max = max(cyc_max, cyc)
@@ -316,7 +319,7 @@ class ChipModel:
                 cyc, n_pulses = counting.book_update(rec, st, cfg, self.measured.get(st.name))
                 pulses[st.name] = n_pulses
                 if cyc:     # every layer on its own write drivers, all in parallel
-                    self._unit(("write", st.name)).take(env.now, cyc)
+                    self.bank.take(self._unit(("write", st.name)), env.now, cyc)
                 rec.mark(env.now, env.now + cyc)
                 cyc_max = max(cyc_max, cyc)
             if cyc_max:
@@ -363,7 +366,8 @@ class ChipModel:
             mode="training" if self.training else "inference", n_images=self.n_images,
             makespan_cycles=makespan, image_done_cycles=[int(t) for t in self.image_done],
             drain_cycles=int(drain[0]), records=self.records,
-            link_busy_cycles=sum(c.busy for k, c in self.units.items() if k[0] == "link"),
+            link_busy_cycles=sum(self.bank.busy(c) for k, c in self.units.items()
+                                 if k[0] == "link"),
             n_links=links_in_use((t for st in self.stages for t in st.tiles), self.topology,
                                  cfg), events=env.n_events, pulses_per_layer=pulses,
             segments=S, reloads=reload["count"], reload_cycles=reload["cycles"],
@@ -372,15 +376,17 @@ class ChipModel:
 
     def _components(self) -> list[ComponentBusy]:
         out = []
+        bank = self.bank
         for (kind, key), cal in self.units.items():
-            if cal.busy == 0:
+            if bank.busy(cal) == 0:
                 continue
             out.append(ComponentBusy(kind, _key_name(kind, key),
-                                     self.crossbars_of.get((kind, key), 1), cal.busy,
-                                     cal.intervals()))
+                                     self.crossbars_of.get((kind, key), 1), bank.busy(cal),
+                                     bank.intervals(cal)))
         for i, cal in enumerate(self.offchip):
-            if cal.busy:
-                out.append(ComponentBusy("offchip", f"link {i}", 1, cal.busy, cal.intervals()))
+            if bank.busy(cal):
+                out.append(ComponentBusy("offchip", f"link {i}", 1, bank.busy(cal),
+                                         bank.intervals(cal)))
         return out
 
 
