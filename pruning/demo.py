@@ -10,11 +10,14 @@
    trained dense model; the result is exported as an ``ou`` bundle. -> ``OUT/autoprune/``
    Both methods are looked up in :mod:`pruning.methods.registry`.
 3. **Bundles** (:func:`pruning.export.export_bundle`): the dense model mapped ``dense`` and the
-   ReaLPrune ticket mapped ``compact``, each with golden vectors. -> ``OUT/bundles/<point>/``
+   ReaLPrune ticket mapped ``compact``, each with golden vectors and an eval set (the first
+   ``eval_samples`` test images and labels; AUTO-PRUNE's bundle gets the same set).
+   -> ``OUT/bundles/<point>/``
 4. **Verify** (:func:`rram_sim.datapath.verify_bundle`) every bundle with the index unit and
    without it. A compacted bundle read without its index tables is *dislocated* — inputs reach the
    wrong rows and outputs land on the wrong columns — and fails; with the index unit it passes.
-   -> ``OUT/verify/<point>.json``
+   Each also measures the network's accuracy on the crossbars against the exact quantized
+   network on the eval set (:mod:`rram_sim.accuracy`). -> ``OUT/verify/<point>.json``
 5. **Simulate** (:func:`rram_sim.simulate.simulate`, the one orchestration) an inference and a
    training step of every bundle. -> ``OUT/reports/<point>/``
 6. **Summary** (``OUT/summary.md``, ``OUT/summary.csv``) and **plots** (``OUT/plots/``, drawn by
@@ -24,7 +27,9 @@ Every step skips work whose outputs exist, so a killed demo resumes; each prints
 went (ReaLPrune's ticket: its checkpoint and the ``rram-prune export`` command that maps it for
 another chip). ReaLPrune's rounds and AUTO-PRUNE's episodes print a progress line each on stderr
 (``run(..., progress=False)``: none). The summary gives the energy of an inference and of a
-training step as a total and split into dynamic and static (leakage x time) energy.
+training step as a total and split into dynamic and static (leakage x time) energy, and the test
+accuracy three ways: the float model's, the exact quantized network's and the network's on the
+chip's crossbars (the last two on the eval set).
 :meth:`DemoSettings.quick` shrinks epochs, rounds and episodes for tests (well under a minute);
 the defaults took 35 s on 2 otherwise idle cores (ReaLPrune to its tolerance, a 40-episode
 AUTO-PRUNE search) and take longer on a busy machine.
@@ -43,7 +48,8 @@ from rram_sim.fileio import atomic_write_json, atomic_write_text, csv_text
 
 POINTS = ("dense", "realprune", "autoprune")
 SUMMARY_FIELDS = ("point", "scheme", "weights_pruned", "crossbars", "dense_crossbars",
-                  "hardware_reduction", "compression_rate", "test_accuracy", "verify_with_index",
+                  "hardware_reduction", "compression_rate", "test_accuracy",
+                  "quantized_accuracy", "crossbar_accuracy", "accuracy_kept", "verify_with_index",
                   "verify_without_index", "inference_latency_ns", "inference_energy_uj",
                   "inference_dynamic_energy_uj", "inference_static_energy_uj",
                   "training_step_ns", "training_energy_uj", "training_dynamic_energy_uj",
@@ -70,13 +76,14 @@ class DemoSettings:
     episode_finetune_epochs: int = 2  # AUTO-PRUNE fine-tune inside each episode
     finetune_epochs: int = 3         # AUTO-PRUNE fine-tune of the best policy
     golden_batch: int = 2            # images in each bundle's golden vectors
+    eval_samples: int = 256          # test images in each bundle's eval set (accuracy on chip)
     autoprune: bool = True           # run AUTO-PRUNE (when the method is registered)
 
     @classmethod
     def quick(cls) -> DemoSettings:
         """Tiny epochs, rounds and episodes: the whole pipeline in well under a minute."""
         return cls(epochs=1, rounds=1, rate=0.5, tolerance=1.0, episodes=1,
-                   episode_finetune_epochs=0, finetune_epochs=0, golden_batch=1)
+                   episode_finetune_epochs=0, finetune_epochs=0, golden_batch=1, eval_samples=64)
 
 
 _LOG: dict[str, Any] = {"stream": None, "progress": True}   # set by run()
@@ -158,12 +165,25 @@ def step_autoprune(s: DemoSettings, out: Path, data: Any, cfg: Any) -> Path | No
     return folder / "bundle"
 
 
+def _eval_set(s: DemoSettings, data: Any) -> tuple[Any, Any] | None:
+    """The first ``s.eval_samples`` test images and labels (None: no eval set)."""
+    from pruning.cli.common import labelled_batch
+
+    return labelled_batch(data, s.eval_samples) if s.eval_samples > 0 else None
+
+
+def _eval_source(s: DemoSettings) -> str:
+    return f"{s.data} test split, first {s.eval_samples} images"
+
+
 def step_bundles(s: DemoSettings, out: Path, data: Any, cfg: Any) -> dict[str, Path]:
-    """Dense model mapped ``dense``, ReaLPrune ticket mapped ``compact`` (with golden vectors)."""
+    """Dense model mapped ``dense``, ReaLPrune ticket mapped ``compact`` (with golden vectors and
+    the eval set)."""
     from pruning.export import export_bundle
     from pruning.realprune import load_round_model
 
     x, _ = next(iter(data.val))
+    ev = _eval_set(s, data)
     paths = {}
     for point, index, scheme in (("dense", 0, "dense"), ("realprune", None, "compact")):
         path = out / "bundles" / point
@@ -172,13 +192,29 @@ def step_bundles(s: DemoSettings, out: Path, data: Any, cfg: Any) -> dict[str, P
             continue
         model, masks, _ = load_round_model(out / "realprune", index)
         b = export_bundle(model, None if index == 0 else masks, cfg, scheme,
-                          x[:s.golden_batch], path)
+                          x[:s.golden_batch], path, eval_set=ev, eval_source=_eval_source(s))
         _say(f"  bundle {point}: {scheme} mapping, {b.figures['n_crossbars']} crossbars -> {path}")
     return paths
 
 
+def _attach_eval_set(s: DemoSettings, path: Path, data: Any) -> None:
+    """Give the bundle AUTO-PRUNE exported the demo's eval set (without a float accuracy: the
+    float model's is the summary's ``test_accuracy``), unless it has one."""
+    from rram_sim.bundle import EvalSet, load_bundle, save_bundle
+
+    ev = _eval_set(s, data)
+    b = load_bundle(path)
+    if ev is None or b.eval_set is not None:
+        return
+    b.eval_set = EvalSet(x=ev[0].numpy(), labels=ev[1].numpy(), classes=data.num_classes,
+                         source=_eval_source(s))
+    save_bundle(b, path)
+
+
 def step_verify(bundles: dict[str, Path], out: Path) -> dict[str, dict[str, Any]]:
-    """Verify each bundle with and without the index unit (the dislocation check)."""
+    """Verify each bundle with and without the index unit (the dislocation check): the hardware
+    against its ADC model, and the accuracy on the crossbars against the exact quantized network
+    (:func:`rram_sim.datapath.verify_bundle`, on the bundle's eval set)."""
     from rram_sim.bundle import load_bundle
     from rram_sim.datapath import verify_bundle
 
@@ -192,7 +228,8 @@ def step_verify(bundles: dict[str, Path], out: Path) -> dict[str, dict[str, Any]
             atomic_write_json(f, {"scheme": b.scheme, "with_index": with_idx.to_dict(),
                                   "without_index": without.to_dict()})
             _say(f"  verify {point} ({b.scheme}), with the index unit:\n"
-                 + _indent(with_idx.table()) + "\n  without it:\n" + _indent(without.table())
+                 + _indent(with_idx.table() + "\n" + with_idx.verdict())
+                 + "\n  without it:\n" + _indent(without.table() + "\n" + without.verdict())
                  + f"\n  -> {f}")
         results[point] = json.loads(f.read_text())
     return results
@@ -252,14 +289,21 @@ def summary_rows(out: Path, verify: dict[str, Any], reports: dict[str, Any]
         tr = rep.runs.get("training")
         v = verify[point]
         pruned, acc = _point_figures(out, point)
+        hw = {k: v[k].get("hardware_matches_adc_model", v[k]["passed"])
+              for k in ("with_index", "without_index")}
+        xacc = v["with_index"].get("accuracy") or {}
+        kept = v["with_index"].get("accuracy_kept")
         row = {"point": point, "scheme": rep.scheme, "weights_pruned": pruned,
                "crossbars": f["n_crossbars"],
                "dense_crossbars": f["dense_crossbars"],
                "hardware_reduction": f["hardware_reduction"],
                "compression_rate": f["compression_rate"],
                "test_accuracy": acc,
-               "verify_with_index": "pass" if v["with_index"]["passed"] else "FAIL",
-               "verify_without_index": "pass" if v["without_index"]["passed"] else "FAIL",
+               "quantized_accuracy": xacc.get("exact"),
+               "crossbar_accuracy": xacc.get("crossbar"),
+               "accuracy_kept": None if kept is None else ("yes" if kept else "NO"),
+               "verify_with_index": "pass" if hw["with_index"] else "FAIL",
+               "verify_without_index": "pass" if hw["without_index"] else "FAIL",
                "inference_latency_ns": inf["latency_ns"],
                "inference_energy_uj": inf["energy_per_item_uj"],
                "inference_dynamic_energy_uj": inf["dynamic_energy_per_item_uj"],
@@ -290,15 +334,19 @@ def _fmt(v: Any) -> str:
 
 def summary_markdown(rows: list[dict[str, Any]]) -> str:
     head = ("| point | scheme | weights pruned | crossbars (dense) | hw reduction | compression | "
-            "test acc | "
+            "test acc float / quantized / crossbars | "
             "verify with / without index | inference us | inference uJ | "
             "inference dynamic / static uJ | training step us | training uJ | "
             "training dynamic / static uJ | speed-up inf / train | energy saving inf / train |")
     lines = ["# Demo summary", "",
              "Design points of digits_cnn on the demo chip. Speed-ups and energy savings are "
              "dense / point; energy is per inference and per training step, total and split "
-             "into dynamic and static (leakage x time) energy; 'verify without index' shows the "
-             "dislocation a compacted mapping causes when its index tables are not applied.", "",
+             "into dynamic and static (leakage x time) energy. Test accuracy: of the float model "
+             "on the whole test split, then of the exact quantized network and of the network on "
+             "the chip's crossbars (its ADC model) on the bundle's eval set; a '!' marks a "
+             "crossbar accuracy more than 0.01 below the quantized one. 'verify' checks that "
+             "the hardware matches its ADC model; 'without index' shows the dislocation a "
+             "compacted mapping causes when its index tables are not applied.", "",
              head,
              "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -307,7 +355,9 @@ def summary_markdown(rows: list[dict[str, Any]]) -> str:
             f"{'-' if r['weights_pruned'] is None else format(r['weights_pruned'], '.1%')} | "
             f"{r['crossbars']} ({r['dense_crossbars']}) | "
             f"{r['hardware_reduction']:.1%} | {_fmt(r['compression_rate'])}x | "
-            f"{_fmt(r['test_accuracy'])} | {r['verify_with_index']} / "
+            f"{_fmt(r['test_accuracy'])} / {_fmt(r['quantized_accuracy'])} / "
+            f"{_fmt(r['crossbar_accuracy'])}{'!' if r['accuracy_kept'] == 'NO' else ''} | "
+            f"{r['verify_with_index']} / "
             f"{r['verify_without_index']} | {r['inference_latency_ns'] * 1e-3:.1f} | "
             f"{r['inference_energy_uj']:.4g} | "
             f"{_fmt(r['inference_dynamic_energy_uj'])} / {_fmt(r['inference_static_energy_uj'])} | "
@@ -381,6 +431,7 @@ def _run(settings: DemoSettings, out: str | os.PathLike) -> DemoResult:
     bundles = step_bundles(settings, out, data, cfg)
     if ap_bundle is not None:
         bundles["autoprune"] = ap_bundle
+        _attach_eval_set(settings, ap_bundle, data)
         _say(f"  bundle autoprune: ou mapping (exported by AUTO-PRUNE) -> {ap_bundle}")
     _say("[4/6] verify against golden vectors, with and without the index unit")
     verify = step_verify(bundles, out)

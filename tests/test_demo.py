@@ -128,3 +128,20 @@ def test_json_rerun_prints_rows_and_sends_steps_to_stderr(demo_out, capsys):
     assert [r["point"] for r in res["rows"]] == [r["point"] for r in rows]
     assert res["files"]["summary_md"] == str(demo_out / "summary.md")
     assert "bundle dense: exists, skipped" in err and "# Demo summary" in err
+
+
+def test_accuracy_columns_come_from_the_bundles_eval_sets(demo_out):
+    from rram_sim import accuracy
+    from rram_sim.bundle import load_bundle
+
+    rows = {r["point"]: r for r in csv.DictReader((demo_out / "summary.csv").open())}
+    for p in POINTS:
+        bundle = load_bundle(demo_out / ("autoprune/bundle" if p == "autoprune"
+                                         else f"bundles/{p}"))
+        assert len(bundle.eval_set.labels) == DemoSettings.quick().eval_samples
+        r = accuracy.evaluate(bundle)
+        assert float(rows[p]["crossbar_accuracy"]) == r.crossbar
+        assert float(rows[p]["quantized_accuracy"]) == r.exact
+        assert rows[p]["accuracy_kept"] == ("yes" if r.kept() else "NO")
+    md = (demo_out / "summary.md").read_text()
+    assert "test acc float / quantized / crossbars" in md

@@ -53,8 +53,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--example", choices=SCHEMES,
                    help="verify the shipped example bundle of this mapping scheme instead")
     p.add_argument("--chip", metavar="NAME_OR_YAML", default=None,
-                   help="chip preset or YAML file; the bundle is re-mapped for it when it "
-                        "differs from the bundle's own (default: the bundle's chip)")
+                   help="chip preset or YAML file (none given: the chip the bundle was mapped "
+                        "for); the bundle is re-mapped for a chip that differs")
     p.add_argument("--max-accuracy-drop", type=_fraction, default=DEFAULT_MAX_DROP,
                    metavar="FRACTION",
                    help="accuracy the crossbars may lose against the exact quantized network")
