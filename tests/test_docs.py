@@ -6,7 +6,10 @@ How a command is exercised (the documented substitutions; docs/index.md points h
 - in the docs this project's front page owns (README.md, docs/index.md, cli.md, validation.md,
   howto.md, sweeps.md, plots.md) ``rram-sim`` commands *run* for real, in a temporary folder that
   holds a link to ``rram_sim/`` (so ``rram_sim/examples/...`` paths resolve), with every
-  ```yaml block whose first line is ``# FILE.yaml`` written to ``FILE.yaml`` first;
+  ```yaml block whose first line is ``# FILE.yaml`` written to ``FILE.yaml`` first (and every
+  ```python block whose first line is ``# FILE.py`` to ``FILE.py``);
+- in the end-to-end pages (:data:`RUN_PRUNE`: docs/walkthrough.md) ``rram-prune`` commands run
+  for real too, in order, so the page's whole walk from a model file to PDF figures is checked;
 - every other ``rram-sim`` / ``rram-prune`` command (other docs, and the long-running ``rram-prune``
   jobs: ``demo``, ``realprune``, ``autoprune``, ``train``) is *parsed* by the real parser, so a
   renamed command or option fails here; ``rram-prune demo --quick`` itself runs in test_demo.py;
@@ -35,7 +38,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 CLI_MD = DOCS / "cli.md"
-OWN = {"README.md", "index.md", "cli.md", "validation.md", "howto.md", "sweeps.md", "plots.md"}
+OWN = {"README.md", "index.md", "cli.md", "validation.md", "howto.md", "sweeps.md", "plots.md",
+       "walkthrough.md"}
+RUN_PRUNE = {"walkthrough.md"}
 RUN_SUBCOMMANDS = {"chips", "chip", "layout", "verify", "simulate", "plot", "sweep"}
 SETUP_PREFIXES = ("pip install", "git clone", "cd ", "export ")
 
@@ -125,8 +130,9 @@ def _parse(parser, argv: list[str], cmd: str) -> None:
                 pytest.fail(f"docs command does not parse: {cmd!r}: {err.getvalue().strip()}")
 
 
-def exercise(cmd: str, own: bool) -> None:
+def exercise(cmd: str, own: bool, run_prune: bool = False) -> None:
     from pruning.cli import build_parser as prune_parser
+    from pruning.cli import main as prune_main
     from rram_sim.cli import build_parser as sim_parser
     from rram_sim.cli import main as sim_main
 
@@ -139,6 +145,10 @@ def exercise(cmd: str, own: bool) -> None:
             assert rc == 0, f"docs command failed: {cmd!r}"
         else:
             _parse(sim_parser(), argv[1:], cmd)
+    elif argv[0] == "rram-prune" and run_prune:
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = prune_main(argv[1:])
+        assert rc == 0, f"docs command failed: {cmd!r}"
     elif argv[0] == "rram-prune":
         _parse(prune_parser(), argv[1:], cmd)
     elif argv[:2] == ["bash", "run.sh"]:
@@ -173,13 +183,14 @@ def test_every_docs_command_is_exercised(path, tmp_path, monkeypatch):
     own = path.name in OWN
     monkeypatch.chdir(tmp_path)
     (tmp_path / "rram_sim").symlink_to(ROOT / "rram_sim")
-    for block in blocks(text, "yaml"):
-        first = block.splitlines()[0]
-        m = re.fullmatch(r"#\s*([\w.-]+\.ya?ml)\s*", first)
-        if m:
-            (tmp_path / m.group(1)).write_text(block)
+    for lang, ext in (("yaml", r"ya?ml"), ("python", "py")):
+        for block in blocks(text, lang):
+            first = block.splitlines()[0]
+            m = re.fullmatch(rf"#\s*([\w.-]+\.{ext})\s*", first)
+            if m:
+                (tmp_path / m.group(1)).write_text(block)
     for cmd in cmds:
-        exercise(cmd, own)
+        exercise(cmd, own, path.name in RUN_PRUNE)
 
 
 def test_docs_links_resolve():
