@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -84,6 +84,11 @@ class DemoSettings:
         """Tiny epochs, rounds and episodes: the whole pipeline in well under a minute."""
         return cls(epochs=1, rounds=1, rate=0.5, tolerance=1.0, episodes=1,
                    episode_finetune_epochs=0, finetune_epochs=0, golden_batch=1, eval_samples=64)
+
+    def is_quick(self) -> bool:
+        """These are the :meth:`quick` settings (whatever the model, data, chip and seed)."""
+        return self == replace(DemoSettings.quick(), model=self.model, data=self.data,
+                               chip=self.chip, seed=self.seed, autoprune=self.autoprune)
 
 
 _LOG: dict[str, Any] = {"stream": None, "progress": True}   # set by run()
@@ -332,14 +337,27 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def summary_markdown(rows: list[dict[str, Any]]) -> str:
+SMOKE_BANNER = ("> **Smoke run** (`--quick`): one epoch, one pruning round and one AUTO-PRUNE "
+                "episode. These numbers show that the pipeline runs end to end, not what the "
+                "methods achieve; run the demo without `--quick` for those.")
+
+
+def summary_markdown(rows: list[dict[str, Any]], settings: DemoSettings | None = None,
+                     chip: Any = None) -> str:
+    """The summary table; ``settings`` names the model and adds the smoke-run banner when they
+    are the ``--quick`` ones, ``chip`` (a Config) names the chip and its config hash."""
+    settings = settings or DemoSettings()
+    where = (f"chip `{chip.name}` (config hash `{chip.config_hash()}`)" if chip is not None
+             else "the demo chip")
     head = ("| point | scheme | weights pruned | crossbars (dense) | hw reduction | compression | "
             "test acc float / quantized / crossbars | "
             "verify with / without index | inference us | inference uJ | "
             "inference dynamic / static uJ | training step us | training uJ | "
             "training dynamic / static uJ | speed-up inf / train | energy saving inf / train |")
     lines = ["# Demo summary", "",
-             "Design points of digits_cnn on the demo chip. Speed-ups and energy savings are "
+             *([SMOKE_BANNER, ""] if settings.is_quick() else []),
+             f"Design points of {settings.model} on {where}. Latency in microseconds (us), "
+             "energy in microjoules (uJ). Speed-ups and energy savings are "
              "dense / point; energy is per inference and per training step, total and split "
              "into dynamic and static (leakage x time) energy. Test accuracy: of the float model "
              "on the whole test split, then of the exact quantized network and of the network on "
@@ -441,7 +459,7 @@ def _run(settings: DemoSettings, out: str | os.PathLike) -> DemoResult:
     _say("[6/6] summary and plots")
     rows = summary_rows(out, verify, reports)
     atomic_write_text(out / "summary.csv", summary_csv(rows))
-    md = summary_markdown(rows)
+    md = summary_markdown(rows, settings, cfg)
     atomic_write_text(out / "summary.md", md)
     plots = out / "plots"
     if not _done(plots / "plots.json", "plots"):

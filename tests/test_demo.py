@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import shlex
+from dataclasses import asdict
 
 import pytest
 
@@ -86,6 +87,21 @@ def test_energy_split_columns(demo_out):
             assert dyn + static == pytest.approx(float(r[f"{prefix}_energy_uj"]), rel=1e-9)
     md = (demo_out / "summary.md").read_text()
     assert "inference dynamic / static uJ" in md and "training dynamic / static uJ" in md
+    # a --quick run says it is a smoke run, and the summary names the chip and its config hash
+    from rram_sim import config
+
+    edge = config.preset("edge")
+    assert md.count("**Smoke run**") == 1
+    assert f"chip `{edge.name}` (config hash `{edge.config_hash()}`)" in md
+
+
+def test_summary_banner_only_on_quick_settings():
+    from pruning.demo import SMOKE_BANNER, summary_markdown
+
+    assert DemoSettings.quick().is_quick() and not DemoSettings().is_quick()
+    assert DemoSettings(**{**asdict(DemoSettings.quick()), "seed": 3}).is_quick()
+    assert SMOKE_BANNER in summary_markdown([], DemoSettings.quick())
+    assert SMOKE_BANNER not in summary_markdown([], DemoSettings())
 
 
 def test_ticket_checkpoint_and_export_command_are_printed(demo_run, tmp_path, capsys):
