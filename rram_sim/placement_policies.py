@@ -10,6 +10,8 @@ interval``. Policies (one class each, registered in :data:`PLACEMENT_POLICIES`):
 - ``fixed``: copies per layer given by the user (a dict layer -> copies, unnamed layers 1).
 - ``balance``: replicate layers in proportion to their work so that the pipeline's stages match,
   bottleneck first, as far as the chip's free PEs allow (see :class:`BalancePolicy`).
+- ``balance_training``: the same for a training step's stages, forward plus backward (see
+  :class:`TrainingBalancePolicy`).
 
 A policy's copies are placed afresh on the chip, every copy on fresh PEs
 (:func:`rram_sim.placement.place` with ``fresh_pe_per_copy``), so copies never share a PE's ADC
@@ -25,7 +27,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 
 from rram_sim.config import Config
-from rram_sim.engine.timing import LayerGeometry, forward_phases, geometry_from_layout
+from rram_sim.engine.timing import (
+    LayerGeometry,
+    Phase,
+    bus_cycles,
+    forward_phases,
+    geometry_from_layout,
+    gradient_phase,
+    transposed_phases,
+)
 from rram_sim.errors import ConfigError
 from rram_sim.layout import LayerLayout, used_positions
 from rram_sim.mapping.figures import layer_figures, network_figures
@@ -37,7 +47,7 @@ from rram_sim.schemes.packing import pack_nonzero
 
 # Units each copy of a layer has for itself; the others (the home tile's eDRAM, bus and tile
 # shift-and-add) are shared by the copies (docs/timing.md, "Pipeline").
-PER_COPY_UNITS = ("index", "xbar", "adc", "shift_add")
+PER_COPY_UNITS = ("index", "xbar", "adc", "shift_add", "grad")
 
 
 def layer_positions(layout) -> int:
@@ -46,15 +56,37 @@ def layer_positions(layout) -> int:
     return int(shape[1]) * int(shape[2]) if len(shape) == 3 else 1
 
 
-def copy_and_shared_hold_cycles(geom: LayerGeometry, cfg: Config) -> tuple[int, int]:
-    """Per forward vector: the largest hold on a unit each copy has for itself, and the largest
-    hold on a unit the copies share (a unit used twice per vector holds the sum)."""
+def copy_and_shared_hold_cycles(geom: LayerGeometry, cfg: Config,
+                                phases: list[Phase] | None = None) -> tuple[int, int]:
+    """Per forward vector (or per step of ``phases``): the largest hold on a unit each copy has
+    for itself, and the largest hold on a unit the copies share (a unit used twice per vector
+    holds the sum)."""
     per_unit: dict[str, int] = {}
-    for p in forward_phases(geom, cfg):
+    for p in forward_phases(geom, cfg) if phases is None else phases:
         per_unit[p.unit] = per_unit.get(p.unit, 0) + p.cycles
     own = max((c for u, c in per_unit.items() if u in PER_COPY_UNITS), default=0)
     shared = max((c for u, c in per_unit.items() if u not in PER_COPY_UNITS), default=0)
     return own, shared
+
+
+def backward_phases(geom: LayerGeometry, cfg: Config, fed_by_input: bool) -> list[Phase]:
+    """One backward step of a crossbar layer as the engine runs it (``engine.work.step_phases``):
+    the transposed read (or, for a layer fed by the network's input, the errors loaded from the
+    eDRAM), and the weight gradient on one copy's tiles."""
+    if fed_by_input:
+        load = bus_cycles(geom.cols_n * cfg.precision.input_bits, cfg)
+        phases = [Phase("edram", load, -1, 0, load)] if load else []
+    else:
+        phases = transposed_phases(geom, cfg)
+    tiles = max(1, -(-geom.n_crossbars // (cfg.pe.crossbars * cfg.tile.pes)))
+    grad = gradient_phase(geom, tiles, cfg)
+    return phases + ([grad] if grad.cycles > 0 else [])
+
+
+def input_positions(layout) -> int:
+    """Input positions per image of a crossbar layer (its backward vectors)."""
+    shape = tuple(layout.spec.input_shape)
+    return int(shape[1]) * int(shape[2]) if len(shape) == 3 else 1
 
 
 def stage_cycles(positions: int, copies: int, own_cycles: int, shared_cycles: int) -> int:
@@ -127,8 +159,11 @@ class BalancePolicy(PlacementPolicy):
     A layer's work per image is its output positions (vectors) x the read plan's hold per vector
     on its own units (:func:`copy_and_shared_hold_cycles`). Greedily: take the stage with the
     longest time per image (:func:`stage_cycles`); give it the fewest extra copies that shorten
-    it; keep them if the network still fits one chip (:func:`pes_needed`), else stop; stop also
-    when the bottleneck is bound by its shared units or has one copy per position.
+    it; keep them if the network still fits one chip (:func:`pes_needed`). A stage that cannot
+    be shortened (the chip has no room for its next copies, it is bound by its shared units, or
+    it has one copy per position) is left as it is and the next-longest stage is taken, until no
+    stage can be: the bottleneck sets the throughput, the shorter other stages cut the pipeline's
+    fill and drain (which a short batch, such as a training step's, pays in full).
 
     ISAAC (Shafiee et al., ISCA 2016, section on balancing the pipeline) replicates layer ``i``'s
     weights in proportion to the output rate it must keep up with -- in practice early conv layers,
@@ -137,11 +172,18 @@ class BalancePolicy(PlacementPolicy):
     (pruned, compact or OU-bound layers count as they run, not by their position count alone),
     replicates one bottleneck at a time by whole copies until the chip is full (ISAAC sizes the
     chip for the replication instead), and leaves layers the chip cannot replicate with fewer
-    copies than the balance would ask for. PipeLayer's duplication for training throughput is
-    not modelled separately: the same copies serve forward and backward.
+    copies than the balance would ask for. This policy balances the forward (inference) stages;
+    :class:`TrainingBalancePolicy` balances a training step's.
     """
 
     name = "balance"
+
+    def stage_terms(self, bundle, cfg: Config) -> list[list[tuple[int, int, int]]]:
+        """Per layer, the ``(vectors per image, own hold, shared hold)`` of each pass the rule
+        balances; a layer's stage time is the sum of :func:`stage_cycles` over them."""
+        return [[(layer_positions(lay),
+                  *copy_and_shared_hold_cycles(geometry_from_layout(lay, cfg), cfg))]
+                for lay in bundle.layers]
 
     def copies(self, bundle, cfg: Config) -> dict[str, int]:
         layouts = list(bundle.layers)
@@ -153,27 +195,58 @@ class BalancePolicy(PlacementPolicy):
         copies = [1] * len(layouts)
         if pes_needed(n_xb, copies, cfg, fresh_tile) > chip_pes:
             return dict(zip(names, copies))        # does not fit once: nothing to replicate
-        positions = [layer_positions(lay) for lay in layouts]
-        holds = [copy_and_shared_hold_cycles(geometry_from_layout(lay, cfg), cfg)
-                 for lay in layouts]
-        while True:
-            times = [stage_cycles(positions[i], copies[i], *holds[i])
-                     for i in range(len(layouts))]
-            i = max(range(len(layouts)), key=lambda k: times[k])
-            own, shared = holds[i]
-            if copies[i] >= positions[i] or own == 0:
-                break
-            # the fewest copies that lower ceil(positions / copies)
-            per_copy = -(-positions[i] // copies[i])
-            want = -(-positions[i] // (per_copy - 1)) if per_copy > 1 else positions[i]
+        terms = self.stage_terms(bundle, cfg)
+
+        def time(i: int, r: int) -> int:
+            return sum(stage_cycles(p, r, own, shared) for p, own, shared in terms[i])
+
+        stuck: set[int] = set()
+        while len(stuck) < len(layouts):
+            times = [time(i, copies[i]) for i in range(len(layouts))]
+            i = max((k for k in range(len(layouts)) if k not in stuck), key=lambda k: times[k])
+            r = copies[i]
+            # the fewest copies that lower ceil(vectors / copies) of some pass
+            wants = [-(-p // (-(-p // r) - 1)) for p, own, _ in terms[i]
+                     if own > 0 and -(-p // r) > 1]
             trial = copies.copy()
-            trial[i] = want
-            if stage_cycles(positions[i], want, own, shared) >= times[i]:
-                break                                  # bound by the shared eDRAM / bus
-            if pes_needed(n_xb, trial, cfg, fresh_tile) > chip_pes:
-                break
+            trial[i] = min(wants, default=r)
+            if (not wants                                  # one copy per vector already
+                    or time(i, trial[i]) >= times[i]       # bound by the shared eDRAM / bus
+                    or pes_needed(n_xb, trial, cfg, fresh_tile) > chip_pes):
+                stuck.add(i)                               # then the next-longest stage
+                continue
             copies = trial
         return dict(zip(names, copies))
+
+
+class TrainingBalancePolicy(BalancePolicy):
+    """:class:`BalancePolicy` for a training step: a layer's work per image is its forward
+    vectors x forward hold plus as many backward steps (one per output position: the transposed
+    read of its error and the weight gradient, :func:`backward_phases`) x their hold, each split
+    over the copies.
+
+    PipeLayer (Song et al., HPCA 2017) replicates a layer's weights by a *parallelism
+    granularity* so that several of its inputs are processed at once, in training as in testing,
+    and pipelines the layers' forward and backward passes within a batch. This rule differs: the
+    copies per layer are not a chosen granularity but the result of balancing the measured
+    forward-plus-backward stage times, bottleneck first, until the chip is full; a copy splits
+    the layer's vectors (output positions forward, input positions backward) rather than whole
+    images; the update writes every copy (the engine counts ``written cells x copies`` pulses)."""
+
+    name = "balance_training"
+
+    def stage_terms(self, bundle, cfg: Config) -> list[list[tuple[int, int, int]]]:
+        from_input = {n.name for n in bundle.graph if n.op == "input"}
+        fed = {n.params.get("layer", n.name) for n in bundle.graph
+               if any(i in from_input for i in n.inputs)}
+        out = []
+        for lay in bundle.layers:
+            geom = geometry_from_layout(lay, cfg)
+            p_out = layer_positions(lay)
+            back = backward_phases(geom, cfg, lay.spec.name in fed)
+            out.append([(p_out, *copy_and_shared_hold_cycles(geom, cfg)),
+                        (p_out, *copy_and_shared_hold_cycles(geom, cfg, back))])
+        return out
 
 
 # Mapping policies for pruned (``compact``) layouts: how the survivors of a column block are cut
@@ -235,6 +308,7 @@ PLACEMENT_POLICIES: dict[str, type[PlacementPolicy]] = {
     NonePolicy.name: NonePolicy,
     FixedPolicy.name: FixedPolicy,
     BalancePolicy.name: BalancePolicy,
+    TrainingBalancePolicy.name: TrainingBalancePolicy,
 }
 
 
@@ -266,6 +340,7 @@ def get_policy(name: str, copies_per_layer: Mapping[str, int] | None = None) -> 
 
 
 __all__ = ["MAPPING_POLICIES", "PLACEMENT_POLICIES", "BalancePolicy", "FixedPolicy", "NonePolicy",
-           "PlacementPolicy", "apply_mapping_policy", "copy_and_shared_hold_cycles",
+           "PlacementPolicy", "TrainingBalancePolicy", "apply_mapping_policy",
+           "backward_phases", "input_positions", "copy_and_shared_hold_cycles",
            "get_policy", "layer_positions", "parse_copies", "pes_needed", "spread_layout",
            "stage_cycles"]

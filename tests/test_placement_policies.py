@@ -18,6 +18,7 @@ from rram_sim.placement import place
 from rram_sim.placement_policies import (
     PLACEMENT_POLICIES,
     BalancePolicy,
+    TrainingBalancePolicy,
     get_policy,
     pes_needed,
     stage_cycles,
@@ -37,7 +38,7 @@ def _two_layer(cfg):
 
 
 def test_registry_lists_the_policies_and_refuses_unknown_names():
-    assert list(PLACEMENT_POLICIES) == ["none", "fixed", "balance"]
+    assert list(PLACEMENT_POLICIES) == ["none", "fixed", "balance", "balance_training"]
     with pytest.raises(ConfigError, match="none, fixed, balance"):
         get_policy("spread")
     with pytest.raises(ConfigError, match="needs the copies"):
@@ -227,3 +228,32 @@ def test_cli_simulate_fixed_copies(tmp_path, capsys):
                    "--force"])
         assert rc == 2
         assert msg in capsys.readouterr().err
+
+
+def test_training_balance_replicates_the_backward_bottleneck_by_hand():
+    """5 single-PE tiles; c1 and c2 have 16 output positions each. Forward, c1 holds its crossbar
+    1600 cycles a vector, c2 3200. Backward, c2 reads the transposed error one weight slice
+    position per read (4 slices on edge): 4 x 3200 = 12800 a step; c1, fed by the input, has no
+    transposed read, only its small gradient.
+    balance (forward): c2 51200 -> 2 copies (25600, tie with c1) -> c1 2 (12800) -> c2 3 (6
+    vectors, 19200): 5 PEs, full. balance_training: c2 16 x (3200 + 12800) = 256000 -> 2, 3, 4
+    copies (4 x 16000 = 64000), c1 (25600 + its gradient) keeps 1: 5 PEs, full."""
+    cfg = config.preset("edge").replace(**{"chip.tiles": 5, "tile.pes": 1})
+    specs = [LayerSpec("c1", "conv", (8, 8, 1, 1), (8, 4, 4)),
+             LayerSpec("c2", "conv", (16, 8, 1, 1), (8, 4, 4))]
+    rng = np.random.default_rng(3)
+    bundle = map_network(specs, [rng.standard_normal(s.weight_shape) for s in specs], cfg)
+    assert BalancePolicy().stage_terms(bundle, cfg) == [[(16, 1600, 2)], [(16, 3200, 2)]]
+    (f1, b1), (f2, b2) = TrainingBalancePolicy().stage_terms(bundle, cfg)
+    assert (f1, f2) == ((16, 1600, 2), (16, 3200, 2))
+    assert b2[:2] == (16, cfg.slices_per_weight * 3200) == (16, 12800)
+    assert 0 < b1[1] < 100
+    assert BalancePolicy().copies(bundle, cfg) == {"c1": 2, "c2": 3}
+    assert TrainingBalancePolicy().copies(bundle, cfg) == {"c1": 1, "c2": 4}
+    batch = {"inference": 4, "training": 4}
+    fwd = simulate(bundle, cfg, "both", batch=batch, placement="balance")
+    trn = simulate(bundle, cfg, "both", batch=batch, placement="balance_training")
+    # the stage model says 96000 / 64000 = 1.5x for the training step's bottleneck
+    assert trn.runs["training"]["makespan_ns"] < 0.75 * fwd.runs["training"]["makespan_ns"]
+    # and inference pays for it: c1's single copy is its bottleneck now
+    assert trn.runs["inference"]["makespan_ns"] > fwd.runs["inference"]["makespan_ns"]

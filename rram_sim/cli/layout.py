@@ -31,7 +31,7 @@ from rram_sim.placement_policies import (
     stage_cycles,
 )
 
-LAYOUT_POLICIES = ("none", "balance")
+LAYOUT_POLICIES = ("none", "balance", "balance_training")
 
 
 def register(subparsers: Any) -> None:
@@ -44,8 +44,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--example", choices=SCHEMES,
                    help="show the shipped example bundle of this mapping scheme instead")
     p.add_argument("--placement", choices=LAYOUT_POLICIES, default="none",
-                   help="copies per layer: the bundle's own (none) or the balance placement "
-                        "policy's (default: none)")
+                   help="copies per layer: the bundle's own (none) or those of the balance "
+                        "or balance_training placement policy (default: none)")
     p.add_argument("--mapping", choices=MAPPING_POLICIES, default="pack",
                    help="pruned (compact) layers cut into the fewest crossbars (pack) or "
                         "spread over the dense layer's row blocks (spread); default: pack")

@@ -56,10 +56,12 @@ def register(subparsers: Any) -> None:
                    help="a network larger than the chip: fail (error), spill onto more chips "
                         "(multi_chip) or run on one chip in segments reprogrammed in turn "
                         "(reload); default: the bundle's own placement")
-    p.add_argument("--placement", choices=("none", "balance", "fixed"), default="none",
+    p.add_argument("--placement", choices=("none", "balance", "balance_training", "fixed"),
+                   default="none",
                    help="copies per crossbar layer: the bundle's own (none), the bottleneck "
                         "layers replicated into the chip's free PEs until the pipeline's stages "
-                        "match (balance), or --copies (fixed); default: none")
+                        "match (balance; balance_training: a training step's forward plus "
+                        "backward stages), or --copies (fixed); default: none")
     p.add_argument("--copies", metavar="LAYER=N[,...]", default=None,
                    help="copies per layer for --placement fixed (layers not named: 1)")
     add_output_arg(p, "report directory", required=False, default="report")

@@ -34,7 +34,7 @@ _KEYS = {"chip", "grid", "bundles", "schemes", "passes", "batch", "allow_multi_c
          "placement"}
 # Placement policies a sweep may name (rram_sim.placement_policies; "fixed" needs per-bundle
 # copies, which a sweep file does not give).
-SWEEP_PLACEMENTS = ("none", "balance")
+SWEEP_PLACEMENTS = ("none", "balance", "balance_training")
 # Images of one run: the bound the chip config puts on training.batch_size.
 MAX_BATCH = config_mod.TrainingConfig.__dataclass_fields__["batch_size"].metadata["max"]
 
