@@ -101,8 +101,11 @@ def test_same_physical_work_counts_the_same_in_every_scheme(preset, k_in, n, see
     # unpruned: magnitudes in [0.5, 1] so that no weight quantizes to zero
     w = rng.choice([-1.0, 1.0], size=spec.weight_shape) * rng.uniform(0.5, 1.0, spec.weight_shape)
     same = ("dac_drives", "ou_activations", "adc_conversions", "sample_holds", "shift_adds")
+    # kernel_rows spreads narrow layers over more crossbars (MNSIM's one-slice arrays), so it
+    # does more physical work by design (tests/test_kernel_rows.py compares it with dense)
+    schemes = [s for s in SCHEMES if s != "kernel_rows"]
     for counts in (kernels.forward_counts, kernels.transposed_counts):
-        got = {s: counts(map_layer(spec, w, cfg, s), cfg, 2) for s in SCHEMES}
+        got = {s: counts(map_layer(spec, w, cfg, s), cfg, 2) for s in schemes}
         for field in same:
             vals = {s: getattr(c, field) for s, c in got.items()}
             assert len(set(vals.values())) == 1, (counts.__name__, field, vals)

@@ -35,7 +35,7 @@ def map_layer(spec: LayerSpec, weight: np.ndarray, cfg: Config, scheme: str = "d
             raise MappingError(f"layer '{spec.name}': bias shape {bias.shape} must be ({n},)")
         if not np.all(np.isfinite(bias)):
             raise MappingError(f"layer '{spec.name}': bias contains NaN or infinity")
-    row_index, col_index = sch.pack(q, cfg)
+    row_index, col_index = sch.pack_layer(q, spec, cfg)
 
     enc = encode_cells(q, cfg.precision.weight_bits, cfg.cell.bits, cfg.crossbar.signed_scheme)
     valid = used_positions(row_index, col_index)

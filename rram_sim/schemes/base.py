@@ -17,7 +17,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from rram_sim.config import Config
-    from rram_sim.layout import LayerLayout
+    from rram_sim.layout import LayerLayout, LayerSpec
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,13 @@ class MappingScheme(ABC):
         col_index [U, unit_cols])`` int32, ``-1`` where a row or column is unused. Every matrix
         position a unit covers with a used row and a used column stores that weight; together
         the units must cover every non-zero of ``q`` exactly once."""
+
+    def pack_layer(self, q: np.ndarray, spec: LayerSpec,
+                   cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+        """The units of layer ``spec``'s matrix ``q`` (what :mod:`rram_sim.mapping` calls): by
+        default :meth:`pack`; a scheme that needs the layer's shape (its kernel size) overrides
+        this."""
+        return self.pack(q, cfg)
 
     @abstractmethod
     def index_tables(self, layout: LayerLayout) -> int:
