@@ -3,8 +3,10 @@
 For each network (VGG-11 and ResNet-20 at CIFAR shapes, 3 x 32 x 32, and the demo's network,
 ``digits_cnn`` on 1 x 8 x 8 digits), each chip (``isaac``, ``pipelayer``, ``edge``), the dense
 model and its ReaLPrune-pruned ticket (about 90 % of the weights), and each placement policy
-(``none``, ``balance``): crossbars, copies, inference throughput, training-step time and energy,
-and the speed-up of pruned over dense under the same policy, with the mechanism that produced it.
+(``none``, ``balance``, and on the chips that train ``balance_training``; pruned networks on chips
+whose OU is shorter than the crossbar also under the ``spread`` mapping policy): crossbars,
+copies, inference throughput, training-step time and energy, and the speed-up of pruned over
+dense under the same policy, with the mechanism that produced it.
 
 **The pruned masks are synthetic but made by ReaLPrune's own machinery**: the model's freshly
 initialised weights (seeded) are pruned round after round by
@@ -59,6 +61,7 @@ from rram_sim.simulate import simulate
 
 CHIPS = ("isaac", "pipelayer", "edge")
 POLICIES = ("none", "balance")
+TRAINING_POLICIES = ("balance_training",)   # on chips that train
 TARGET = 0.90            # fraction of conv + linear weights pruned (ReaLPrune's "> 90 %")
 RATE = 0.5               # fraction of the remaining groups removed per round
 MAX_ROUNDS = 12
@@ -139,8 +142,8 @@ def run_point(net: Network, chip: str, variant: str, bundle, cfg, policy: str,
     overflow = overflow_for(bundle, cfg)
     note = ""
     placement = policy
-    if policy == "balance" and overflow != "error":
-        copies = get_policy("balance").copies(bundle, cfg)
+    if policy != "none" and overflow != "error":
+        copies = get_policy(policy).copies(bundle, cfg)
         if set(copies.values()) != {1}:
             raise AssertionError(f"balance copied layers of a network that does not fit: {copies}")
         placement, note = "none", "does not fit one chip: nothing to replicate"
@@ -253,7 +256,8 @@ def build_rows(networks=NETWORKS, chips=CHIPS, inference_batch: int = 16, train_
                 mappings = (("pack", "spread") if variant == "pruned"
                             and cfg.ou.rows < cfg.crossbar.rows else ("pack",))
                 for mapping in mappings:
-                    for policy in POLICIES:
+                    extra = TRAINING_POLICIES if cfg.training.enabled else ()
+                    for policy in POLICIES + extra:
                         row = run_point(net, chip, variant, bundle, cfg, policy,
                                         inference_batch, train_batch, mapping)
                         row["prune_rounds"] = rounds if variant == "pruned" else 0
