@@ -316,19 +316,24 @@ class CalendarBank:
                 + [int(x) for op in ops for x in op] + _encode_msgs(out_routes))
         return np.asarray(body, dtype=np.int64)
 
-    def step(self, prog: np.ndarray, ready: int) -> tuple[int, int, int, int, int]:
-        """Reserve one vector (:func:`vector_step`): (first phase start, first phase end, last
-        phase end, arrival at the first consumer, arrival of its input messages)."""
+    # what :meth:`step` calls: a caller in a hurry calls ``kernel(bank.cal, prog, ready)`` itself
+    # and :meth:`step` only when its first value is 1
+    kernel = staticmethod(vector_step)
+
+    def step(self, prog: np.ndarray, ready: int) -> tuple[int, int, int, int, int, int]:
+        """Reserve one vector (:func:`vector_step`, the live rows grown first where they lack
+        room): (0, first phase start, first phase end, last phase end, arrival at the first
+        consumer, arrival of its input messages)."""
         r = vector_step(self.cal, prog, ready)
         while r[0]:
             self._grow_live()
             r = vector_step(self.cal, prog, ready)
-        return r[1:]
+        return r
 
     def send(self, prog: np.ndarray, ready: int) -> int:
         """The messages of a program without phases (``program((), (), routes)``) leaving at
         ``ready``: the last arrival."""
-        return self.step(prog, ready)[3]
+        return self.step(prog, ready)[4]
 
     def take(self, c: int, lo: int, cycles: int) -> int:
         t = take_one(self.cal, c, int(lo), int(cycles))
@@ -362,6 +367,8 @@ class PyCalendarBank:
     """:class:`CalendarBank`'s interface on :class:`.calendar.Calendar` objects (the reference the
     bank is tested against)."""
 
+    kernel = None
+
     def __init__(self) -> None:
         self.cals: list[Calendar] = []
 
@@ -393,11 +400,11 @@ class PyCalendarBank:
             arrival = max(arrival, t + cyc)
         return arrival
 
-    def step(self, prog: tuple, ready: int) -> tuple[int, int, int, int, int]:
+    def step(self, prog: tuple, ready: int) -> tuple[int, int, int, int, int, int]:
         in_msgs, ops, out_msgs = prog
         ready = self._send(in_msgs, ready)
         t0, first_end, pe = reserve_vector(ops, ready)
-        return t0, first_end, pe, self._send(out_msgs, pe), ready
+        return 0, t0, first_end, pe, self._send(out_msgs, pe), ready
 
     def send(self, prog: tuple, ready: int) -> int:
         return self._send(prog[2], ready)

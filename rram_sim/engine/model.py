@@ -201,7 +201,7 @@ class ChipModel:
             if id(ops) not in progs_of:
                 progs_of[id(ops)] = bank.program(in_routes, ops, routes[0] if routes else ())
         progs = [progs_of[id(ops)] for ops in vec_ops]
-        step = bank.step
+        step, kernel = bank.step, bank.kernel
         # The first consumer's messages are reserved with the vector (one call), the others' after
         # its put (one call each).
         out_edges = [(ch, bank.program((), (), r) if i and r else None)
@@ -228,12 +228,19 @@ class ChipModel:
                 # Reserve when the vector is ready (its inputs have arrived and the previous
                 # vector has left the first phase), so that components are granted in the order
                 # vectors become ready for them (first come, first served): one event per vector.
-                yield timeout(ready - env.now if ready > env.now else 0)
-                ready = env.now
+                now = env._now
+                yield timeout(ready - now if ready > now else 0)
+                ready = env._now
                 # The vector's phases, each on its component (see the module docstring), after
                 # its input messages (an input row: the image arrives over the off-chip links
                 # into the first tile's eDRAM), and its messages to the first consumer.
-                t0, first_end, pe, arrival, arrived = step(progs[g], ready)
+                if kernel is not None:
+                    r = kernel(bank.cal, progs[g], ready)
+                    if r[0]:
+                        r = step(progs[g], ready)
+                else:
+                    r = step(progs[g], ready)
+                _, t0, first_end, pe, arrival, arrived = r
                 if first_start < 0:
                     first_start = t0
                 if pe > last_end:
