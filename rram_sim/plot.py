@@ -414,8 +414,17 @@ def point_labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     from rram_sim.sweep.spec import BASE_FIELDS, METRIC_FIELDS
 
     skip = (set(BASE_FIELDS) | set(METRIC_FIELDS)) - {"bundle", "scheme"}
-    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in skip
-            and len({str(r.get(k)) for r in rows}) > 1]
+    keys: list[str] = []
+    for k in dict.fromkeys(k for r in rows for k in r):
+        vals = [str(r.get(k)) for r in rows]
+        if k in skip or len(set(vals)) < 2:
+            continue
+        # a column tied one-to-one to one already shown (crossbar.cols with crossbar.rows)
+        # adds nothing to the label
+        if any(len(set(zip(vals, (str(r.get(k0)) for r in rows)))) == len(set(vals))
+               == len({str(r.get(k0)) for r in rows}) for k0 in keys):
+            continue
+        keys.append(k)
     return [_plain(", ".join(f"{k}={r.get(k)}" for k in keys)) or str(r.get("key", "?"))
             for r in rows]
 
@@ -470,13 +479,16 @@ def pareto(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
             ax.scatter(vals, acc, s=area, alpha=0.5, color="#1f77b4",
                        label=f"points (marker area ~ {size})")
             ax.scatter(vals[front], acc[front], s=120, facecolors="none", edgecolors="#d62728",
-                       linewidths=1.5, label=f"Pareto front ({x}, {y} min, {accuracy} max)")
-            _label(ax, vals, acc, labels, front)
+                       linewidths=1.5, label=f"Pareto front ({accuracy} max, both costs min)")
+            # every point labelled on the energy panel, the front's on the latency panel
+            _label(ax, vals, acc, labels if is_energy else
+                   [lab if i in front else "" for i, lab in enumerate(labels)], front)
             ax.set_xlabel(name)
+            ax.margins(x=0.15, y=0.08)      # room for the labels
             if style.log and is_energy and unit.endswith("_pj"):
                 ax.set_xscale("log")
         axes[0].set_ylabel(f"{accuracy} (top-1, on the crossbars)")
-        axes[0].legend(fontsize=8, frameon=False)
+        axes[0].legend(fontsize=7, frameon=False, loc="lower right")
         fig.suptitle(title, fontsize=9)
         objectives = [f"{x} (min)", f"{y} (min)", f"{accuracy} (max)"]
     fig.tight_layout()
@@ -493,8 +505,11 @@ def _label(ax: Any, xv: np.ndarray, yv: np.ndarray, labels: Sequence[str],
     """Write each point's label beside it (only the front's when there are many points)."""
     which = range(len(labels)) if len(labels) <= MAX_LABELS else front
     for i in which:
-        ax.annotate(labels[i], (xv[i], yv[i]), xytext=(4, 4), textcoords="offset points",
-                    fontsize=6, color="#d62728" if i in front else "#555555")
+        if labels[i]:
+            t = ax.annotate(labels[i], (xv[i], yv[i]), xytext=(4, 4),
+                            textcoords="offset points", fontsize=6,
+                            color="#d62728" if i in front else "#555555")
+            t.set_in_layout(False)      # long labels must not shrink the axes
 
 
 def _number(v: Any) -> float | None:

@@ -175,7 +175,9 @@ def test_accuracy_columns_and_front(tmp_path):
     assert sorted(fig["front"]) == sorted(ok[i]["key"] for i in front)
     # a 2-bit point is on the front only if no 8-bit point is as cheap in both costs
     assert any(r["adc.bits"] == 8 for r in ok if r["key"] in fig["front"])
-    assert all("adc.bits=" in p["label"] for p in fig["points"])
+    # labels: the values that differ; crossbar.cols, tied to crossbar.rows, adds nothing
+    assert {p["label"] for p in fig["points"]} == {
+        f"adc.bits={a}, crossbar.rows={r}" for a in (2, 8) for r in (32, 64)}
     # rram-sim plot of the folder: accuracy is a metric drawn against each swept parameter (not a
     # swept column) and the Pareto figure takes the same three-objective front
     assert main(["plot", str(tmp_path / "out"), "-o", str(tmp_path / "figs")]) == 0
