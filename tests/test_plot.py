@@ -316,3 +316,33 @@ def test_crossbar_map_of_a_large_layer_says_how_many_it_shows(tmp_path, monkeypa
     assert len(m["crossbars"]) == n
     assert f"crossbars 0-{plot.MAP_CROSSBARS_SHOWN - 1} of {n} shown" in seen[0]["titles"][0]
     assert sum(t.startswith("crossbar ") for t in seen[0]["titles"]) == plot.MAP_CROSSBARS_SHOWN
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6), st.integers(0, 6)), min_size=1,
+                max_size=25))
+def test_pareto_front_of_three_objectives_is_the_non_dominated_set(pts):
+    cols = [np.array([p[k] for p in pts], float) for k in range(3)]
+    front = set(plot.pareto_front(*cols).tolist())
+
+    def dominates(j, i):
+        return (all(c[j] <= c[i] for c in cols) and any(c[j] < c[i] for c in cols))
+
+    for i in range(len(pts)):
+        assert (i in front) == (not any(dominates(j, i) for j in range(len(pts))))
+
+
+def test_pareto_takes_accuracy_only_when_every_point_has_one(tmp_path):
+    rows = [{"key": k, "status": "ok", "inference_latency_ns": lat, "inference_energy_pj": e,
+             "chip_area_mm2": 1.0, "adc.bits": b, "accuracy": a}
+            for k, lat, e, b, a in (("a", 1.0, 1.0, 4, 0.5), ("b", 1.0, 2.0, 8, 0.9),
+                                    ("c", 2.0, 2.0, 6, 0.9))]
+    out = plot.pareto(rows, tmp_path / "p.png")
+    # a is cheapest, b buys accuracy with energy, c is dominated by b
+    assert sorted(out["front"]) == ["a", "b"] and out["objectives"][-1] == "accuracy (max)"
+    assert [p["label"] for p in out["points"]] == ["adc.bits=4", "adc.bits=8", "adc.bits=6"]
+    assert [p["accuracy"] for p in out["points"]] == [0.5, 0.9, 0.9]
+    rows[2]["accuracy"] = None          # a point without an eval set: the two-cost figure
+    out = plot.pareto(rows, tmp_path / "q.png")
+    assert sorted(out["front"]) == ["a"] and len(out["objectives"]) == 2
+    assert "accuracy" not in out["points"][0]
