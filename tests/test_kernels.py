@@ -12,6 +12,7 @@ from rram_sim.adc import adc_model
 from rram_sim.bundle import golden_from_numpy
 from rram_sim.crossbar import values
 from rram_sim.crossbar.readplan import read_plan
+from rram_sim.crossbar.update import pv_pulses
 from rram_sim.errors import MappingError
 from rram_sim.layout import SCHEMES, LayerSpec
 from rram_sim.mapping import map_layer, unmap
@@ -236,9 +237,10 @@ def update_reference(lay, delta, cfg):
                     sat += 1
                     tgt = int(np.clip(tgt, -qmax(wb), qmax(wb)))
                 cells = encode_cells(np.array(tgt), wb, cb, sch)
-                pulses += int(np.abs(cells.astype(int) - lay.cells[u, r, c].astype(int)).sum())
+                change = cells.astype(int) - lay.cells[u, r, c].astype(int)
+                pulses += float(pv_pulses(change, cfg).sum())
                 new[u, r, c] = cells
-    return new, sat, pulses * cfg.cell.pulses_per_level
+    return new, sat, int(round(pulses))
 
 
 @settings(max_examples=25, deadline=None)

@@ -1,7 +1,33 @@
-"""The weight update: stored weights moved by an integer delta, cells rewritten, pulses counted."""
+"""The weight update: stored weights moved by an integer delta, cells rewritten, write pulses
+counted from each cell's actual level change, and scheduled on the PE's write drivers.
+
+Pulses per level change (:func:`pv_pulses`):
+
+- ``single_pulse`` (open loop): ``|level change| x cell.pulses_per_level`` identical pulses, the
+  identical-pulse scheme of NeuroSim (MLP_NeuroSim_V3.0, ``Cell.cpp``, ``RealDevice::Write``:
+  ``numPulse`` = the level change, write latency ``numPulse x writePulseWidth``);
+- ``write_verify`` (program and verify): the same pulses, each followed by a verify read, then
+  corrective pulse + verify iterations while the cell is more than half a level from its target.
+  The landing error after ``n`` pulses is Gaussian with sigma = ``CTOC_SIGMA_OF_RANGE`` x range x
+  sqrt(n), NeuroSim's cycle-to-cycle variation (``Cell.cpp``: ``sigmaCtoC = 0.005 x (Gmax -
+  Gmin)``, added as ``sigmaCtoC x sqrt(numPulse)``); a miss has probability
+  ``q(n) = erfc(h / (sigma_n sqrt 2))`` with ``h`` half the level spacing ``range / (2**bits - 1)``,
+  and each corrective pulse lands with ``q(1)``, so a change needing ``n`` pulses takes
+  ``n + q(n) / (1 - q(1))`` iterations on average. For 2-bit cells the correction is nil
+  (h = 16.7 % of the range against sigma 0.5 %); for 4-bit cells a 15-level jump adds 0.085.
+
+Write drivers (:func:`write_schedule`): each PE has ``drivers`` write drivers (default
+``crossbar.cols``: one crossbar row at a time, as the engine's update timing assumes), each
+driving one cell per pulse slot. A PE writes its crossbars' rows one after another, a row's
+written cells in batches of ``drivers`` (in column order), each batch for as many pulse slots as
+its slowest cell needs. So at most ``drivers`` cells of a PE are pulsed at once and the PE's write
+power never exceeds its driver budget ``drivers x cell.write_energy_pj / cell.write_latency_ns``.
+Units are assumed packed ``pe.crossbars`` to a PE in order (the mapping's packing order).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -14,24 +40,116 @@ from rram_sim.errors import MappingError
 from rram_sim.layout import LayerLayout
 from rram_sim.quant import qmax
 
+# NeuroSim's cycle-to-cycle write variation, as a fraction of the conductance range per pulse
+# (MLP_NeuroSim_V3.0, Cell.cpp, RealDevice: sigmaCtoC = 0.005 * (maxConductance - minConductance))
+CTOC_SIGMA_OF_RANGE = 0.005
+
+
+def pv_pulses(level_change: np.ndarray, cfg: Config) -> np.ndarray:
+    """Expected write pulses (float) to move a cell by ``level_change`` levels (any integer
+    array), under ``training.write_scheme`` (module docstring); 0 for no change."""
+    d = np.abs(np.asarray(level_change, dtype=np.int64))
+    n = d * cfg.cell.pulses_per_level
+    if cfg.training.write_scheme != "write_verify":
+        return n.astype(np.float64)
+    h = 0.5 / (2 ** cfg.cell.bits - 1)        # half a level, as a fraction of the range
+
+    def miss(pulses: float) -> float:
+        return math.erfc(h / (CTOC_SIGMA_OF_RANGE * math.sqrt(pulses) * math.sqrt(2)))
+
+    q1 = miss(1.0)
+    levels = np.arange(int(n.max(initial=0)) + 1)
+    extra = np.array([0.0] + [miss(float(k)) / (1.0 - q1) for k in levels[1:]])
+    return n + extra[n]
+
+
+@dataclass
+class WriteSchedule:
+    """An update's writes on the PEs' write drivers (:func:`write_schedule`)."""
+
+    drivers: int                  # write drivers per PE (cells pulsed at once)
+    slots_per_pe: np.ndarray      # int64 [PEs]: pulse slots each PE needs
+    pulses_per_pe: np.ndarray     # float [PEs]: write pulses each PE applies
+    max_cells_at_once: int        # the most cells any PE pulses in one slot
+    slot_ns: float                # one pulse (+ its verify read under write_verify)
+    pulses: float                 # all write pulses (expected, pv_pulses)
+    energy_pj: float              # pulses x cell.write_energy_pj
+
+    @property
+    def time_ns(self) -> float:
+        """The update's duration: the busiest PE (PEs write in parallel)."""
+        return float(self.slots_per_pe.max(initial=0)) * self.slot_ns
+
+    def pe_power_mw(self, cfg: Config) -> np.ndarray:
+        """Average write power of each PE over its own write time (mW = pJ / ns)."""
+        t = self.slots_per_pe * cfg.cell.write_latency_ns
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = self.pulses_per_pe * cfg.cell.write_energy_pj / t
+        return np.where(t > 0, p, 0.0)
+
+
+def driver_budget_mw(cfg: Config, drivers: int) -> float:
+    """Write power of a PE whose ``drivers`` all pulse at once (mW)."""
+    return drivers * cfg.cell.write_energy_pj / cfg.cell.write_latency_ns
+
+
+def write_schedule(layout: LayerLayout, new_cells: np.ndarray, cfg: Config,
+                   drivers: int | None = None) -> WriteSchedule:
+    """Schedule rewriting ``layout.cells`` to ``new_cells`` on each PE's ``drivers`` write drivers
+    (default ``crossbar.cols``); per cell ``ceil(pv_pulses(level change))`` pulse slots."""
+    n_drv = cfg.crossbar.cols if drivers is None else drivers
+    if isinstance(n_drv, bool) or not isinstance(n_drv, int) or n_drv < 1:
+        raise MappingError(f"drivers={drivers!r}: must be an integer >= 1 (write drivers per PE)")
+    old = layout.cells.astype(np.int64)
+    new = np.asarray(new_cells).astype(np.int64)
+    if new.shape != old.shape:
+        raise MappingError(f"layer '{layout.spec.name}': new_cells must have shape "
+                           f"{list(old.shape)}, got {list(new.shape)}")
+    n_u, n_r, n_c, n_p = old.shape
+    pulses = pv_pulses(new - old, cfg).reshape(n_u, n_r, n_c * n_p)   # a row's physical cells
+    slots = np.ceil(pulses - 1e-9).astype(np.int64)
+    # batches of `drivers` cells along each row, each as long as its slowest cell
+    width = -(-(n_c * n_p) // n_drv) * n_drv
+    pad = ((0, 0), (0, 0), (0, width - n_c * n_p))
+    batches = np.pad(slots, pad).reshape(n_u, n_r, width // n_drv, n_drv)
+    unit_slots = batches.max(axis=3).sum(axis=(1, 2))
+    at_once = int((batches > 0).sum(axis=3).max(initial=0))
+    per_pe = cfg.pe.crossbars
+    n_pe = -(-n_u // per_pe)
+    pe_of = np.arange(n_u) // per_pe
+    slots_pe = np.bincount(pe_of, weights=unit_slots, minlength=n_pe).astype(np.int64)
+    pulses_pe = np.bincount(pe_of, weights=pulses.sum(axis=(1, 2)), minlength=n_pe)
+    slot_ns = cfg.cell.write_latency_ns
+    if cfg.training.write_scheme == "write_verify":
+        slot_ns += cfg.crossbar.read_latency_ns
+    total = float(pulses.sum())
+    return WriteSchedule(n_drv, slots_pe, pulses_pe, at_once, slot_ns, total,
+                         total * cfg.cell.write_energy_pj)
+
 
 @dataclass
 class UpdateResult:
-    """A weight update: the new layout, its write events and how many weights saturated."""
+    """A weight update: the new layout, its write events, how many weights saturated, and the
+    writes scheduled on each PE's write drivers (``crossbar.cols`` per PE)."""
 
     layout: LayerLayout
     counts: Counts
     saturated: int
+    schedule: WriteSchedule
 
 
-def update(layout: LayerLayout, delta_q: np.ndarray, cfg: Config) -> UpdateResult:
+def update(layout: LayerLayout, delta_q: np.ndarray, cfg: Config,
+           drivers: int | None = None) -> UpdateResult:
     """Add ``delta_q`` (int64 [K, N], integer weight units) to the stored weights.
 
     Each stored weight moves to ``clip(w + delta, -qmax, qmax)`` (``qmax = 2**(weight_bits-1)-1``;
     a clipped weight counts as saturated) and its cells are rewritten to that weight's encoding.
-    ``cell_write_pulses`` = sum of |level change| x ``cell.pulses_per_level``; with
-    ``training.write_scheme == 'write_verify'`` every pulse is followed by a verify read. Positions
-    whose row or column holds nothing (pruned or compacted away) are never written.
+    ``cell_write_pulses`` = the sum over cells of :func:`pv_pulses` of the cell's actual level
+    change (``|level change| x cell.pulses_per_level`` open loop; plus the expected corrective
+    iterations under ``training.write_scheme == 'write_verify'``, where every pulse is followed by a
+    verify read), rounded to an integer. Positions whose row or column holds nothing (pruned or
+    compacted away) are never written. ``schedule``: :func:`write_schedule` on ``drivers`` write
+    drivers per PE.
     """
     k, n = layout.spec.matrix_shape
     d = np.asarray(delta_q)
@@ -47,7 +165,9 @@ def update(layout: LayerLayout, delta_q: np.ndarray, cfg: Config) -> UpdateResul
                   layout.col_index.astype(np.int64), np.ascontiguousarray(d, dtype=np.int64),
                   wb, cb, cfg.crossbar.signed_scheme == "differential", qmax(wb),
                   cfg.cell.pulses_per_level, new, pulses, sat)
-    total = int(pulses.sum())
-    counts = Counts(cell_write_pulses=total,
-                    cell_verify_reads=total if cfg.training.write_scheme == "write_verify" else 0)
-    return UpdateResult(replace(layout, cells=new), counts, int(sat.sum()))
+    schedule = write_schedule(layout, new, cfg, drivers)
+    verify = cfg.training.write_scheme == "write_verify"
+    # open loop: exactly |level change| x pulses_per_level (the kernel's count)
+    total = int(round(schedule.pulses)) if verify else int(pulses.sum())
+    counts = Counts(cell_write_pulses=total, cell_verify_reads=total if verify else 0)
+    return UpdateResult(replace(layout, cells=new), counts, int(sat.sum()), schedule)
