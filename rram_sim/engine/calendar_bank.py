@@ -417,3 +417,12 @@ class PyCalendarBank:
 
     def intervals(self, c: int) -> list[tuple[int, int]]:
         return self.cals[c].intervals()
+
+
+def warm_up() -> None:
+    """Load the kernels (from Numba's cache, or compiled on a first use): Numba's start-up, about
+    0.7 s once per process, which the first run would otherwise pay."""
+    bank = CalendarBank()
+    c = bank.add()
+    bank.step(bank.program(((MSG_LINKS, 1, (c,)),), ((c, 1, -1, 0),), ((MSG_POOL, 1, (c,)),)), 0)
+    bank.take(c, 0, 1)

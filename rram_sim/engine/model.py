@@ -217,11 +217,17 @@ class ChipModel:
                 ready = gate
                 for i, (ch, needs, per_image) in enumerate(in_edges):
                     target = img * per_image + needs[g]
+                    items = ch.items
                     while got[i] < target:
-                        tok = ch.get()
-                        while tok is None:
+                        if not items:
                             yield ch.wait()
-                            tok = ch.get()
+                            continue
+                        # :meth:`Channel.get`, inlined
+                        tok = items.popleft()
+                        if ch.putters:
+                            ev, waiting = ch.putters.popleft()
+                            items.append(waiting)
+                            ev.succeed()
                         got[i] += 1
                         if tok > ready:
                             ready = tok
@@ -250,9 +256,14 @@ class ChipModel:
                         arrival = bank.send(msgs, pe) if msgs is not None else pe
                     if arrival > self.horizon:
                         self.horizon = arrival
-                    wait = ch.put(arrival)
-                    if wait is not None:
-                        yield wait
+                    items = ch.items
+                    if len(items) < ch.capacity:     # :meth:`Channel.put` with room, inlined
+                        items.append(arrival)
+                        if ch.getter is not None:
+                            ev, ch.getter = ch.getter, None
+                            ev.succeed()
+                    else:
+                        yield ch.put(arrival)
                 if pe > self.horizon:
                     self.horizon = pe
                 if sp.is_sink and g == st.groups - 1:
