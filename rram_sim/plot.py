@@ -406,14 +406,19 @@ def pareto_front(*objectives: Sequence[float]) -> np.ndarray:
 
 
 MAX_LABELS = 12   # a sweep with more points labels only its Pareto front
+# Columns of a sweep row that are not design parameters (rram_sim.sweep.spec's BASE_FIELDS but
+# bundle and scheme, and its accuracy columns; the report metrics come from rram_sim.metrics).
+# Written out here, as rram_sim.sweep imports this module; tests/test_sweep.py checks they agree.
+ROW_RESULT_FIELDS = ("key", "index", "status", "reason", "config_hash", "accuracy",
+                     "accuracy_exact")
 
 
 def point_labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """A short label per sweep row: the values of the columns that differ between the rows
     (grid parameters, bundle, scheme; not the result columns), ``name=value`` joined by commas."""
-    from rram_sim.sweep.spec import BASE_FIELDS, METRIC_FIELDS
+    from rram_sim.metrics import metric_names
 
-    skip = (set(BASE_FIELDS) | set(METRIC_FIELDS)) - {"bundle", "scheme"}
+    skip = set(ROW_RESULT_FIELDS) | set(metric_names())
     keys: list[str] = []
     for k in dict.fromkeys(k for r in rows for k in r):
         vals = [str(r.get(k)) for r in rows]

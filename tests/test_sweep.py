@@ -191,3 +191,13 @@ def test_accuracy_columns_and_front(tmp_path):
 def test_rows_without_eval_set_leave_accuracy_empty(serial):
     out, res = serial
     assert all(r["accuracy"] is None and r["accuracy_exact"] is None for r in res.rows)
+
+
+def test_plot_knows_which_row_columns_are_results():
+    from rram_sim import plot
+    from rram_sim.sweep.spec import BASE_FIELDS, METRIC_FIELDS
+
+    want = (set(BASE_FIELDS) | set(METRIC_FIELDS)) - {"bundle", "scheme"}
+    from rram_sim.metrics import metric_names
+
+    assert set(plot.ROW_RESULT_FIELDS) | set(metric_names()) == want
