@@ -143,3 +143,18 @@ def test_bundle_without_eval_set_says_so_and_only_hardware_decides(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["accuracy_kept"] is None and d["accuracy"] is None
     assert main(["verify", "--example", "compact", "--chip", "no_such_chip"]) == 2
+
+
+def test_chip_of_other_precision_gets_golden_references_of_its_own(tmp_path, capsys):
+    """Without recomputing the quantized references for the new precision, 4-bit weights and
+    6-bit inputs would miss the bundle's 8-bit references by far more than 1e-9."""
+    path = _eval_bundle(tmp_path / "b", **{"adc.range_policy": "lossless"})
+    chip = tmp_path / "six.yaml"
+    chip.write_text("base: edge\ncrossbar: {rows: 32, cols: 32}\nou: {rows: 8, cols: 8}\n"
+                    "adc: {columns_per_adc: 8, range_policy: lossless}\n"
+                    "precision: {weight_bits: 4, input_bits: 6}\n")
+    assert main(["verify", str(path), "--chip", str(chip), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["chip"]["remapped"] and all(c["tolerance_rule"] == "exact" for c in d["layers"])
+    assert all(c["max_abs_error"] < 1e-6 for c in d["layers"])
+    assert d["accuracy"]["crossbar"] == d["accuracy"]["exact"]
