@@ -9,6 +9,8 @@ Every model is built from plain ``nn.Conv2d`` (no groups, no dilation), ``nn.Bat
   linear classifier). A pool whose input is already 1x1 is left out, so small images work too.
 - ``resnet18`` / ``resnet20``: CIFAR ResNets of BasicBlocks. Shortcuts that change shape are
   *option B* (1x1 conv + BN), so every layer is a crossbar layer; the head is a global average pool.
+- ``resnet18_imagenet``: the same ResNet-18 with the ImageNet stem (He et al., CVPR 2016, Table 1:
+  a 7x7 stride-2 conv + BN + ReLU, then a 3x3 stride-2 max-pool), for 224x224 inputs.
 - ``lenet5``: LeNet-5 (5x5 convs, padding 2 on the first, 2x2 max-pools, 120-84-classes MLP).
 - ``digits_cnn``: a small CNN for 8x8 grey digits (three 3x3 convs, two pools, one linear layer).
 
@@ -133,6 +135,21 @@ class ResNet(nn.Module):
         return self.fc(self.flatten(self.pool(self.layers(x))))
 
 
+class ImageNetResNet(ResNet):
+    """:class:`ResNet` with the ImageNet stem: a 7x7 stride-2 conv (padding 3) + BN + ReLU and a
+    3x3 stride-2 max-pool (padding 1) before the stages (He et al., CVPR 2016, Table 1)."""
+
+    def __init__(self, stages: list[tuple[int, int, int]], stem: int, num_classes: int,
+                 in_channels: int, width: float) -> None:
+        super().__init__(stages, stem, num_classes, in_channels, width)
+        self.conv1 = nn.Conv2d(in_channels, _ch(stem, width), 7, stride=2, padding=3, bias=False)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.fc(self.flatten(self.pool(self.layers(x))))
+
+
 class LeNet5(nn.Module):
     def __init__(self, num_classes: int, in_channels: int, width: float, image_size: int) -> None:
         super().__init__()
@@ -182,6 +199,8 @@ _REGISTRY: dict[str, Builder] = {
     "resnet18": lambda k, c, w, s: ResNet([(64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2)],
                                           64, k, c, w),
     "resnet20": lambda k, c, w, s: ResNet([(16, 3, 1), (32, 3, 2), (64, 3, 2)], 16, k, c, w),
+    "resnet18_imagenet": lambda k, c, w, s: ImageNetResNet(
+        [(64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2)], 64, k, c, w),
     "lenet5": lambda k, c, w, s: LeNet5(k, c, w, s),
     "digits_cnn": lambda k, c, w, s: DigitsCNN(k, c, w, s),
 }
