@@ -9,10 +9,12 @@ area and each component's energy and area beside the figures in
 relative difference ``project / reference - 1``. ``--json`` prints the rows as a JSON list of
 ``{quantity, project, reference, rel_diff}``. docs/validation.md explains each difference.
 
-    python benchmarks/validate_mnsim.py [--json] [--reduced]
+    python benchmarks/validate_mnsim.py [--json] [--reduced] [--set KEY=VALUE ...]
 
 ``--reduced`` runs the same chip on VGG-8 with an eighth of the channels (for
 the tests: seconds instead of the full run); its figures are not comparable with MNSIM's.
+``--set`` replaces config keys of the chip for a what-if (e.g. ``--set tile.edram_bus_bits=8``,
+the value read as YAML); the table then no longer describes MNSIM's chip.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 from typing import Any
 
 import numpy as np
+import yaml
 
 from rram_sim import config, costs
 from rram_sim.bundle import GraphNode, map_network
@@ -72,14 +75,26 @@ def mnsim_chip() -> config.Config:
       polarity. The project's differential scheme stores ceil(weight_bits / cell.bits) cells
       per polarity, so ``weight_bits: 8`` gives the same 8 cells (its value range, -128..127
       instead of -255..255, changes no hardware figure);
-    - read in 128-row DAC groups (DAC_Num = 128): ou.rows = 128 of 256, all columns per read;
+    - mapped with the ``kernel_rows`` scheme (28 whole 3x3 kernels, 252 rows, per array; one
+      bit slice's worth of outputs per array: 1272 arrays, as MNSIM), each layer on whole tiles
+      (``fresh_tile``, Tile_connection_graph.py:463);
+    - one MNSIM step reads one 128-row DAC group (DAC_Num = 128) and converts 128 column pairs
+      on the 128 ADCs (ADC_Num = 128, a 2:1 column mux; PE_latency.py: bits x row groups x
+      column groups steps): ou.rows = 128, ou.cols = 256 physical columns (128 pairs);
       crossbar read 3.16 ns (Read_Latency); 1-bit DACs;
-    - 6-bit ADCs (ADC_Choice = 6), 128 per PE (ADC_Num = 128): 512 / 4; one conversion
-      takes (6 + 2) / 1 GS/s = 8 ns, so 0.125 GS/s;
+    - 6-bit ADCs (ADC_Choice = 6), 128 per PE: 512 / 4; one conversion takes
+      (6 + 2) / 1 GS/s = 8 ns, so 0.125 GS/s;
     - one array pair per PE (Group_Num = 1), 2 x 2 PEs per tile, 64 x 64 tiles, digital logic at
-      500 MHz, 9-bit activations, a 64-unit pooling module per tile (Pooling_unit_num = 64),
-      an 8 KB SRAM tile buffer on a 64-bit bus (Buffer_Bitwidth = 64; MNSIM sizes its buffers
-      per layer, see docs/validation.md), no leakage (the ``mnsim`` library charges none).
+      500 MHz, 9-bit activations, a 64-unit pooling module per tile (Pooling_unit_num = 64);
+    - per PE a shift register and an output register per ADC and an input register per DAC
+      (HM/PE.py:482-484): 128 each; per tile the joint module's 3 x 128 adders
+      (HM/Tile.py:157-167): tile.shift_add_units = 384;
+    - SRAM buffers of MNSIM's smallest table class: MNSIM sizes them from the network, 0.5 KB per
+      PE input buffer and 0.25 KB per tile output buffer for VGG-8 (Tile_connection_graph.py
+      :470-479), both in the <= 2 KB, 64-bit entry (Buffer_Bitwidth = 64): tile.edram_kb = 2;
+      the ``mnsim`` library charges the area of tile.pes + 1 such buffers per tile;
+    - inter-tile bandwidth 20 Gb/s (Inter_Tile_Bandwidth): 40-bit flits at 500 MHz;
+    - no leakage (the ``mnsim`` library charges none).
     """
     return config.from_dict({
         "base": "isaac",
@@ -91,10 +106,12 @@ def mnsim_chip() -> config.Config:
         "dac": {"bits": 1},
         "adc": {"bits": 6, "sample_rate_gsps": 0.125, "range_policy": "full_scale",
                 "columns_per_adc": 4},
-        "ou": {"rows": 128, "cols": 512},
-        "pe": {"crossbars": 1},
-        "tile": {"pes": 4, "edram_kb": 8, "edram_bus_bits": 64, "maxpool_units": 64},
-        "noc": {"topology": "mesh", "concentration": 1},
+        "ou": {"rows": 128, "cols": 256},
+        "pe": {"crossbars": 1, "shift_add_units": 128, "input_register_bytes": 128,
+               "output_register_bytes": 128},
+        "tile": {"pes": 4, "edram_kb": 2, "edram_bus_bits": 64, "maxpool_units": 64,
+                 "shift_add_units": 384},
+        "noc": {"topology": "mesh", "concentration": 1, "flit_bits": 40},
         "chip": {"tiles": 4096, "clock_ghz": 0.5, "offchip_links": 0},
         "precision": {"weight_bits": 8, "input_bits": 9},
         "costs": {"library": "mnsim"},
@@ -120,13 +137,14 @@ def vgg8(scale: int = 1, res: int = 32) -> tuple[list[LayerSpec], list[GraphNode
     return specs, g
 
 
-def run(reduced: bool = False) -> dict[str, Any]:
-    """Simulate VGG-8 on :func:`mnsim_chip`; the project's figures keyed as :data:`REFERENCE`."""
-    cfg = mnsim_chip()
+def run(reduced: bool = False, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Simulate VGG-8 on :func:`mnsim_chip` (with ``overrides``, dotted config keys, replaced);
+    the project's figures keyed as :data:`REFERENCE`."""
+    cfg = mnsim_chip().replace(**overrides) if overrides else mnsim_chip()
     specs, g = vgg8(8) if reduced else vgg8()
     rng = np.random.default_rng(0)
     ws = [rng.standard_normal(s.weight_shape).astype(np.float32) for s in specs]
-    bundle = map_network(specs, ws, cfg, "dense", graph=g)
+    bundle = map_network(specs, ws, cfg, "kernel_rows", graph=g, fresh_tile=True)
     rep = simulate(bundle, cfg, "inference").to_dict()
     summary = rep["runs"]["inference"]
     per_comp: dict[str, float] = {}
@@ -167,13 +185,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the rows as a JSON list")
     ap.add_argument("--reduced", action="store_true",
                     help="an eighth of the channels (fast; not comparable with MNSIM)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="what-if: replace a config key of MNSIM's chip (value read as YAML)")
     args = ap.parse_args(argv)
-    project = run(args.reduced)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--set {item!r}: must be KEY=VALUE, e.g. tile.edram_bus_bits=8")
+        overrides[key] = yaml.safe_load(value)
+    project = run(args.reduced, overrides)
     table = rows(project)
     if args.json:
         print(json.dumps(table, indent=1))
         return 0
-    print(f"VGG-8 on MNSIM 2.0's default chip{' (reduced)' if args.reduced else ''}: "
+    what_if = f" with {', '.join(args.set)}" if args.set else ""
+    print(f"VGG-8 on MNSIM 2.0's default chip{what_if}{' (reduced)' if args.reduced else ''}: "
           f"{project['_crossbars']} crossbars (MNSIM: 1272 pairs), {project['_tiles_used']} tiles, "
           f"{project['_adc_conversions']:,} ADC conversions")
     print(f"{'quantity':<26}{'project':>16}{'MNSIM 2.0':>16}{'difference':>12}")

@@ -34,29 +34,29 @@ _spec.loader.exec_module(vm)
 # was last reviewed; energy and area come from the cost model (pinned to 1e-9), latency from
 # the engine (pinned to 1 %).
 REDUCED = {
-    "latency_ns": 647896.0,
-    "energy_nj": 106005.66090236384,
-    "area_um2": 29472529.484415974,
-    "energy_nj.crossbar": 770.5292169609216,
-    "energy_nj.dac": 42.7130496,
+    "latency_ns": 635314.0,
+    "energy_nj": 98206.46846342944,
+    "area_um2": 120859582.72060117,
+    "energy_nj.crossbar": 2759.050925309952,
+    "energy_nj.dac": 289.3003776,
     "energy_nj.adc": 91046.59199999999,
-    "energy_nj.buffer": 14115.540929999997,
+    "energy_nj.buffer": 4029.33966981,
     "energy_nj.pooling": 15.61546666666667,
-    "energy_nj.other_digital": 14.670239136250888,
-    "area_um2.crossbar": 21771223.04,
-    "area_um2.dac": 1189.8880000000001,
-    "area_um2.adc": 5913600.0,
-    "area_um2.buffer": 1098824.202,
-    "area_um2.pooling": 643420.0934,
-    "area_um2.other_digital": 44272.26101597633,
+    "energy_nj.other_digital": 66.5700240428308,
+    "area_um2.crossbar": 87084892.16,
+    "area_um2.dac": 2379.7760000000003,
+    "area_um2.adc": 23654400.0,
+    "area_um2.buffer": 5681242.0,
+    "area_um2.pooling": 2573680.3736,
+    "area_um2.other_digital": 1862988.4110011833,
 }
 # relative differences of the full run against MNSIM 2.0, as docs/validation.md states them (%)
 FULL_DIFF_PCT = {
-    "latency_ns": -84.6, "energy_nj": -15.5, "area_um2": -13.1,
-    "energy_nj.crossbar": 8.4, "energy_nj.dac": -53.5, "energy_nj.adc": 5.4,
-    "energy_nj.buffer": -89.0, "energy_nj.pooling": -55.5, "energy_nj.other_digital": -87.9,
-    "area_um2.crossbar": -10.9, "area_um2.dac": 78.0, "area_um2.adc": -10.9,
-    "area_um2.buffer": -31.0, "area_um2.pooling": -10.9, "area_um2.other_digital": -91.7,
+    "latency_ns": -84.4, "energy_nj": -11.7, "area_um2": -1.3,
+    "energy_nj.crossbar": 15.6, "energy_nj.dac": -7.0, "energy_nj.adc": 12.3,
+    "energy_nj.buffer": -96.9, "energy_nj.pooling": -55.5, "energy_nj.other_digital": -44.6,
+    "area_um2.crossbar": -1.2, "area_um2.dac": -1.4, "area_um2.adc": -1.2,
+    "area_um2.buffer": -1.2, "area_um2.pooling": -1.3, "area_um2.other_digital": -3.4,
 }
 
 
@@ -96,6 +96,23 @@ def test_mnsim_chip_expresses_mnsim_defaults():
     assert lib["adc"].energy_pj == pytest.approx(10.08)
     assert all(c.leakage_mw == 0 for c in lib.values())
     assert config.charged_adc_bits(cfg) == 6          # full-scale 6-bit ADC, as MNSIM's
+    # MNSIM's tile: 128 DACs per array shared by 256 rows, 5 buffers of the <= 2 KB class, a
+    # joint module of 3 x 128 8-bit adders at 45 nm (HM/JointModule.py, Tile.py:157-167)
+    assert lib["dac"].area_um2 == pytest.approx(0.166 * 128 / 256)
+    assert lib["edram"].area_um2 == pytest.approx(5 * 0.0405803e6)
+    assert lib["edram"].energy_pj == pytest.approx((0.0075695 + 20 * 1.006428e-3) * 1e3)
+    assert lib["tile_shift_add"].energy_pj == pytest.approx(2.64e-4 * (45 / 65) ** 2 * 2e3)
+    assert lib["tile_shift_add"].area_um2 == pytest.approx(353.76 * (45 / 65) ** 2)
+    assert cfg.tile.shift_add_units == 384 and cfg.pe.shift_add_units == 128
+    # MNSIM's reported area of the joint modules on its 322 tiles
+    assert 322 * 384 * lib["tile_shift_add"].area_um2 == pytest.approx(20964964.70343195)
+
+
+def test_what_if_overrides():
+    with pytest.raises(SystemExit):
+        vm.main(["--reduced", "--set", "tile.edram_bus_bits"])
+    cfg = vm.mnsim_chip().replace(**{"tile.edram_bus_bits": 8})
+    assert cfg.tile.edram_bus_bits == 8 and cfg.costs.library == "mnsim"
 
 
 def _diff_chip(sub: bool) -> config.Config:

@@ -60,12 +60,17 @@ DIGITAL_GHZ = 0.5          # Digital_Frequency = 500 MHz (SimConfig.ini:118)
 # Shift register, ShiftReg_Tech = 65: 8.1e-7 W, 1.42 um^2 (HM/ShiftReg.py:38,54), one operation
 # per digital cycle (ShiftReg.py:29).
 SHIFTREG_W, SHIFTREG_UM2 = 8.1e-7, 1.42
-# Adder, Adder_Tech = 45: 2.5e-9 W and 10 x 14 x 45^2 / 1e6 um^2 per bit (HM/Adder.py:37,58).
-ADDER_W_PER_BIT, ADDER_UM2_PER_BIT = 2.5e-9, 10 * 14 * 45 * 45 / 1e6
 # Register, Reg_Tech = 45: 18.8e-9 W, 1.4256 um^2 at 65 nm scaled by (45/65)^2
 # (HM/Reg.py:38-47,54-63); one access per digital cycle.
 REG_W = 18.8e-9 * (45 / 65) ** 2
 REG_UM2 = 1.4256 * (45 / 65) ** 2
+# Joint module (the tile's adder tree joining its PEs' outputs), JointModule_Tech = 45, 8 bits
+# (the Tile builds it without a bit width: JointModule.py:19-20, Tile.py:53): 2.64e-4 W and
+# 353.76 um^2 at 65 nm (JointModule.py:36,53), scaled by (45/65)^2 (:43,60); one operation per
+# digital cycle (:28), energy = latency x power (:69). A tile has an H-tree over its PEs of
+# (PEs/2 + PEs/4 + ...) nodes x ADC_Num adders (Tile.py:157-167): 3 x 128 = 384 for 2 x 2 PEs.
+JOINT_W = 2.64e-4 * (45 / 65) ** 2
+JOINT_UM2 = 353.76 * (45 / 65) ** 2
 # Pooling, 65 nm, 3x3 window, 64 units: 91917.1562 um^2 and 3.082 mW for the 64 units
 # (HM/Pooling.py:38,55); 100 ns per window of up to 9 inputs on 64 channels (Pooling.py:75);
 # energy = power x latency (Pooling.py:83).
@@ -137,7 +142,7 @@ def build(cfg: Config) -> dict[str, Component]:
                                                                  cfg.tile.edram_bus_bits)
     b_rd_pj = (b_rd_nj + BUF_CYCLE_NS * b_leak_mw / 1e3) * 1e3
     b_wr_pj = (b_wr_nj + BUF_CYCLE_NS * b_leak_mw / 1e3) * 1e3
-    acc_bits = cfg.precision.input_bits + cfg.precision.weight_bits
+    dac_share = min(cfg.ou.rows, xb.rows) / xb.rows
     ref = isaac.build(cfg)
     none = "not modeled by MNSIM 2.0: no energy, no area"
 
@@ -150,10 +155,12 @@ def build(cfg: Config) -> dict[str, Component]:
              f"{MNSIM}: ADC choice {a_choice} ({bits} bits) {a_w * 1e3:g} mW, "
              f"{a_um2:g} um^2, {a_gsps:g} GS/s (HM/ADC.py tables); conversion (bits + 2) / rate "
              f"= {a_ns:g} ns (ADC.py:114); energy = power x time (ADC.py:122)"),
-        comp("dac", "dac", d_w * d_ns * 1e3, "dac_drives", 1.0, d_um2, d_ns,
+        comp("dac", "dac", d_w * d_ns * 1e3, "dac_drives", 1.0, d_um2 * dac_share, d_ns,
              f"{MNSIM}: DAC choice {d_choice} ({cfg.dac.bits} bits) {d_w * 1e6:g} uW, "
              f"{d_um2:g} um^2 (HM/DAC.py tables); drive (bits + 2) / 1 GS/s = {d_ns:g} ns "
-             "(DAC.py:78,82); energy = power x time (DAC.py:86)"),
+             "(DAC.py:78,82); energy = power x time (DAC.py:86); area: MNSIM has DAC_Num DACs "
+             "per array, shared by its rows through an input demux (HM/PE.py:62,193,480), here "
+             f"ou.rows of them for crossbar.rows rows: {dac_share:g} DAC per row"),
         comp("sample_hold", "sample_hold", 0.0, "sample_holds", 1.0, 0.0, 0.0, none),
         comp("crossbar_read", "crossbar", cell_pj * cfg.ou.rows * cfg.ou.cols, "ou_activations",
              1.0, xb.rows * xb.cols * DEVICE_AREA_UM2 + ROW_DRIVER_UM2 * xb.rows * arrays, t_read,
@@ -178,21 +185,25 @@ def build(cfg: Config) -> dict[str, Component]:
              f"{MNSIM}: register (45 nm) as input_register (HM/Reg.py:38-63)"),
         borrowed(ref["index_unit"], "not modeled by MNSIM 2.0; the isaac "
                                  "library's figure: "),
-        comp("edram", "buffers", b_rd_pj, "buffer_read_bytes", bus_bytes, b_mm2 * 1e6, BUF_CYCLE_NS,
+        comp("edram", "buffers", b_rd_pj, "buffer_read_bytes", bus_bytes,
+             b_mm2 * 1e6 * (cfg.tile.pes + 1), BUF_CYCLE_NS,
              f"{MNSIM}: 90 nm SRAM buffer, table index {b_idx} for {cfg.tile.edram_kb} KB at "
              f"{cfg.tile.edram_bus_bits} bits (HM/Buffer.py:37-70): per access {b_rd_nj:g} nJ "
              f"dynamic (Buffer.py:434) + 20 ns x {b_leak_mw:g} mW leakage (Buffer.py:325,327,453);"
-             f" area {b_mm2:g} mm^2 (Buffer.py:359)"),
+             f" area {b_mm2:g} mm^2 (Buffer.py:359) for each of MNSIM's tile buffers: an input "
+             "buffer per PE and the tile's output buffer (HM/Tile.py:191-215), tile.pes + 1"),
         comp("edram_write", "buffers", b_wr_pj, "buffer_write_bytes", bus_bytes, 0.0, BUF_CYCLE_NS,
              f"{MNSIM}: buffer write, {b_wr_nj:g} nJ dynamic (Buffer.py:457) + 20 ns x leakage "
              "(Buffer.py:478); same hardware as edram"),
         comp("bus", "interconnect", 0.0, "buffer_read_bytes", bus_bytes, 0.0, cyc, none),
         comp("bus_write", "interconnect", 0.0, "buffer_write_bytes", bus_bytes, 0.0, cyc, none),
         comp("sigmoid", "shift_add_digital", 0.0, "activation_ops", 1.0, 0.0, cyc, none),
-        comp("tile_shift_add", "shift_add_digital", ADDER_W_PER_BIT * acc_bits * cyc * 1e3,
-             "digital_adds", 1.0, ADDER_UM2_PER_BIT * acc_bits, cyc,
-             f"{MNSIM}: adder (45 nm) 2.5e-9 W and 0.2835 um^2 per bit (HM/Adder.py:37,58) x "
-             "input_bits + weight_bits, one 500 MHz cycle per add"),
+        comp("tile_shift_add", "shift_add_digital", JOINT_W * cyc * 1e3, "digital_adds", 1.0,
+             JOINT_UM2, cyc,
+             f"{MNSIM}: joint module, the tile's adder tree over its PEs (45 nm, 8 bits): "
+             f"2.64e-4 W and 353.76 um^2 at 65 nm x (45/65)^2 (HM/JointModule.py:36,43,53,60), "
+             "one 500 MHz cycle per add (:28,69); area per unit (MNSIM: 3 x ADC_Num units per "
+             "2 x 2-PE tile, Tile.py:157-167, set by tile.shift_add_units)"),
         borrowed(ref["gradient_mac"], "not modeled by MNSIM 2.0 (inference only); "
                                  "the isaac library's figure: "),
         comp("maxpool", "shift_add_digital", POOL_W * POOL_NS * 1e3 / POOL_CHANNELS / POOL_WINDOW,
