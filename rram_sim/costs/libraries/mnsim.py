@@ -17,6 +17,8 @@ Nodes: 130 nm devices and transistors (``SimConfig.ini:4,53``), SRAM buffers at 
 
 from __future__ import annotations
 
+import math
+
 from rram_sim.config import Config, charged_adc_bits
 from rram_sim.costs.components import Component
 from rram_sim.costs.libraries import isaac
@@ -143,6 +145,7 @@ def build(cfg: Config) -> dict[str, Component]:
     b_rd_pj = (b_rd_nj + BUF_CYCLE_NS * b_leak_mw / 1e3) * 1e3
     b_wr_pj = (b_wr_nj + BUF_CYCLE_NS * b_leak_mw / 1e3) * 1e3
     dac_share = min(cfg.ou.rows, xb.rows) / xb.rows
+    tree_depth = max(1, math.ceil(math.log2(cfg.tile.pes)))    # cycles of the tile's adder tree
     ref = isaac.build(cfg)
     none = "not modeled by MNSIM 2.0: no energy, no area"
 
@@ -198,12 +201,14 @@ def build(cfg: Config) -> dict[str, Component]:
         comp("bus", "interconnect", 0.0, "buffer_read_bytes", bus_bytes, 0.0, cyc, none),
         comp("bus_write", "interconnect", 0.0, "buffer_write_bytes", bus_bytes, 0.0, cyc, none),
         comp("sigmoid", "shift_add_digital", 0.0, "activation_ops", 1.0, 0.0, cyc, none),
-        comp("tile_shift_add", "shift_add_digital", JOINT_W * cyc * 1e3, "digital_adds", 1.0,
-             JOINT_UM2, cyc,
+        comp("tile_shift_add", "shift_add_digital", JOINT_W * cyc * tree_depth * 1e3,
+             "digital_adds", 1.0, JOINT_UM2, cyc,
              f"{MNSIM}: joint module, the tile's adder tree over its PEs (45 nm, 8 bits): "
-             f"2.64e-4 W and 353.76 um^2 at 65 nm x (45/65)^2 (HM/JointModule.py:36,43,53,60), "
-             "one 500 MHz cycle per add (:28,69); area per unit (MNSIM: 3 x ADC_Num units per "
-             "2 x 2-PE tile, Tile.py:157-167, set by tile.shift_add_units)"),
+             f"2.64e-4 W and 353.76 um^2 at 65 nm x (45/65)^2 (HM/JointModule.py:36,43,53,60); "
+             "MNSIM powers every adder of the tree for the tree's latency, ceil(log2(PEs)) "
+             f"500 MHz cycles (LM/Tile_latency.py:32,43; HM/Tile.py:259), {tree_depth} per add "
+             "here; area per unit (MNSIM: 3 x ADC_Num units per 2 x 2-PE tile, "
+             "Tile.py:157-167, set by tile.shift_add_units)"),
         borrowed(ref["gradient_mac"], "not modeled by MNSIM 2.0 (inference only); "
                                  "the isaac library's figure: "),
         comp("maxpool", "shift_add_digital", POOL_W * POOL_NS * 1e3 / POOL_CHANNELS / POOL_WINDOW,
