@@ -25,7 +25,13 @@ def test_shipped_examples_equal_a_fresh_build(tmp_path, scheme):
             np.load(tmp_path / scheme / ARRAYS, allow_pickle=False) as y:
         assert sorted(x.files) == sorted(y.files)
         for k in x.files:
-            assert np.array_equal(x[k], y[k]), k
+            assert x[k].dtype == y[k].dtype and x[k].shape == y[k].shape, k
+            if x[k].dtype.kind == "f":
+                # float golden outputs come from a BLAS product whose summation order (threads,
+                # CPU) may move the last bit; the cells, indices and quantized outputs are exact
+                np.testing.assert_allclose(x[k], y[k], rtol=1e-12, atol=1e-12, err_msg=k)
+            else:
+                assert np.array_equal(x[k], y[k]), k
 
 
 def test_exit_codes(capsys):
