@@ -143,8 +143,8 @@ def leakage_energy_pj(cfg: Config, time_ns: float, n_tiles_used: int | None = No
 
     With ``costs.power_gating: unused`` only the ``n_tiles_used`` tiles that hold layers leak
     (the others are power-gated), with the routers serving them; with ``none`` every tile of the
-    chip leaks once any is used. The off-chip links leak whenever the chip is in use (their static
-    power is 0 in the built-in libraries; an override may set one). ``None`` means every tile.
+    chip leaks once any is used. The off-chip links always leak (their static power is 0 in the
+    built-in libraries; an override may set one). ``None`` means every tile.
     """
     if not (isinstance(time_ns, (int, float)) and math.isfinite(time_ns) and time_ns >= 0):
         raise ValueError(f"time_ns={time_ns!r}: must be a finite number >= 0")
