@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{r['images']} images: {r['ns_per_image_steady']:.1f} ns per image in steady state")
     print(f"throughput {r['gops']:.1f} GOPS (analytic peak {r['analytic_peak_gops']:.1f})")
     print(f"computational efficiency {r['gops_per_mm2']:.1f} GOPS/(s mm^2) on "
-          f"{r['area_mm2']:.2f} mm^2, ISAAC-CE {r['reference_gops_per_mm2']:.1f}: "
+          f"{r['area_mm2']:.2f} mm^2, ISAAC-CE {r['reference_gops_per_mm2']:.2f}: "
           f"{100 * r['rel_diff_gops_per_mm2']:+.1f} %")
     print(f"peak power efficiency {r['peak_gops_per_w']:.1f} GOPS/W (simulated throughput at "
           f"the chip's peak power, {r['peak_power_w']:.1f} W), ISAAC-CE "
