@@ -6,7 +6,8 @@ backward (:mod:`.backward`), the capacity of each edge's buffer (:mod:`.buffers`
 that carry a vector over the NoC topology (:mod:`.messages`, :mod:`rram_sim.noc`), the phases of
 each vector and the components they hold (:mod:`.work`, durations from :mod:`.timing`), the
 events they add to a stage's record (:mod:`.counting`) and the occupancy of every component
-(:mod:`.calendar`).
+(:mod:`.calendar`; the run keeps the calendars as rows of one array and reserves each vector in one
+Numba call, :mod:`.calendar_bank`).
 
 For every image and every vector of its output (one output position; the network input: one
 row) a stage process (1) takes from its input channels the producer vectors its window needs
