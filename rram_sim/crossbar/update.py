@@ -58,9 +58,10 @@ def pv_pulses(level_change: np.ndarray, cfg: Config) -> np.ndarray:
         return math.erfc(h / (CTOC_SIGMA_OF_RANGE * math.sqrt(pulses) * math.sqrt(2)))
 
     q1 = miss(1.0)
-    levels = np.arange(int(n.max(initial=0)) + 1)
-    extra = np.array([0.0] + [miss(float(k)) / (1.0 - q1) for k in levels[1:]])
-    return n + extra[n]
+    # one value per distinct level change (at most 2**cell.bits of them), not per cell
+    values, where = np.unique(n, return_inverse=True)
+    extra = np.array([miss(float(v)) / (1.0 - q1) if v > 0 else 0.0 for v in values])
+    return n + extra[where].reshape(n.shape)
 
 
 @dataclass
