@@ -130,3 +130,22 @@ def test_update_write_power_stays_within_the_write_driver_budget(scheme):
     pes = {tuple(int(v) for v in row[:3]) for loc in locs for row in loc}
     budget_mw = len(pes) * cfg.crossbar.cols * cfg.cell.write_energy_pj / cfg.cell.write_latency_ns
     assert write_pj / duration_ns <= budget_mw * (1 + 1e-9)      # pJ/ns = mW
+
+
+def test_static_energy_per_component_of_the_tiles_in_use():
+    """Leakage x time per component, from the cost library's per-component static power (CACTI 7 /
+    Aladdin for 'isaac'), over the tiles a run occupies, chip by chip; index units only where the
+    scheme reads through index tables."""
+    from rram_sim import accounting
+
+    cfg = config.preset("isaac")
+    lib = costs.component_library(cfg)
+    tiles = [0, 1, 2, 168 + 5]                  # three tiles of chip 0, one of chip 1
+    e = accounting.static_energy_pj(cfg, 1000.0, tiles, indexed=False)
+    assert e["edram"] == pytest.approx(4 * lib["edram"].leakage_mw * 1000)
+    assert e["input_register"] == pytest.approx(4 * 12 * lib["input_register"].leakage_mw * 1000)
+    assert e["router"] == pytest.approx(2 * lib["router"].leakage_mw * 1000)   # one per chip
+    assert e["adc"] == e["offchip_link"] == e["index_unit"] == 0.0
+    ix = accounting.static_energy_pj(cfg, 1000.0, tiles, indexed=True)
+    assert ix["index_unit"] == pytest.approx(4 * 12 * 8 * lib["index_unit"].leakage_mw * 1000)
+    assert sum(ix.values()) - sum(e.values()) == pytest.approx(ix["index_unit"])
