@@ -39,7 +39,8 @@ __version__ = "0.1.0"
 
 def to_bundle(model: Any, example_input: Any, chip: str | os.PathLike | Config = "edge",
               scheme: str = "dense", *, masks: Any = None, path: str | os.PathLike | None = None,
-              golden: bool = True, allow_multi_chip: bool = False) -> Bundle:
+              golden: bool = True, allow_multi_chip: bool = False,
+              eval_set: tuple[Any, Any] | None = None) -> Bundle:
     """Map a torch model onto a chip: the layout bundle ``rram-prune export`` writes.
 
     ``model``: any ``nn.Module`` the export understands (see docs/frontend.md); it is copied,
@@ -48,7 +49,9 @@ def to_bundle(model: Any, example_input: Any, chip: str | os.PathLike | Config =
     ``chip``: a preset name, a YAML file or a :class:`rram_sim.config.Config` (default: ``edge``,
     as on the command line). ``scheme``: ``dense``, ``compact`` or ``ou`` (default: ``dense``).
     ``masks``: a :class:`pruning.masks.Masks` or ``{parameter name: bool array}`` (True keeps a
-    weight). ``path``: also save the bundle there."""
+    weight). ``path``: also save the bundle there. ``eval_set``: ``(images [N, C, H, W], labels
+    [N])`` of a test split, stored in the bundle so that the simulator measures the network's
+    accuracy on the crossbars (``rram-prune export --eval-samples N``)."""
     import torch
 
     from pruning.export import export_bundle
@@ -62,7 +65,8 @@ def to_bundle(model: Any, example_input: Any, chip: str | os.PathLike | Config =
     if masks is not None and not isinstance(masks, Masks):
         masks = Masks(dict(masks))
     return export_bundle(model, masks, cfg, scheme, x, path, golden=golden,
-                         allow_multi_chip=allow_multi_chip)
+                         allow_multi_chip=allow_multi_chip, eval_set=eval_set,
+                         eval_source="to_bundle(eval_set=...)" if eval_set is not None else "")
 
 
 def to_report(model: Any, example_input: Any, chip: str | os.PathLike | Config = "edge",
@@ -70,18 +74,25 @@ def to_report(model: Any, example_input: Any, chip: str | os.PathLike | Config =
               masks: Any = None, batch: int | Mapping[str, int] | None = None,
               overflow: str | None = None, bundle_path: str | os.PathLike | None = None,
               report_path: str | os.PathLike | None = None,
-              allow_multi_chip: bool = False) -> Report:
+              allow_multi_chip: bool = False, eval_set: tuple[Any, Any] | None = None) -> Report:
     """From a torch model and an example input to a :class:`rram_sim.report.Report`: the model
     mapped onto ``chip`` under ``scheme`` (:func:`to_bundle`), then timed by
     :func:`rram_sim.simulate.simulate` for ``passes`` (``inference``, ``training`` or ``both``;
     default ``inference``, as ``rram-sim simulate``). ``batch`` and ``overflow`` go to
     ``simulate``; ``bundle_path`` / ``report_path`` also save the bundle / the report files
-    (``report.json``, ``records.csv``, ``intervals.csv``). See docs/python-api.md."""
+    (``report.json``, ``records.csv``, ``intervals.csv``). With ``eval_set`` (``(images,
+    labels)``) the report also holds the network's top-1 accuracy on the crossbars and exactly
+    quantized (``report.figures["accuracy"]``, :func:`rram_sim.accuracy.evaluate`). See
+    docs/python-api.md."""
     from rram_sim.simulate import simulate
 
     bundle = to_bundle(model, example_input, chip, scheme, masks=masks, path=bundle_path,
-                       allow_multi_chip=allow_multi_chip)
+                       allow_multi_chip=allow_multi_chip, eval_set=eval_set)
     report = simulate(bundle, bundle.config, passes, batch=batch, overflow=overflow)
+    if eval_set is not None:
+        from rram_sim.accuracy import evaluate
+
+        report.figures["accuracy"] = evaluate(bundle).to_dict()
     if report_path is not None:
         report.save(report_path)
     return report

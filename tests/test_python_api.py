@@ -90,3 +90,24 @@ def test_masks_single_image_and_saving(tmp_path):
     assert set(rep.runs) == {"inference"} and (tmp_path / "r" / "report.json").is_file()
     with pytest.raises(ExportError, match="use nn.ReLU"):
         pruning.to_report(nn.Sequential(nn.Conv2d(1, 2, 3), nn.GELU()), image)
+
+
+def test_to_report_with_an_eval_set_holds_the_accuracy(tmp_path):
+    """eval_set=(images, labels): the bundle keeps them and the report gets the accuracy on the
+    crossbars beside the exact quantized one, equal to the simulator's own evaluation."""
+    from rram_sim.accuracy import evaluate
+    from rram_sim.bundle import load_bundle
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 8 * 8, 3)).eval()
+    images = torch.randn(24, 1, 8, 8)
+    with torch.no_grad():
+        labels = model(images).argmax(1)                # the float model is right on all 24
+    rep = pruning.to_report(model, images[:2], "edge", eval_set=(images, labels),
+                            bundle_path=tmp_path / "b")
+    acc = rep.figures["accuracy"]
+    b = load_bundle(tmp_path / "b")
+    assert acc == evaluate(b).to_dict() and acc["samples"] == 24
+    assert acc["float_accuracy"] == 1.0 and acc["exact"] > 0.8
+    assert b.eval_set.source == "to_bundle(eval_set=...)"

@@ -124,3 +124,36 @@ def test_cli_simulate_overflow_reload(tmp_path, capsys):
     rep = Report.load(out)
     assert rep.runs["inference"]["reloads"] == 2 and rep.runs["training"]["reloads"] == 2
     assert {"reload"} <= {r["pass"] for r in rep.records}
+
+
+def test_cli_simulate_accuracy(tmp_path, capsys):
+    """--accuracy puts the eval-set accuracy on the chip's crossbars beside the cost (summary,
+    JSON and report.json), on the chip simulated; a bundle without an eval set is refused."""
+    from test_accuracy import cfg_with, make
+
+    from rram_sim.accuracy import evaluate
+
+    cfg = cfg_with()
+    b, _ = make(cfg)
+    save_bundle(b, tmp_path / "b")
+    out = tmp_path / "r"
+    assert main(["simulate", str(tmp_path / "b"), "--accuracy", "-q", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    want = evaluate(b)
+    assert f"accuracy on {want.samples} eval samples: crossbars {want.crossbar:.4f}" in text
+    assert Report.load(out).figures["accuracy"] == json.loads(json.dumps(want.to_dict()))
+    # a lossier ADC on the same crossbars: evaluated on that chip, not the bundle's own
+    low = cfg.replace(**{"adc.bits": 3, "adc.range_policy": "full_scale"})
+    chip = tmp_path / "low.yaml"
+    chip.write_text(low.to_yaml())
+    assert main(["simulate", str(tmp_path / "b"), "--chip", str(chip), "--accuracy", "--json",
+                 "-q", "-o", str(tmp_path / "r2")]) == 0
+    got = json.loads(capsys.readouterr().out)["accuracy"]
+    from rram_sim.datapath import bundle_for_chip
+
+    assert got == json.loads(json.dumps(evaluate(bundle_for_chip(b, low)).to_dict()))
+    assert got["exact"] == want.exact
+    save_bundle(_bundle(config.preset("edge")), tmp_path / "plain")
+    assert main(["simulate", str(tmp_path / "plain"), "--accuracy",
+                 "-o", str(tmp_path / "r3")]) == 2
+    assert "no eval set" in capsys.readouterr().err

@@ -6,8 +6,10 @@ with ``--overflow reload`` on a network larger than the chip, the reprogramming 
 the report files (``report.json``, ``records.csv``, ``intervals.csv``) into ``-o DIR``, which must
 not already hold a report unless ``--force`` is given. ``--remap`` re-maps the bundle's network
 for a ``--chip`` of another crossbar size (or cell, or weight precision) from the weights the
-bundle stores, under the bundle's own mapping scheme. ``--json`` prints the summary as JSON
-(units in its ``units`` block); ``--example SCHEME`` simulates a shipped example bundle.
+bundle stores, under the bundle's own mapping scheme. ``--accuracy`` adds the network's top-1
+accuracy on the chip's crossbars (and exactly quantized) on the bundle's eval set to the summary
+and to ``report.json`` (``figures.accuracy``). ``--json`` prints the summary as JSON (units in its
+``units`` block); ``--example SCHEME`` simulates a shipped example bundle.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def register(subparsers: Any) -> None:
                         "backward stages), or --copies (fixed); default: none")
     p.add_argument("--copies", metavar="LAYER=N[,...]", default=None,
                    help="copies per layer for --placement fixed (layers not named: 1)")
+    p.add_argument("--accuracy", action="store_true",
+                   help="also measure the network's top-1 accuracy on the chip's crossbars on "
+                        "the bundle's eval set (rram-prune export --eval-samples N)")
     add_output_arg(p, "report directory", required=False, default="report")
     p.add_argument("--force", action="store_true",
                    help="overwrite the report files an existing -o folder holds")
@@ -100,6 +105,21 @@ def chip_bundle(bundle, cfg: config_mod.Config, remap: bool):
     return bundle
 
 
+def accuracy_figures(bundle, cfg: config_mod.Config) -> dict[str, Any]:
+    """Top-1 accuracy of ``bundle``'s network on chip ``cfg``'s crossbars and exactly quantized,
+    on the bundle's eval set (:func:`rram_sim.accuracy.evaluate`)."""
+    from rram_sim.accuracy import evaluate
+    from rram_sim.datapath import bundle_for_chip
+
+    return evaluate(bundle_for_chip(bundle, cfg), where="--accuracy: bundle").to_dict()
+
+
+def accuracy_line(acc: dict[str, Any]) -> str:
+    flt = acc.get("float_accuracy")
+    return (f"accuracy on {acc['samples']} eval samples: crossbars {acc['crossbar']:.4f}, exact "
+            f"quantized {acc['exact']:.4f}" + ("" if flt is None else f", float {flt:.4f}"))
+
+
 def summary(report, bundle, out, placement: str) -> dict[str, Any]:
     """What ``simulate`` prints, as JSON-ready data (``--json``)."""
     from rram_sim.report import UNITS
@@ -108,7 +128,8 @@ def summary(report, bundle, out, placement: str) -> dict[str, Any]:
             "scheme": bundle.scheme, "layers": len(bundle.layers),
             "chip_area_mm2": report.area["chip_area_mm2"], "placement": placement,
             "copies_per_layer": report.figures.get("copies_per_layer", {}),
-            "runs": report.runs, "report_dir": str(out), "units": UNITS}
+            "accuracy": report.figures.get("accuracy"), "runs": report.runs,
+            "report_dir": str(out), "units": UNITS}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
         progress(args, f"re-mapping {len(bundle.layers)} layers for chip {cfg.name} "
                        f"({bundle.scheme} scheme)")
     bundle = chip_bundle(bundle, cfg, args.remap)
+    if args.accuracy and bundle.eval_set is None:
+        from rram_sim.bundle.evalset import NO_EVAL_SET
+
+        raise ConfigError(f"--accuracy: bundle {NO_EVAL_SET}")
     bars = []
 
     def on_image(mode: str, n: int):
@@ -150,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for bar in bars:
             bar.close()
+    if args.accuracy:
+        progress(args, f"accuracy on {len(bundle.eval_set.labels)} eval samples ...")
+        report.figures["accuracy"] = accuracy_figures(bundle, cfg)
     wall = time.perf_counter() - t0
     out = report.save(args.output)
     for row in report.layers:
@@ -161,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         f"placement {args.placement}: copies per layer "
         + ", ".join(f"{name} {r}" for name, r in copies.items()),
         report.summary_table(),
+        *([accuracy_line(report.figures["accuracy"])] if args.accuracy else []),
         f"simulated in {wall:.2f} s; report written to {out}"])
     print_result(args, summary(report, bundle, out, args.placement), text)
     return 0
