@@ -125,18 +125,22 @@ SMALL = {"chip.tiles": 2, "tile.pes": 2, "pe.crossbars": 8}
 
 
 @pytest.mark.parametrize("case", ["resnet-inference", "resnet-training", "multi-chip-training",
-                                  "reload-training", "reload-inference"])
+                                  "reload-training", "reload-inference", "replicated-training"])
 def test_whole_runs_are_identical_on_both_calendars(case):
     edge = config.preset("edge")
+    replication = None
     if case.startswith("resnet"):
         cfg, bundle, overflow = edge, _resnet(edge), None
+    elif case.startswith("replicated"):   # two copies of c2, a PE's crossbars share an ADC bank
+        cfg = edge.replace(**{"adc.sharing": "pe"})
+        bundle, overflow, replication = _resnet(cfg), None, {"c2": 2}
     else:
         cfg = edge.replace(**SMALL)
         bundle = _big(cfg)
         overflow = "multi_chip" if case.startswith("multi") else "reload"
     training = case.endswith("training")
     cfg = cfg.replace(**{"training.enabled": True}) if training else cfg
-    stages = plan_for(bundle, cfg, overflow=overflow)
+    stages = plan_for(bundle, cfg, overflow=overflow, replication=replication)
     runs = [ChipModel(cfg, stages, 3, training, calendars=c).run() for c in ("python", "bank")]
     a, b = (dataclasses.asdict(r) for r in runs)
     assert a == b
@@ -145,6 +149,9 @@ def test_whole_runs_are_identical_on_both_calendars(case):
         assert runs[0].segments == 2
     if case.startswith("multi"):
         assert any(c.kind == "offchip" for c in runs[0].components)
+    if replication:
+        assert {c.key for c in runs[0].components if c.kind == "xbar"} >= {"c2 copy 0",
+                                                                              "c2 copy 1"}
 
 
 def test_rejects_an_unknown_calendar_kind():
