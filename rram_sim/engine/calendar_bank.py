@@ -420,8 +420,8 @@ class PyCalendarBank:
 
 
 def warm_up() -> None:
-    """Load the kernels (from Numba's cache, or compiled on a first use): Numba's start-up, about
-    0.7 s once per process, which the first run would otherwise pay."""
+    """Load the kernels (from Numba's cache, or compiled on a first use): Numba's start-up, 0.3 to
+    0.8 s once per process, which the first run would otherwise pay."""
     bank = CalendarBank()
     c = bank.add()
     bank.step(bank.program(((MSG_LINKS, 1, (c,)),), ((c, 1, -1, 0),), ((MSG_POOL, 1, (c,)),)), 0)
