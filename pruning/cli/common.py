@@ -31,7 +31,7 @@ from rram_sim.cli.common import (  # noqa: F401  (re-exported: one convention fo
 from rram_sim.layout import SCHEMES
 
 DATASETS = ("digits", "synthetic", "cifar10", "cifar100", "svhn")
-MODELS = ("vgg11", "vgg16", "vgg19", "resnet18", "resnet18_imagenet", "resnet20", "lenet5",
+MODELS = ("vgg11", "vgg16", "vgg19", "resnet18", "resnet20", "resnet18_imagenet", "lenet5",
           "digits_cnn")
 ROUND_METHODS = ("realprune", "lottery", "filter_l1", "filter_l1_iterative", "crossbar",
                  "pim_prune", "random")
