@@ -280,8 +280,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         copies = (f"max {r['max_copies']}, {r['layers_replicated']}/{r['layers']} layers"
                   if r["max_copies"] > 1 else "1 each")
         seg = str(r["segments"]) if r["overflow"] != "multi_chip" else "multi-chip"
-        speed = (f"{r['inference_speedup']:.2f}x / {_f(r['training_speedup'], '.2f')}x"
-                 if r["variant"] == "pruned" else "")
+        step = "n/a" if r["training_speedup"] is None else f"{r['training_speedup']:.2f}x"
+        speed = f"{r['inference_speedup']:.2f}x / {step}" if r["variant"] == "pruned" else ""
         mech = r["mechanism"] or r["note"]
         if r["variant"] == "pruned" and r["note"]:
             mech = f"{mech} ({r['note']})"
