@@ -64,7 +64,8 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
     ``"balance"``: replicate the bottleneck layers into the free PEs; ``"fixed"``: ``copies``, a
     mapping layer -> copies). The copies of every crossbar layer and its forward stage time per
     image when nothing contends (:func:`rram_sim.placement_policies.stage_cycles`) are in the
-    report's figures (``placement_policy``, ``copies_per_layer``, ``stage_cycles_per_image``).
+    report's figures (``placement_policy``, ``copies_per_layer``, ``stage_cycles_per_image``,
+    the slowest as ``bottleneck_stage``, and ``stage_balance``: the mean stage over the slowest).
     ``mapping``: how pruned (``compact``) layers are cut into crossbars, ``"pack"`` (the bundle's
     own: fewest crossbars) or ``"spread"`` (the survivors over the dense layer's row blocks: fewer
     OU reads per crossbar, more crossbars; :func:`rram_sim.placement_policies.spread_layout`)."""
@@ -90,6 +91,12 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
                    st.name: stage_cycles(st.positions, st.copies,
                                          *copy_and_shared_hold_cycles(st.geom, cfg))
                    for st in layers}}
+    stage = figures["stage_cycles_per_image"]
+    if stage:   # the slowest stage and the mean stage over it (1.0: every stage as long)
+        slowest = max(stage, key=lambda k: stage[k])
+        figures["bottleneck_stage"] = slowest
+        figures["stage_balance"] = (sum(stage.values()) / len(stage) / stage[slowest]
+                                    if stage[slowest] else 1.0)
     return build_report(runs, cfg, figures=figures,
                         scheme=getattr(bundle, "scheme", ""))
 

@@ -80,6 +80,9 @@ def test_doubling_the_bottleneck_copies_halves_its_stage_time_by_hand():
     assert rep.figures["stage_cycles_per_image"] == {"c1": 8 * 1600, "c2": 4 * 3200}
     before = simulate(bundle, cfg, "inference", batch=3)
     assert before.figures["stage_cycles_per_image"] == {"c1": 8 * 1600, "c2": 8 * 3200}
+    assert before.figures["bottleneck_stage"] == "c2"
+    assert before.figures["stage_balance"] == (8 * 1600 + 8 * 3200) / 2 / (8 * 3200) == 0.75
+    assert rep.figures["stage_balance"] == 1.0           # both stages 12800 cycles per image
     assert rep.runs["inference"]["makespan_ns"] == r2.image_done_cycles[2] == 41645
     assert rep.runs["inference"]["latency_ns"] == 16045
 

@@ -66,6 +66,10 @@ def register(subparsers: Any) -> None:
                         "backward stages), or --copies (fixed); default: none")
     p.add_argument("--copies", metavar="LAYER=N[,...]", default=None,
                    help="copies per layer for --placement fixed (layers not named: 1)")
+    p.add_argument("--mapping", choices=("pack", "spread"), default="pack",
+                   help="pruned (compact) layers cut into the fewest crossbars (pack) or "
+                        "spread over the dense layer's row blocks: more crossbars, fewer OU "
+                        "reads each (spread); default: pack")
     p.add_argument("--accuracy", action="store_true",
                    help="also measure the network's top-1 accuracy on the chip's crossbars on "
                         "the bundle's eval set (rram-prune export --eval-samples N)")
@@ -171,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         report = simulate(bundle, cfg, args.mode, batch=args.batch, overflow=args.overflow,
-                          progress=on_image, placement=args.placement, copies=copies)
+                          progress=on_image, placement=args.placement, copies=copies,
+                          mapping=args.mapping)
     finally:
         for bar in bars:
             bar.close()
