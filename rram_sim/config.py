@@ -159,6 +159,9 @@ class TileConfig:
     edram_kb: int = _f(64, "eDRAM buffer per tile", "KiB", 1, 2 ** 20)
     edram_bus_bits: int = _f(256, "width of one eDRAM access and of the tile bus", "bit", 8,
                              65536)
+    edram_access_ns: float = _f(0.0, "time one eDRAM access (of edram_bus_bits) holds the port; "
+                                "0: one clock cycle, a pipelined eDRAM as ISAAC's; MNSIM 2.0's "
+                                "buffer takes 20 ns per 64-bit access", "ns", 0, 1e6)
     output_register_kb: int = _f(3, "tile output register", "KiB", 0, 2 ** 20)
     sigmoid_units: int = _f(2, "activation-function units per tile", "unit", 1, 4096)
     shift_add_units: int = _f(1, "tile-level shift-and-add units (row-block partial sums)", "unit",

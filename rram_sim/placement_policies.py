@@ -30,7 +30,7 @@ from rram_sim.config import Config
 from rram_sim.engine.timing import (
     LayerGeometry,
     Phase,
-    bus_cycles,
+    edram_cycles,
     forward_phases,
     geometry_from_layout,
     gradient_phase,
@@ -74,7 +74,7 @@ def backward_phases(geom: LayerGeometry, cfg: Config, fed_by_input: bool) -> lis
     the transposed read (or, for a layer fed by the network's input, the errors loaded from the
     eDRAM), and the weight gradient on one copy's tiles."""
     if fed_by_input:
-        load = bus_cycles(geom.cols_n * cfg.precision.input_bits, cfg)
+        load = edram_cycles(geom.cols_n * cfg.precision.input_bits, cfg)
         phases = [Phase("edram", load, -1, 0, load)] if load else []
     else:
         phases = transposed_phases(geom, cfg)

@@ -508,3 +508,30 @@ def test_overflow_errors():
     with pytest.raises(MappingError, match=r"layer 'c0': 16 crossbars .* chip '.*' has 8 crossbar "
                                            r"slots \(1 tiles x 1 PEs x 8 crossbars\)"):
         simulate(big, tiny, overflow="reload")
+
+
+def test_an_edram_bound_layer_by_hand():
+    """tile.edram_access_ns (MNSIM 2.0's buffer: 20 ns per 64-bit access): the eDRAM port holds
+    every access that long, so a slow buffer becomes the stage's bottleneck. The edge chip at
+    1 GHz with 2000-ns accesses: a vector's 64 input bits are one 128-bit access (2000 cycles)
+    and its 8 outputs one more, 4000 cycles a vector on the eDRAM port against 1600 on the
+    crossbar."""
+    cfg = config.preset("edge").replace(**{"tile.edram_access_ns": 2000.0})
+    assert T.edram_cycles(64, cfg) == 2000 and T.edram_cycles(129, cfg) == 4000
+    assert T.edram_cycles(64, config.preset("edge")) == 1 == T.bus_cycles(64, cfg)
+    stages = _conv_net(cfg, [C8], {"c1": (0,)})
+    ph = T.forward_phases(stages[1].geom, cfg)
+    # read in 2000, over the bus 1, reads 2001..3601, conversions to 3614, shift-add 3615, bus
+    # 3616, written back 3616 + 2000: latency 5616; the eDRAM port holds 4000 per vector
+    assert [(p.unit, p.cycles) for p in ph if p.unit == "edram"] == [("edram", 2000)] * 2
+    assert (T.phases_latency(ph), T.phases_interval(ph)) == (5616, 4000)
+    # The port is used twice a vector, and the two uses contend: vector 0 books its read at
+    # 5..2005 and its write at 3621..5621; vector 1's 2000-cycle read does not fit the 1616-cycle
+    # gap before that write (the calendar books in order, first gap that fits), so it starts at
+    # 5621, and so on: a vector every 5616 cycles, not the 4000 the closed form's interval (the
+    # bound where the uses interleave perfectly) would give.
+    res = run_plan(stages, cfg, "inference", 1)
+    assert res.makespan_cycles == 5 + 8 * 5616 == 44933
+    assert res.makespan_cycles > _closed_form(cfg, stages)[0] == 5 + 5616 + 7 * 4000
+    ed = next(c for c in res.components if c.kind == "edram")
+    assert ed.busy_cycles == 8 * 4000

@@ -6,7 +6,8 @@ phases, each held on a component of its own (:class:`Phase`; the model keeps eac
 occupancy, so successive vectors overlap as in ISAAC's pipeline and the slowest phase sets the
 initiation interval):
 
-1. ``edram``: the input vector is read from the tile's eDRAM (``edram_bus_bits`` per cycle);
+1. ``edram``: the input vector is read from the tile's eDRAM (``edram_bus_bits`` per access, an
+   access per cycle, or per ``tile.edram_access_ns`` when that is set);
 2. ``bus``: it crosses the tile bus into the PEs' input registers;
 3. ``index`` (indexed layouts): each crossbar's index unit gathers its used rows
    (``pe.index_lookups_per_cycle`` per cycle; the busiest crossbar's unit sets the time);
@@ -90,8 +91,16 @@ def read_sequence_cycles(n_reads: int, cfg: Config) -> int:
 
 
 def bus_cycles(n_bits: int, cfg: Config) -> int:
-    """eDRAM port / tile bus transfer of ``n_bits``."""
+    """Tile bus transfer of ``n_bits`` (``edram_bus_bits`` per cycle)."""
     return math.ceil(n_bits / cfg.tile.edram_bus_bits) if n_bits > 0 else 0
+
+
+def edram_cycles(n_bits: int, cfg: Config) -> int:
+    """eDRAM port holding for a read or write of ``n_bits``: ``edram_bus_bits`` per access, each
+    access one cycle, or ``tile.edram_access_ns`` when that is set (e.g. MNSIM 2.0's buffer:
+    20 ns per 64 bits)."""
+    per_access = ns_to_cycles(cfg.tile.edram_access_ns, cfg) if cfg.tile.edram_access_ns else 1
+    return bus_cycles(n_bits, cfg) * per_access
 
 
 def digital_cycles(n_ops: int, units: int, cfg: Config) -> int:
@@ -267,8 +276,8 @@ def _mvm_phases(reads, conversions, in_values: int, out_partials: int, reduce_op
     r_max = max(reads, default=0)
     bank = pe_totals(reads, cfg, cfg.adc.sharing == "pe")
     conv_pe = pe_totals(conversions, cfg, True)
-    load = bus_cycles(in_values * bits, cfg)
-    phases = [_phase("edram", load), _phase("bus", load)]
+    phases = [_phase("edram", edram_cycles(in_values * bits, cfg)),
+              _phase("bus", bus_cycles(in_values * bits, cfg))]
     if gather:
         phases.append(_phase("index", gather))
     if r_max:
@@ -279,7 +288,7 @@ def _mvm_phases(reads, conversions, in_values: int, out_partials: int, reduce_op
                    lead=tc, tail=1)]
     phases += [_phase("bus", bus_cycles(out_partials * bits, cfg)),
                _phase("tile_add", digital_cycles(reduce_ops, cfg.tile.shift_add_units, cfg)),
-               _phase("edram", bus_cycles(out_values * bits, cfg))]
+               _phase("edram", edram_cycles(out_values * bits, cfg))]
     return [p for p in phases if p.cycles > 0]
 
 
