@@ -101,6 +101,8 @@ def mnsim_chip() -> config.Config:
       :470-479), both in the <= 2 KB, 64-bit entry (Buffer_Bitwidth = 64): tile.edram_kb = 2;
       the ``mnsim`` library charges the area of tile.pes + 1 such buffers per tile;
     - inter-tile bandwidth 20 Gb/s (Inter_Tile_Bandwidth): 40-bit flits at 500 MHz;
+    - buffer access time 20 ns per 64-bit access (HM/Buffer.py's buffer read/write latency for
+      the default 64-bit width): tile.edram_access_ns = 20, tile.edram_bus_bits = 64;
     - no leakage (the ``mnsim`` library charges none); the pooling energy of a 2x2 window
       input overridden to a quarter of MNSIM's 100 ns slot share (:data:`POOL_PJ_PER_INPUT`).
     """
@@ -117,8 +119,8 @@ def mnsim_chip() -> config.Config:
         "ou": {"rows": 128, "cols": 256},
         "pe": {"crossbars": 1, "shift_add_units": 128, "input_register_bytes": 128,
                "output_register_bytes": 128},
-        "tile": {"pes": 4, "edram_kb": 2, "edram_bus_bits": 64, "maxpool_units": 64,
-                 "shift_add_units": 384},
+        "tile": {"pes": 4, "edram_kb": 2, "edram_bus_bits": 64, "edram_access_ns": 20.0,
+                 "maxpool_units": 64, "shift_add_units": 384},
         "noc": {"topology": "mesh", "concentration": 1, "flit_bits": 40},
         "chip": {"tiles": 4096, "clock_ghz": 0.5, "offchip_links": 0},
         "precision": {"weight_bits": 8, "input_bits": 9},
