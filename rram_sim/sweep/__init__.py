@@ -14,7 +14,7 @@ the mapping schemes and passes::
     passes: [inference, training]     # default: [inference]
     batch: {inference: 1}             # images per run (training default: training.batch_size)
     allow_multi_chip: false           # spill onto further chips instead of skipping the point
-    placement: none                   # copies per layer: none or balance (placement policies)
+    placement: none                   # copies per layer: none, balance or balance_training
 
 **Re-mapping.** A bundle was mapped for one chip; at every point its weights are re-mapped for the
 point's chip. The bundle stores the quantized integer weights (:func:`rram_sim.mapping.unmap`) and
