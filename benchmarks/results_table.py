@@ -267,6 +267,38 @@ def build_rows(networks=NETWORKS, chips=CHIPS, inference_batch: int = 16, train_
     return rows
 
 
+def resnet18_isaac(batch: int = 4) -> list[dict[str, Any]]:
+    """ResNet-18 at 224 x 224 (benchmarks/bench_engine.py's graph, random dense weights) on
+    ``isaac`` under ``none`` and ``balance``: the issue's case of a first conv never replicated."""
+    import importlib.util
+    from pathlib import Path
+
+    import numpy as np
+
+    from rram_sim.bundle import map_network
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_engine", Path(__file__).resolve().parent / "bench_engine.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cfg = rconfig.load("isaac")
+    specs, graph = bench.resnet18(224, 1.0)
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal(s.weight_shape).astype(np.float32) for s in specs]
+    bundle = map_network(specs, weights, cfg, "dense", graph=graph)
+    out = []
+    for policy in POLICIES:
+        rep = simulate(bundle, cfg, "inference", batch=batch, placement=policy, overflow="error")
+        inf, stage = rep.runs["inference"], rep.figures["stage_cycles_per_image"]
+        out.append({"policy": policy, "latency_us": inf["latency_ns"] / 1e3,
+                    "throughput_per_s": inf["throughput_per_s"],
+                    "conv1_copies": rep.figures["copies_per_layer"]["conv1"],
+                    "conv1_stage_cycles": stage["conv1"],
+                    "bottleneck": rep.figures["bottleneck_stage"],
+                    "bottleneck_cycles": stage[rep.figures["bottleneck_stage"]]})
+    return out
+
+
 def _f(v: float | None, fmt: str) -> str:
     return "n/a" if v is None else format(v, fmt)
 
@@ -303,7 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-batch", type=int, default=16, help="images of a training step")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--output", metavar="FILE", help="also write the markdown table here")
+    ap.add_argument("--resnet18-isaac", action="store_true",
+                    help="instead: ResNet-18 at 224 x 224 on isaac under none and balance")
     args = ap.parse_args(argv)
+    if args.resnet18_isaac:
+        print(json.dumps(resnet18_isaac(), indent=1))
+        return 0
     for key in ("inference_batch", "train_batch"):
         if getattr(args, key) < 1:
             ap.error(f"--{key.replace('_', '-')}={getattr(args, key)}: must be >= 1")
