@@ -149,6 +149,9 @@ class PeConfig:
     output_register_bytes: int = _f(256, "output register per PE", "B", 1, 2 ** 30)
     index_lookups_per_cycle: int = _f(16, "index-table lookups (gathered input rows) one index "
                                       "unit performs per cycle", "lookup", 1, 4096)
+    write_drivers: int = _f(0, "write drivers of a PE, each pulsing one cell per pulse slot (a "
+                            "row's written cells go in batches of this many; 0: one per crossbar "
+                            "column, a whole row per pulse slot)", "driver", 0, 65536)
 
 
 @dataclass(frozen=True)

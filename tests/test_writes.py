@@ -13,6 +13,7 @@ from rram_sim import config, kernels
 from rram_sim.crossbar.update import (
     CTOC_SIGMA_OF_RANGE,
     driver_budget_mw,
+    pulse_slots,
     pv_pulses,
     write_schedule,
 )
@@ -111,3 +112,113 @@ def test_bad_drivers_and_shapes_are_refused():
             write_schedule(lay, lay.cells, cfg, bad)
     with pytest.raises(MappingError, match="new_cells"):
         write_schedule(lay, lay.cells[:1], cfg)
+
+
+def _engine_chip(scheme: str = "single_pulse", cell_bits: int = 2, ppl: int = 1, drivers: int = 0):
+    """8 x 16 crossbars of 8-bit offset weights in 2-bit cells (4 physical columns a weight, 4
+    weights a row), all six crossbars of the test layer on one PE, 50 ns pulses at 1.2 GHz."""
+    return config.default().replace(**{
+        "precision.weight_bits": 8, "cell.bits": cell_bits, "cell.pulses_per_level": ppl,
+        "crossbar.signed_scheme": "offset", "crossbar.rows": 8, "crossbar.cols": 16,
+        "ou.rows": 8, "ou.cols": 16, "pe.crossbars": 8, "adc.columns_per_adc": 1,
+        "chip.clock_ghz": 1.2, "cell.write_latency_ns": 50.0, "pe.write_drivers": drivers,
+        "training.write_scheme": scheme})
+
+
+def _engine_layer(cfg, seed: int = 0):
+    """A 20-input, 6-output linear layer: row blocks of 8, 8 and 4 rows by column blocks of 4
+    and 2 weights (16 and 8 physical columns): six crossbars."""
+    rng = np.random.default_rng(seed)
+    return map_layer(LayerSpec("l", "linear", (6, 20), (20,)), rng.normal(size=(6, 20)), cfg,
+                     "dense")
+
+
+def test_engine_update_cycles_by_hand_with_fewer_drivers_than_columns():
+    from rram_sim.engine import timing as T
+
+    cfg = _engine_chip(drivers=3)
+    g = T.geometry_from_layout(_engine_layer(cfg), cfg)
+    assert sorted(zip(g.rows_per_crossbar, g.row_cells_per_crossbar)) == [
+        (4, 8), (4, 16), (8, 8), (8, 8), (8, 16), (8, 16)]
+    assert T.write_pulse_cycles(cfg) == 60                    # 50 ns at 1.2 GHz
+    # 3 drivers: a 16-cell row takes ceil(16/3) = 6 batches, an 8-cell row 3; one PE writes
+    # all (8 + 8 + 4) rows of both column blocks: 20 x (6 + 3) = 180 batches of 1 pulse each
+    assert T.update_row_batches(g, cfg) == 180
+    assert T.update_cycles(g, cfg) == 180 * 1 * 60
+    # the default (0): a driver per column, a whole row per slot, as before: 40 rows
+    assert T.update_cycles(g, _engine_chip()) == 40 * 60
+    assert T.update_cycles(g, _engine_chip(drivers=16)) == 40 * 60
+    assert T.update_cycles(g, _engine_chip(drivers=1)) == 20 * (16 + 8) * 60
+    # reload programming: the same batches, the full range (3 levels of a 2-bit cell) each
+    assert T.program_cycles(180, cfg) == 180 * 3 * 60
+    # write_verify, 4-bit cells, 3 pulses a level: a one-level change expects 3 + q(3)/(1-q(1))
+    # pulses (pv_pulses), so each batch holds 4 slots of a pulse and a verify read
+    wv = _engine_chip("write_verify", cell_bits=4, ppl=3, drivers=3)
+    gv = T.geometry_from_layout(_engine_layer(wv), wv)
+    h = 0.5 / 15
+    q = [math.erfc(h / (CTOC_SIGMA_OF_RANGE * math.sqrt(n) * math.sqrt(2))) for n in (1, 3)]
+    expect = 3 + q[1] / (1 - q[0])
+    assert 1e-5 < expect - 3 < 1e-3
+    assert T.update_pulses_per_cell(gv, wv) == pytest.approx(expect, rel=1e-12)
+    # 8-bit weights in 4-bit cells: 2 physical columns a weight, 8 weights a row; 6 outputs
+    # fit one column block of 12 of the 16 columns: ceil(12 / 3) = 4 batches a row, 20 rows
+    assert sorted(gv.row_cells_per_crossbar) == [12, 12, 12]
+    assert T.update_cycles(gv, wv) == 20 * 4 * 4 * (60 + T.read_cycles(wv))
+
+
+@pytest.mark.parametrize("drivers", [1, 3, 5, 8, 16])
+def test_engine_update_timing_matches_the_driver_schedule(drivers):
+    """A change of one level in every written cell, scheduled cell by cell on the drivers
+    (write_schedule), takes the engine's update time and pulses."""
+    from rram_sim.engine import timing as T
+
+    cfg = _engine_chip(drivers=drivers)
+    lay = _engine_layer(cfg, 4)
+    used = (lay.row_index[:, :, None, None] >= 0) & (lay.col_index[:, None, :, None] >= 0)
+    top = 2 ** cfg.cell.bits - 1
+    step = np.where(lay.cells < top, 1, -1)
+    new = np.where(used, lay.cells.astype(np.int64) + step, lay.cells).astype(lay.cells.dtype)
+    s = write_schedule(lay, new, cfg)
+    assert s.drivers == drivers
+    g = T.geometry_from_layout(lay, cfg)
+    assert int(s.slots_per_pe.max()) * T.write_pulse_cycles(cfg) == T.update_cycles(g, cfg)
+    assert s.pulses == pytest.approx(T.update_pulses_per_cell(g, cfg) * g.written_cells)
+
+
+@pytest.mark.parametrize("drivers", [0, 1, 7, 40])
+@pytest.mark.parametrize("scheme", ["single_pulse", "write_verify"])
+def test_simulated_update_power_per_pe_within_the_driver_budget(drivers, scheme):
+    """The engine's update: each layer's write energy over its write time, per PE writing it,
+    never exceeds drivers x write_energy_pj / write_latency_ns; and each PE's own pulses over
+    its own batches do not either."""
+    from rram_sim.engine import timing as T
+    from rram_sim.simulate import simulate
+
+    cfg = config.preset("pipelayer").replace(**{"pe.write_drivers": drivers,
+                                                "training.write_scheme": scheme,
+                                                "crossbar.rows": 32, "crossbar.cols": 32,
+                                                "ou.rows": 32, "ou.cols": 32, "adc.bits": 9,
+                                                "adc.columns_per_adc": 32})
+    specs = [LayerSpec("a", "linear", (12, 70), (70,)), LayerSpec("b", "linear", (5, 12), (12,))]
+    rng = np.random.default_rng(2)
+    from rram_sim.bundle import map_network
+    b = map_network(specs, [rng.normal(size=s.weight_shape) for s in specs], cfg, "dense")
+    rep = simulate(b, cfg, "training", batch=2)
+    budget_mw = driver_budget_mw(cfg, drivers or cfg.crossbar.cols)
+    seen = 0
+    for lay in b.layers:
+        rec = [x for x in rep.records if x["pass"] == "update" and x["layer"] == lay.spec.name
+               and x["component"] == "cell_write"]
+        assert len(rec) == 1
+        n_pe = -(-lay.n_crossbars // cfg.pe.crossbars)
+        assert rec[0]["energy_pj"] / (rec[0]["busy_time_ns"] * n_pe) <= budget_mw * (1 + 1e-12)
+        g = T.geometry_from_layout(lay, cfg)
+        per_cell = T.update_pulses_per_cell(g, cfg)
+        pe = np.arange(g.n_crossbars) // cfg.pe.crossbars
+        cells = np.bincount(pe, weights=g.cells_per_crossbar)
+        batches = np.bincount(pe, weights=T.write_batches_per_crossbar(g, cfg))
+        own_ns = batches * int(pulse_slots(per_cell)) * T.write_pulse_cycles(cfg) / 1.2
+        assert np.all(cells * per_cell * cfg.cell.write_energy_pj / own_ns
+                      <= budget_mw * (1 + 1e-12))
+        seen += 1
+    assert seen == 2

@@ -17,10 +17,11 @@ Pulses per level change (:func:`pv_pulses`):
   (h = 16.7 % of the range against sigma 0.5 %); for 4-bit cells a 15-level jump adds 0.085.
 
 Write drivers (:func:`write_schedule`): each PE has ``drivers`` write drivers (default
-``crossbar.cols``: one crossbar row at a time, as the engine's update timing assumes), each
-driving one cell per pulse slot. A PE writes its crossbars' rows one after another, a row's
-written cells in batches of ``drivers`` (in column order), each batch for as many pulse slots as
-its slowest cell needs. So at most ``drivers`` cells of a PE are pulsed at once and the PE's write
+:func:`drivers_per_pe`: ``pe.write_drivers``, 0 meaning ``crossbar.cols``, one crossbar row at a
+time; the engine's update and programming timing use the same count), each driving one cell per
+pulse slot. A PE writes its crossbars' rows one after another, a row's written cells in batches of
+``drivers`` (in column order), each batch for as many pulse slots as its slowest cell needs
+(:func:`pulse_slots`). So at most ``drivers`` cells of a PE are pulsed at once and the PE's write
 power never exceeds its driver budget ``drivers x cell.write_energy_pj / cell.write_latency_ns``.
 Units are assumed packed ``pe.crossbars`` to a PE in order (the mapping's packing order).
 """
@@ -64,6 +65,19 @@ def pv_pulses(level_change: np.ndarray, cfg: Config) -> np.ndarray:
     return n + extra[where].reshape(n.shape)
 
 
+def pulse_slots(expected_pulses: np.ndarray | float) -> np.ndarray:
+    """Pulse slots (int64) a cell expecting ``expected_pulses`` (:func:`pv_pulses`, or a measured
+    mean) holds its driver: the next whole pulse, so an expected corrective iteration costs a
+    whole slot (a batch waits for its slowest cell, and in a batch of many cells some cell almost
+    surely needs it). One rule for :func:`write_schedule` and the engine's timing."""
+    return np.ceil(np.asarray(expected_pulses, dtype=np.float64) - 1e-9).astype(np.int64)
+
+
+def drivers_per_pe(cfg: Config) -> int:
+    """Write drivers of one PE: ``pe.write_drivers``, or ``crossbar.cols`` when it is 0."""
+    return cfg.pe.write_drivers or cfg.crossbar.cols
+
+
 @dataclass
 class WriteSchedule:
     """An update's writes on the PEs' write drivers (:func:`write_schedule`)."""
@@ -97,8 +111,8 @@ def driver_budget_mw(cfg: Config, drivers: int) -> float:
 def write_schedule(layout: LayerLayout, new_cells: np.ndarray, cfg: Config,
                    drivers: int | None = None) -> WriteSchedule:
     """Schedule rewriting ``layout.cells`` to ``new_cells`` on each PE's ``drivers`` write drivers
-    (default ``crossbar.cols``); per cell ``ceil(pv_pulses(level change))`` pulse slots."""
-    n_drv = cfg.crossbar.cols if drivers is None else drivers
+    (default :func:`drivers_per_pe`); per cell :func:`pulse_slots` of its :func:`pv_pulses`."""
+    n_drv = drivers_per_pe(cfg) if drivers is None else drivers
     if isinstance(n_drv, bool) or not isinstance(n_drv, int) or n_drv < 1:
         raise MappingError(f"drivers={drivers!r}: must be an integer >= 1 (write drivers per PE)")
     old = layout.cells.astype(np.int64)
@@ -108,7 +122,7 @@ def write_schedule(layout: LayerLayout, new_cells: np.ndarray, cfg: Config,
                            f"{list(old.shape)}, got {list(new.shape)}")
     n_u, n_r, n_c, n_p = old.shape
     pulses = pv_pulses(new - old, cfg).reshape(n_u, n_r, n_c * n_p)   # a row's physical cells
-    slots = np.ceil(pulses - 1e-9).astype(np.int64)
+    slots = pulse_slots(pulses)
     # batches of `drivers` cells along each row, each as long as its slowest cell
     width = -(-(n_c * n_p) // n_drv) * n_drv
     pad = ((0, 0), (0, 0), (0, width - n_c * n_p))
@@ -131,7 +145,7 @@ def write_schedule(layout: LayerLayout, new_cells: np.ndarray, cfg: Config,
 @dataclass
 class UpdateResult:
     """A weight update: the new layout, its write events, how many weights saturated, and the
-    writes scheduled on each PE's write drivers (``crossbar.cols`` per PE)."""
+    writes scheduled on each PE's write drivers (:func:`drivers_per_pe`)."""
 
     layout: LayerLayout
     counts: Counts
@@ -150,7 +164,7 @@ def update(layout: LayerLayout, delta_q: np.ndarray, cfg: Config,
     iterations under ``training.write_scheme == 'write_verify'``, where every pulse is followed by a
     verify read), rounded to an integer. Positions whose row or column holds nothing (pruned or
     compacted away) are never written. ``schedule``: :func:`write_schedule` on ``drivers`` write
-    drivers per PE.
+    drivers per PE (default :func:`drivers_per_pe`).
     """
     k, n = layout.spec.matrix_shape
     d = np.asarray(delta_q)

@@ -51,10 +51,12 @@ def book_message(rec: StageRecord, m: Message, times: int) -> int:
 
 def book_program(rec: StageRecord, st: Stage, cfg: Config) -> tuple[int, int]:
     """Programming layer ``st``'s crossbars into a reload segment: every written cell of every
-    copy from reset, with a verify read per pulse under ``write_verify``. Returns (cycles,
-    pulses)."""
+    copy over the full level range (:func:`.timing.program_pulses_per_cell`, the expected pulses
+    of :func:`~rram_sim.crossbar.update.pv_pulses`), with a verify read per pulse under
+    ``write_verify``; timed on the busiest PE's row batches (``st.program_rows``). Returns
+    (cycles, pulses)."""
     cyc = T.program_cycles(st.program_rows, cfg)
-    pulses = st.geom.written_cells * st.copies * T.program_pulses_per_cell(cfg)
+    pulses = int(round(st.geom.written_cells * st.copies * T.program_pulses_per_cell(cfg)))
     _book_writes(rec, cyc, pulses, cfg)
     return cyc, pulses
 
@@ -62,7 +64,8 @@ def book_program(rec: StageRecord, st: Stage, cfg: Config) -> tuple[int, int]:
 def book_update(rec: StageRecord, st: Stage, cfg: Config,
                 measured_pulses: int | None) -> tuple[int, int]:
     """The weight update of layer ``st`` after a training batch (``measured_pulses``: the
-    pulses a real update of it needs, None: the closed form). Returns (cycles, pulses)."""
+    pulses a real update of it needs, e.g. ``kernels.update``'s count; None: one level change per
+    written cell, :func:`.timing.update_pulses_per_cell`). Returns (cycles, pulses)."""
     cyc = T.update_cycles(st.geom, cfg, measured_pulses)
     per_cell = T.update_pulses_per_cell(st.geom, cfg, measured_pulses)
     pulses = int(round(per_cell * st.geom.written_cells)) * st.copies

@@ -23,7 +23,8 @@ A network too large for the chip can run in *segments* (``overflow="reload"``): 
 layers that fit the chip together (:func:`rram_sim.placement.segment_layers`), each placed on the
 chip from its first PE, programmed in turn over the previous one. Every stage carries its segment
 (a digital stage: the latest segment among its inputs) and, for a crossbar layer, the rows its
-busiest PE programs (``program_rows``), from which :func:`.timing.program_cycles` follows.
+busiest PE programs (``program_rows``: rows x batches of ``pe.write_drivers`` cells), from which
+:func:`.timing.program_cycles` follows.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rram_sim.config import Config
-from rram_sim.engine.timing import LayerGeometry, geometry_from_layout
+from rram_sim.engine.timing import LayerGeometry, geometry_from_layout, write_batches_per_crossbar
 from rram_sim.errors import ConfigError, LayoutError
 from rram_sim.graph import CROSSBAR_OPS, OPS, GraphNode, chain_graph
 
@@ -60,7 +61,7 @@ class Stage:
     pool_k: int = 1                # kernel elements per pooled output
     fwd_positions: int = 0         # backward stages: output positions of the forward layer
     segment: int = 0               # reload segment the stage runs in (0 when the network fits)
-    program_rows: int = 0          # rows the busiest PE writes to program the layer (all copies)
+    program_rows: int = 0          # row batches the busiest PE writes to program the layer
 
     def __post_init__(self) -> None:
         self._values = int(np.prod(self.out_shape))
@@ -246,11 +247,12 @@ def tiles_from_placement(placement, cfg: Config) -> tuple[dict[str, tuple[int, .
 
 
 def _program_rows(placement, layouts: dict[str, Any], cfg: Config) -> dict[str, int]:
-    """Per layer: used rows over the crossbars of its busiest PE, all copies (one write-driver
-    set per PE programs its crossbars one after another)."""
+    """Per layer: row batches (:func:`.timing.write_batches_per_crossbar`) over the crossbars of
+    its busiest PE, all copies (one write-driver set per PE programs its crossbars one after
+    another)."""
     out = {}
     for name, loc in zip(placement.layer_names, placement.location):
-        rows = np.asarray(geometry_from_layout(layouts[name], cfg).rows_per_crossbar, np.int64)
+        rows = write_batches_per_crossbar(geometry_from_layout(layouts[name], cfg), cfg)
         loc = np.asarray(loc, dtype=np.int64)
         if rows.size == 0 or loc.size == 0:
             out[name] = 0

@@ -48,6 +48,7 @@ import numpy as np
 
 from rram_sim.config import Config
 from rram_sim.crossbar.readplan import read_plan
+from rram_sim.crossbar.update import drivers_per_pe, pulse_slots, pv_pulses
 from rram_sim.schemes import scheme_of
 
 
@@ -137,7 +138,9 @@ class LayerGeometry:
     rows of the busiest crossbar.
     ``cells_per_crossbar``: cells holding weights on each crossbar (for wear),
     ``rows_per_crossbar``: used physical rows of each crossbar (for programming a reload and the
-    update). ``conversions_per_crossbar`` / ``_t``: ADC conversions of each crossbar per input
+    update). ``row_cells_per_crossbar``: physical columns the widest used row of each crossbar
+    spans (the units sharing its physical rows together; what a PE's write drivers cover per row).
+    ``conversions_per_crossbar`` / ``_t``: ADC conversions of each crossbar per input
     chunk in each pass (the read plan's); ``gather_rows_per_crossbar``: rows the index unit
     gathers per vector on each crossbar (all 0 for dense layouts).
     """
@@ -161,6 +164,7 @@ class LayerGeometry:
     conversions_per_crossbar: tuple[int, ...] = ()
     conversions_per_crossbar_t: tuple[int, ...] = ()
     gather_rows_per_crossbar: tuple[int, ...] = ()
+    row_cells_per_crossbar: tuple[int, ...] = ()
 
 
 def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
@@ -194,6 +198,7 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
     cells_unit = rows_used * cols_used * slices
     cells_xb = np.bincount(xb, weights=cells_unit, minlength=nx).astype(np.int64)
     rows_xb = scheme.rows_per_crossbar(layout, rows_used, nx, cfg)
+    width_xb = _row_cells_per_crossbar(layout, rows_used, cols_used, nx, cfg)
     return LayerGeometry(
         name=layout.spec.name, scheme=layout.scheme, rows_k=int(k), cols_n=int(n),
         n_crossbars=int(nx), reads_per_chunk=int(fwd.max(initial=0)),
@@ -206,7 +211,26 @@ def geometry_from_layout(layout, cfg: Config) -> LayerGeometry:
         rows_per_crossbar=tuple(int(r) for r in rows_xb),
         conversions_per_crossbar=tuple(int(c) for c in conv_f),
         conversions_per_crossbar_t=tuple(int(c) for c in conv_t),
-        gather_rows_per_crossbar=tuple(int(r) for r in g))
+        gather_rows_per_crossbar=tuple(int(r) for r in g),
+        row_cells_per_crossbar=tuple(int(w) for w in width_xb))
+
+
+def _row_cells_per_crossbar(layout, rows_used: np.ndarray, cols_used: np.ndarray,
+                            n_crossbars: int, cfg: Config) -> np.ndarray:
+    """int64 [n_crossbars]: physical columns of each crossbar's widest used row: the units at one
+    (crossbar, row offset) share physical rows, so their used columns (x columns_per_weight) add;
+    the widest such group counts."""
+    out = np.zeros(n_crossbars, dtype=np.int64)
+    live = (rows_used > 0) & (cols_used > 0)
+    if not live.any():
+        return out
+    xb = np.asarray(layout.crossbar, dtype=np.int64)[live]
+    offs = np.asarray(layout.row_offset, dtype=np.int64)[live]
+    key = xb * (cfg.crossbar.rows + 1) + offs
+    groups, where = np.unique(key, return_inverse=True)
+    width = np.bincount(where, weights=cols_used[live] * cfg.columns_per_weight).astype(np.int64)
+    np.maximum.at(out, groups // (cfg.crossbar.rows + 1), width)
+    return out
 
 
 def _conversions_per_crossbar(plan, n_crossbars: int) -> np.ndarray:
@@ -376,54 +400,78 @@ def update_pulses_per_cell(geom: LayerGeometry, cfg: Config,
                            measured_pulses: int | None = None) -> float:
     """Mean write pulses per written cell of one update.
 
-    Without a measurement: an expected |level change| of 1 per written weight slice, i.e.
-    ``cell.pulses_per_level`` pulses per written cell (an assumption; real gradients give fewer on
-    most cells and more on some). With ``measured_pulses`` (the caller's count for the layer): that
+    Without a measurement: an expected |level change| of 1 per written weight slice, moved by
+    :func:`~rram_sim.crossbar.update.pv_pulses` (``cell.pulses_per_level`` pulses, plus under
+    ``write_verify`` the expected corrective iterations), the rule ``kernels.update`` counts with
+    (the change of 1 is an assumption; real gradients give fewer on most cells and more on some).
+    With ``measured_pulses`` (the caller's count for the layer, e.g. ``kernels.update``'s): that
     total spread over the written cells."""
     if geom.written_cells == 0:
         return 0.0
     if measured_pulses is None:
-        return float(cfg.cell.pulses_per_level)
+        return float(pv_pulses(np.array(1), cfg))
     return measured_pulses / geom.written_cells
 
 
-def update_rows(geom: LayerGeometry, cfg: Config) -> int:
-    """Rows the busiest PE's write drivers write in an update (one set of write drivers per PE:
-    its crossbars one after another, row by row; the PEs of a layer and its copies in parallel)."""
-    return pe_totals(geom.rows_per_crossbar, cfg, True)
+def write_batches_per_crossbar(geom: LayerGeometry, cfg: Config) -> np.ndarray:
+    """int64 [n_crossbars]: pulse-slot batches a PE's write drivers need to write each crossbar
+    once: its used rows one after another, a row's cells in batches of
+    :func:`~rram_sim.crossbar.update.drivers_per_pe` (in column order, as
+    :func:`~rram_sim.crossbar.update.write_schedule` batches them), every row counted as wide as
+    the crossbar's widest (``rows x ceil(row_cells / drivers)``). With one driver per column, one
+    batch per used row."""
+    rows = np.asarray(geom.rows_per_crossbar, dtype=np.int64)
+    width = np.asarray(geom.row_cells_per_crossbar, dtype=np.int64)
+    per_row = np.maximum(1, -(-width // drivers_per_pe(cfg)))
+    return rows * per_row
+
+
+def update_row_batches(geom: LayerGeometry, cfg: Config) -> int:
+    """Row batches the busiest PE's write drivers write in an update (``pe.write_drivers`` per
+    PE: its crossbars one after another, row by row, a row's cells in batches of the drivers; the
+    PEs of a layer and its copies in parallel)."""
+    return pe_totals(write_batches_per_crossbar(geom, cfg), cfg, True)
 
 
 def update_cycles(geom: LayerGeometry, cfg: Config, measured_pulses: int | None = None) -> int:
-    """Weight update of one layer, limited by the write drivers: the busiest PE's rows one after
-    another, the cells of a row in parallel; each row takes ``ceil(pulses per cell)`` pulses of
-    ``write_latency``, each followed by a verify read under ``write_verify``."""
-    p = math.ceil(update_pulses_per_cell(geom, cfg, measured_pulses) - 1e-9)
-    rows = update_rows(geom, cfg)
-    if p <= 0 or rows == 0:
+    """Weight update of one layer, limited by the write drivers: the busiest PE's row batches
+    (:func:`update_row_batches`) one after another, the cells of a batch in parallel; each batch
+    takes :func:`~rram_sim.crossbar.update.pulse_slots` of the pulses per cell, each slot one
+    ``write_latency`` pulse followed by a verify read under ``write_verify``."""
+    p = int(pulse_slots(update_pulses_per_cell(geom, cfg, measured_pulses)))
+    batches = update_row_batches(geom, cfg)
+    if p <= 0 or batches == 0:
         return 0
-    return rows * p * write_pulse_cycles(cfg)
+    return batches * p * write_pulse_cycles(cfg)
 
 
 def write_pulse_cycles(cfg: Config) -> int:
-    """One write pulse on a row of cells, plus its verify read under ``write_verify``."""
+    """One write pulse on a batch of cells, plus its verify read under ``write_verify``."""
     per_pulse = ns_to_cycles(cfg.cell.write_latency_ns, cfg)
     if cfg.training.write_scheme == "write_verify":
         per_pulse += read_cycles(cfg)
     return per_pulse
 
 
-def program_pulses_per_cell(cfg: Config) -> int:
-    """Write pulses that program one cell from whatever the previous segment left in it to its
-    new level: the full range, ``(2**cell.bits - 1) x pulses_per_level`` (an upper bound; a row's
-    cells are written in parallel, so the row takes this many pulse slots)."""
-    return (2 ** cfg.cell.bits - 1) * cfg.cell.pulses_per_level
+def program_pulses_per_cell(cfg: Config) -> float:
+    """Expected write pulses that program one cell from whatever the previous segment left in it
+    to its new level: the full range, :func:`~rram_sim.crossbar.update.pv_pulses` of
+    ``2**cell.bits - 1`` levels (open loop ``(2**cell.bits - 1) x pulses_per_level``, an upper
+    bound; under ``write_verify`` plus the expected corrective iterations)."""
+    return float(pv_pulses(np.array(2 ** cfg.cell.bits - 1), cfg))
 
 
-def program_cycles(rows_on_busiest_pe: int, cfg: Config) -> int:
-    """Programming a layer's crossbars for a reload: every PE has one set of write drivers, so a
-    PE programs its crossbars one after another, row by row (the cells of a row in parallel), and
-    all PEs work in parallel; the busiest PE, with ``rows_on_busiest_pe`` used rows over its
-    crossbars, sets the time."""
-    if rows_on_busiest_pe <= 0:
+def program_slots_per_cell(cfg: Config) -> int:
+    """Pulse slots a batch of cells takes to program (:func:`program_pulses_per_cell`, rounded up
+    to whole pulses)."""
+    return int(pulse_slots(program_pulses_per_cell(cfg)))
+
+
+def program_cycles(batches_on_busiest_pe: int, cfg: Config) -> int:
+    """Programming a layer's crossbars for a reload: every PE has ``pe.write_drivers`` write
+    drivers, so a PE programs its crossbars one after another, row by row, a row's cells in
+    batches of its drivers (:func:`write_batches_per_crossbar`), and all PEs work in parallel; the
+    busiest PE, with ``batches_on_busiest_pe`` row batches over its crossbars, sets the time."""
+    if batches_on_busiest_pe <= 0:
         return 0
-    return rows_on_busiest_pe * program_pulses_per_cell(cfg) * write_pulse_cycles(cfg)
+    return batches_on_busiest_pe * program_slots_per_cell(cfg) * write_pulse_cycles(cfg)
