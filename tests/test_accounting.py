@@ -108,17 +108,19 @@ def test_reload_fetches_the_weights_over_the_offchip_link():
     assert fetched == sum(per_program[k] * n for k, n in programs.items())
 
 
+@pytest.mark.parametrize("drivers", [0, 5])
 @pytest.mark.parametrize("scheme", ["dense", "compact", "ou"])
-def test_update_write_power_stays_within_the_write_driver_budget(scheme):
-    """Each PE has one set of write drivers that pulses one row of ``crossbar.cols`` cells at a
-    time, so a training step's update can never draw more than PEs in use x cols x
+def test_update_write_power_stays_within_the_write_driver_budget(scheme, drivers):
+    """Each PE has ``pe.write_drivers`` write drivers (0: one row of ``crossbar.cols`` cells at a
+    time), so a training step's update can never draw more than PEs in use x drivers x
     (energy per pulse / pulse time); the simulated update's energy over its duration must stay
     within that budget (before, every column of every crossbar was written at once)."""
     from rram_sim.bundle import load_bundle
+    from rram_sim.crossbar.update import drivers_per_pe
     from rram_sim.examples import example_path
 
     b = load_bundle(example_path(scheme))
-    cfg = b.config
+    cfg = b.config.replace(**{"pe.write_drivers": drivers})
     rep = simulate(b, cfg, "training")
     run = rep.runs["training"]
     upd = run["phases"]["update"]
@@ -128,7 +130,8 @@ def test_update_write_power_stays_within_the_write_driver_budget(scheme):
     assert write_pj > 0 and duration_ns > 0
     locs = [np.asarray(loc).reshape(-1, 4) for loc in b.placement.location]
     pes = {tuple(int(v) for v in row[:3]) for loc in locs for row in loc}
-    budget_mw = len(pes) * cfg.crossbar.cols * cfg.cell.write_energy_pj / cfg.cell.write_latency_ns
+    budget_mw = (len(pes) * drivers_per_pe(cfg) * cfg.cell.write_energy_pj
+                 / cfg.cell.write_latency_ns)
     assert write_pj / duration_ns <= budget_mw * (1 + 1e-9)      # pJ/ns = mW
 
 
