@@ -260,3 +260,24 @@ def test_training_balance_replicates_the_backward_bottleneck_by_hand():
     assert trn.runs["training"]["makespan_ns"] < 0.75 * fwd.runs["training"]["makespan_ns"]
     # and inference pays for it: c1's single copy is its bottleneck now
     assert trn.runs["inference"]["makespan_ns"] > fwd.runs["inference"]["makespan_ns"]
+
+
+def test_noc_load_by_hand_and_balance_weighs_it():
+    """edge, 4 single-PE tiles in a 2 x 2 mesh (hop latency 2, 32-bit flits, 8-bit inputs):
+    c1's 8 vectors of 8 values (64 bits, 2 flits) go from its home to c2's tiles. c2 on tile 1,
+    one hop: 2 + 2 = 4 cycles a vector, 32 per image; c2 on tiles 1 and 2 (two copies), both one
+    hop away: still 32; c1 on tiles 0 and 1 pushes c2 to tiles 2 and 3, the second two hops
+    away: 2 x 2 + 2 = 6 cycles, 48 per image."""
+    from rram_sim.placement_policies import NocLoad
+
+    cfg = config.preset("edge").replace(**ONE_PE_TILES)
+    bundle = _two_layer(cfg)
+    load = NocLoad(bundle, cfg)
+    assert load.link_cycles({"c1": 1, "c2": 1}) == {"c1": 0, "c2": 32}
+    assert load.link_cycles({"c1": 1, "c2": 2}) == {"c1": 0, "c2": 32}
+    assert load.link_cycles({"c1": 2, "c2": 2}) == {"c1": 0, "c2": 48}
+    # far below the stages (12800 cycles per image): the same copies with and without it
+    plain = BalancePolicy()
+    plain.noc_aware = False
+    assert plain.copies(bundle, cfg) == BalancePolicy().copies(bundle, cfg) == {"c1": 2, "c2": 2}
+    assert TrainingBalancePolicy.noc_aware is False
