@@ -222,6 +222,10 @@ class TrainingConfig:
                            choices=WRITE_SCHEMES)
     gradient_unit: str = _f("digital", "where weight gradients (outer products) are computed",
                             choices=GRADIENT_UNITS)
+    write_power_budget_w: float = _f(0.0, "chip-wide cap on cell-write power: at most floor("
+                                     "budget / (write drivers x cell.write_energy_pj / "
+                                     "cell.write_latency_ns)) PEs write at once, in updates and "
+                                     "reload programming (0: no cap)", "W", 0, 1e6)
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,13 @@ SCHEMES = ("dense", "ou")
 N_VECTORS = 10
 # (preset, dotted overrides): the presets, plus chips that switch on a feature some keys need
 # (adc.calibration_fraction only acts with the 'calibrated' range policy; the NoC only carries
-# the small example network between tiles when each tile holds one crossbar).
+# the small example network between tiles when each tile holds one crossbar; a chip write power
+# budget only acts when it is below the example network's PEs' write power, 3 x 12.8 mW on edge).
 CONTEXTS: tuple[tuple[str, dict[str, Any]], ...] = (
     *((name, {}) for name in config.preset_names()),
     ("edge", {"adc.range_policy": "calibrated"}),
     ("edge", {"tile.pes": 1, "pe.crossbars": 1}),
+    ("edge", {"training.write_power_budget_w": 0.02}),
 )
 
 

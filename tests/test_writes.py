@@ -222,3 +222,93 @@ def test_simulated_update_power_per_pe_within_the_driver_budget(drivers, scheme)
                       <= budget_mw * (1 + 1e-12))
         seen += 1
     assert seen == 2
+
+
+def test_write_power_budget_schedules_pes_longest_first_by_hand():
+    from rram_sim.engine.counting import write_windows
+    from rram_sim.engine.timing import max_writing_pes
+    from rram_sim.errors import ConfigError
+
+    # one PE's 16 drivers at 10 pJ per 50 ns pulse: 3.2 mW
+    cfg = _engine_chip().replace(**{"cell.write_energy_pj": 10.0})
+    assert driver_budget_mw(cfg, 16) == pytest.approx(3.2)
+    jobs = [("a", np.array([600, 300, 300]), 1, 600), ("b", np.array([400]), 2, 400)]
+    assert max_writing_pes(cfg) == 0                                  # no cap
+    assert write_windows(jobs, cfg) == {"a": (0, 600), "b": (0, 400)}
+    two = cfg.replace(**{"training.write_power_budget_w": 0.0064})  # 2 PEs at once
+    assert max_writing_pes(two) == 2
+    # longest first on 2 slots: a600 [0, 600] | b400 [0, 400], b400 [400, 800] |
+    # a300 [600, 900] on the first slot free, a300 [800, 1100]
+    assert write_windows(jobs, two) == {"a": (0, 1100), "b": (0, 800)}
+    one = cfg.replace(**{"training.write_power_budget_w": 0.0063})  # 1 PE at a time
+    assert max_writing_pes(one) == 1
+    assert write_windows(jobs, one) == {"a": (0, 2000), "b": (600, 1400)}
+    # five PEs allowed, five writing: no change
+    five = cfg.replace(**{"training.write_power_budget_w": 0.016})
+    assert write_windows(jobs, five) == {"a": (0, 600), "b": (0, 400)}
+    with pytest.raises(ConfigError, match="training.write_power_budget_w"):
+        max_writing_pes(cfg.replace(**{"training.write_power_budget_w": 0.003}))
+    with pytest.raises(ConfigError, match="write_power_budget_w"):
+        config.default().replace(**{"training.write_power_budget_w": -1.0})
+
+
+def test_simulated_update_under_a_chip_write_power_budget():
+    """One PE at a time: the update takes every PE's writes end to end, and the chip's update
+    write power (all layers' write energy over the update's span) stays within the budget."""
+    from rram_sim.bundle import map_network
+    from rram_sim.engine import timing as T
+    from rram_sim.simulate import simulate
+
+    base = config.preset("pipelayer").replace(**{
+        "crossbar.rows": 32, "crossbar.cols": 32, "ou.rows": 32, "ou.cols": 32, "adc.bits": 9,
+        "adc.columns_per_adc": 32, "pe.crossbars": 2})
+    specs = [LayerSpec("a", "linear", (12, 70), (70,)), LayerSpec("b", "linear", (5, 12), (12,))]
+    rng = np.random.default_rng(5)
+    b = map_network(specs, [rng.normal(size=s.weight_shape) for s in specs], base, "dense")
+    pe_w = driver_budget_mw(base, 32) * 1e-3                  # 32 drivers x 10 pJ / 50 ns
+    spans, powers = {}, {}
+    for label, budget in (("free", 0.0), ("one", 1.5 * pe_w), ("three", 3 * pe_w)):
+        cfg = base.replace(**{"training.write_power_budget_w": budget})
+        rep = simulate(b, cfg, "training", batch=1)
+        upd = rep.runs["training"]["phases"]["update"]
+        spans[label] = upd["end_ns"] - upd["start_ns"]
+        e = sum(x["energy_pj"] for x in rep.records if x["pass"] == "update"
+                and x["component"] == "cell_write")
+        powers[label] = e / spans[label] * 1e-3                # W
+        if budget:
+            assert powers[label] <= budget * (1 + 1e-12)
+    geoms = [T.geometry_from_layout(lay, base) for lay in b.layers]
+    per_pe = [T.write_pe_cycles(g, base, 1) for g in geoms]
+    assert sorted(len(c) for c in per_pe) == [1, 5]           # 9 + 1 crossbars, 2 a PE
+    # no cap: the slowest layer's busiest PE; one PE at a time: all six PEs end to end
+    assert spans["free"] == pytest.approx(max(int(c.max()) for c in per_pe) / 1.2)
+    assert spans["one"] == pytest.approx(sum(int(c.sum()) for c in per_pe) / 1.2)
+    assert spans["free"] <= spans["three"] <= spans["one"]
+    assert powers["one"] < powers["free"]
+
+
+def test_reload_programming_under_a_chip_write_power_budget_by_hand():
+    """Two reload segments on a 4-PE edge chip (one crossbar a PE): 'a' (4 PEs) alone, then 'b'
+    (2 PEs) with 'c' (1 PE). Programming a PE: its used rows x 3 pulses (2-bit cells, full
+    range) x 60 cycles (50 ns at 1.2 GHz)."""
+    from rram_sim.bundle import map_network
+    from rram_sim.simulate import simulate
+
+    cfg = config.preset("edge").replace(**{"chip.tiles": 1, "tile.pes": 4, "pe.crossbars": 1})
+    specs = [LayerSpec("a", "linear", (32, 120), (120,)), LayerSpec("b", "linear", (32, 32), (32,)),
+             LayerSpec("c", "linear", (8, 32), (32,))]
+    rng = np.random.default_rng(1)
+    b = map_network(specs, [rng.choice([-1.0, 1.0], size=s.weight_shape) for s in specs], cfg,
+                    "dense", allow_multi_chip=True)
+    assert [lay.n_crossbars for lay in b.layers] == [4, 2, 1]
+    # a's PEs: 64, 56, 64, 56 rows -> 9600, 8400, 9600, 8400 ns; b's 32, 32 rows and c's 32
+    # rows -> 4800 ns each
+    pe_w = driver_budget_mw(cfg, cfg.crossbar.cols) * 1e-3          # 12.8 mW
+    expect = {0.0: 9600 + 4800,                  # all PEs at once
+              2 * pe_w: 18000 + 9600,            # 9600 | 9600, then 8400 | 8400; b | b, then c
+              pe_w: 36000 + 14400}               # one PE at a time
+    for budget, reload_ns in expect.items():
+        rep = simulate(b, cfg.replace(**{"training.write_power_budget_w": budget}), "inference",
+                       overflow="reload", batch=1)
+        run = rep.runs["inference"]
+        assert run["segments"] == 2 and run["reload_ns"] == pytest.approx(reload_ns)

@@ -6,7 +6,12 @@ model (:mod:`rram_sim.engine.model`) books each stage's events once, for all vec
 
 from __future__ import annotations
 
+import heapq
+
+import numpy as np
+
 from rram_sim.config import Config
+from rram_sim.crossbar.update import pulse_slots
 from rram_sim.engine import timing as T
 from rram_sim.engine.messages import Message
 from rram_sim.engine.plan import Stage
@@ -71,6 +76,50 @@ def book_update(rec: StageRecord, st: Stage, cfg: Config,
     pulses = int(round(per_cell * st.geom.written_cells)) * st.copies
     _book_writes(rec, cyc, pulses, cfg)
     return cyc, pulses
+
+
+WriteJob = tuple[str, np.ndarray, int, int]   # (layer, cycles of each PE of a copy, copies, cycles)
+
+
+def update_job(st: Stage, cfg: Config, measured_pulses: int | None, cycles: int) -> WriteJob:
+    """Layer ``st``'s update for :func:`write_windows` (``cycles``: its own, uncapped)."""
+    slots = int(pulse_slots(T.update_pulses_per_cell(st.geom, cfg, measured_pulses)))
+    return st.name, T.write_pe_cycles(st.geom, cfg, slots), st.copies, cycles
+
+
+def program_job(st: Stage, cfg: Config, cycles: int) -> WriteJob:
+    """Layer ``st``'s reload programming for :func:`write_windows`."""
+    return st.name, T.write_pe_cycles(st.geom, cfg, T.program_slots_per_cell(cfg)), st.copies, \
+        cycles
+
+
+def write_windows(jobs: list[WriteJob], cfg: Config) -> dict[str, tuple[int, int]]:
+    """When each layer writes, in cycles after a write phase (the update, or a segment's
+    programming) begins, all layers together under ``training.write_power_budget_w``.
+
+    No cap (0), or no more PEs writing than :func:`.timing.max_writing_pes` allows: every layer
+    from 0 for its own cycles (all PEs in parallel). Otherwise every PE of every copy is a job of
+    its own cycles (:func:`.timing.write_pe_cycles`), list-scheduled longest first (ties in layer,
+    copy and PE order) on ``max_writing_pes`` slots, each starting when a slot frees (Graham's LPT
+    rule, within 4/3 of the shortest schedule); a layer's window runs from its first PE's start to
+    its last PE's end. Returns (start, end) per layer."""
+    cap = T.max_writing_pes(cfg)
+    writing = sum(int((c > 0).sum()) * k for _, c, k, _ in jobs)
+    if cap == 0 or writing <= cap:
+        return {name: (0, cyc) for name, _, _, cyc in jobs}
+    items = sorted((-int(v), i, j, p) for i, (_, c, k, _) in enumerate(jobs)
+                   for j in range(k) for p, v in enumerate(c.tolist()) if v > 0)
+    free = [(0, slot) for slot in range(cap)]
+    out: dict[str, tuple[int, int]] = {}
+    for neg, i, _, _ in items:
+        t, slot = heapq.heappop(free)
+        end = t - neg
+        heapq.heappush(free, (end, slot))
+        lo, hi = out.get(jobs[i][0], (t, end))
+        out[jobs[i][0]] = (min(lo, t), max(hi, end))
+    for name, *_ in jobs:
+        out.setdefault(name, (0, 0))
+    return out
 
 
 def _book_writes(rec: StageRecord, cycles: int, pulses: int, cfg: Config) -> None:

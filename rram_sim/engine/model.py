@@ -314,16 +314,22 @@ class ChipModel:
 
         def program(s: int):
             cyc_max = 0
+            booked = []
             for st in layers_of[s]:
                 rec = StageRecord(st.name, st.op, "reload", st.tiles)
                 self.records.append(rec)
                 cyc, n_pulses = counting.book_program(rec, st, cfg)
-                rec.mark(env.now, env.now + cyc)
-                if cyc:     # the layer's write drivers
-                    self.bank.take(self._unit(("write", st.name)), env.now, cyc)
+                booked.append((st, rec, counting.program_job(st, cfg, cyc)))
                 reload["pulses"][st.name] = reload["pulses"].get(st.name, 0) + n_pulses
                 reload["times"][st.name] = reload["times"].get(st.name, 0) + 1
-                cyc_max = max(cyc_max, cyc)
+            # the layers' write drivers, all in parallel up to the chip's write power budget
+            win = counting.write_windows([job for *_, job in booked], cfg)
+            for st, rec, _ in booked:
+                lo, hi = win[st.name]
+                rec.mark(env.now + lo, env.now + hi)
+                if hi > lo:
+                    self.bank.take(self._unit(("write", st.name)), env.now + lo, hi - lo)
+                cyc_max = max(cyc_max, hi)
             reload["count"] += 1
             reload["cycles"] += cyc_max
             if cyc_max:
@@ -332,15 +338,23 @@ class ChipModel:
 
         def update(layers):
             cyc_max = 0
+            booked = []
             for st in layers:
                 rec = StageRecord(st.name, st.op, "update", st.tiles)
                 self.records.append(rec)
-                cyc, n_pulses = counting.book_update(rec, st, cfg, self.measured.get(st.name))
+                measured = self.measured.get(st.name)
+                cyc, n_pulses = counting.book_update(rec, st, cfg, measured)
                 pulses[st.name] = n_pulses
-                if cyc:     # every layer on its own write drivers, all in parallel
-                    self.bank.take(self._unit(("write", st.name)), env.now, cyc)
-                rec.mark(env.now, env.now + cyc)
-                cyc_max = max(cyc_max, cyc)
+                booked.append((st, rec, counting.update_job(st, cfg, measured, cyc)))
+            # every layer on its own write drivers, all in parallel up to the chip's write
+            # power budget (training.write_power_budget_w)
+            win = counting.write_windows([job for *_, job in booked], cfg)
+            for st, rec, _ in booked:
+                lo, hi = win[st.name]
+                if hi > lo:
+                    self.bank.take(self._unit(("write", st.name)), env.now + lo, hi - lo)
+                rec.mark(env.now + lo, env.now + hi)
+                cyc_max = max(cyc_max, hi)
             if cyc_max:
                 yield env.timeout(cyc_max)
             self.horizon = max(self.horizon, env.now)

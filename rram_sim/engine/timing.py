@@ -48,7 +48,8 @@ import numpy as np
 
 from rram_sim.config import Config
 from rram_sim.crossbar.readplan import read_plan
-from rram_sim.crossbar.update import drivers_per_pe, pulse_slots, pv_pulses
+from rram_sim.crossbar.update import driver_budget_mw, drivers_per_pe, pulse_slots, pv_pulses
+from rram_sim.errors import ConfigError
 from rram_sim.schemes import scheme_of
 
 
@@ -424,6 +425,39 @@ def write_batches_per_crossbar(geom: LayerGeometry, cfg: Config) -> np.ndarray:
     width = np.asarray(geom.row_cells_per_crossbar, dtype=np.int64)
     per_row = np.maximum(1, -(-width // drivers_per_pe(cfg)))
     return rows * per_row
+
+
+def write_pe_cycles(geom: LayerGeometry, cfg: Config, slots: int) -> np.ndarray:
+    """int64 [PEs of one copy]: cycles each PE of the layer writes for, its row batches
+    (:func:`write_batches_per_crossbar`, layer-local crossbar ``x`` on PE ``x // pe.crossbars``)
+    x ``slots`` pulse slots x :func:`write_pulse_cycles`."""
+    batches = write_batches_per_crossbar(geom, cfg)
+    if batches.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    pe = np.arange(batches.size) // cfg.pe.crossbars
+    per_pe = np.bincount(pe, weights=batches).astype(np.int64)
+    return per_pe * int(slots) * write_pulse_cycles(cfg)
+
+
+def max_writing_pes(cfg: Config) -> int:
+    """PEs that may write at once under ``training.write_power_budget_w`` (0: no cap): the
+    budget over one PE's write-driver power, ``drivers x cell.write_energy_pj /
+    cell.write_latency_ns`` (every driver pulsing). A budget below one PE's power is refused."""
+    budget_w = cfg.training.write_power_budget_w
+    if budget_w <= 0 or cfg.cell.write_energy_pj <= 0:
+        return 0
+    if cfg.cell.write_latency_ns <= 0:
+        raise ConfigError(f"training.write_power_budget_w={budget_w}: a write power cap needs "
+                          f"cell.write_latency_ns > 0 (got {cfg.cell.write_latency_ns})")
+    pe_w = driver_budget_mw(cfg, drivers_per_pe(cfg)) * 1e-3
+    n = math.floor(budget_w / pe_w * (1 + 1e-12))
+    if n < 1:
+        raise ConfigError(
+            f"training.write_power_budget_w={budget_w}: below one PE's write power "
+            f"({drivers_per_pe(cfg)} drivers x {cfg.cell.write_energy_pj} pJ / "
+            f"{cfg.cell.write_latency_ns} ns = {pe_w:.6g} W); raise it, lower pe.write_drivers, "
+            f"or use 0 for no cap")
+    return n
 
 
 def update_row_batches(geom: LayerGeometry, cfg: Config) -> int:
