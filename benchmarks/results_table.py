@@ -51,6 +51,7 @@ from rram_sim.errors import MappingError
 from rram_sim.fileio import atomic_write_text
 from rram_sim.placement import segment_layers
 from rram_sim.placement_policies import (
+    NocLoad,
     apply_mapping_policy,
     copy_and_shared_hold_cycles,
     get_policy,
@@ -169,7 +170,10 @@ def run_point(net: Network, chip: str, variant: str, bundle, cfg, policy: str,
            "layers": len(copies), "segments": int(inf["segments"]),
            "inference_throughput_per_s": float(inf["throughput_per_s"]),
            "inference_energy_uj": float(inf["energy_per_item_uj"]),
-           "bottleneck": bottleneck(bundle, cfg, rep), "wall_s": round(wall, 2)}
+           "bottleneck": bottleneck(bundle, cfg, rep), "wall_s": round(wall, 2),
+           # the slowest inbound link time per image (placement_policies.NocLoad), one chip only
+           "noc_link_cycles": (max(NocLoad(bundle, cfg).link_cycles(copies).values(), default=0)
+                               if overflow == "error" else None)}
     if "training" in rep.runs:
         tr = rep.runs["training"]
         row.update(training_step_us=float(tr["makespan_ns"]) / 1e3,
@@ -195,7 +199,11 @@ def mechanism(dense: dict[str, Any], pruned: dict[str, Any]) -> str:
         return (f"{b['layer']} {b['copies']} cop{'y' if b['copies'] == 1 else 'ies'} x "
                 f"{per_copy} vectors x {b['hold_cycles']} cycles")
 
-    if bd["layer"] != bp["layer"]:
+    nd, np_ = dense.get("noc_link_cycles"), pruned.get("noc_link_cycles")
+    if nd and np_ and nd > bd["cycles_per_image"] and np_ > bp["cycles_per_image"]:
+        parts.append(f"both NoC-bound: slowest link {nd}->{np_} cycles per image, above the "
+                     f"slowest stage's {bd['cycles_per_image']}->{bp['cycles_per_image']}")
+    elif bd["layer"] != bp["layer"]:
         parts.append(f"bottleneck moved: {stage(bd)} -> {stage(bp)}")
     else:
         why = []
@@ -208,10 +216,13 @@ def mechanism(dense: dict[str, Any], pruned: dict[str, Any]) -> str:
         else:
             parts.append(f"bottleneck unchanged ({stage(bd)}: the compacted layer's busiest "
                          f"crossbar stays full)")
-    model = bd["cycles_per_image"] / bp["cycles_per_image"] if bp["cycles_per_image"] else 1.0
+    slow_d = max(bd["cycles_per_image"], nd or 0)      # the slowest stage or link
+    slow_p = max(bp["cycles_per_image"], np_ or 0)
+    model = slow_d / slow_p if slow_p else 1.0
     got = pruned.get("inference_speedup", model)
     if dense["segments"] == pruned["segments"] and abs(got / model - 1) > 0.15:
-        parts.append(f"the stage model predicts {model:.2f}x, measured {got:.2f}x: the rest is "
+        parts.append(f"the stage and link model predicts {model:.2f}x, measured {got:.2f}x: the "
+                     f"rest is "
                      f"fill, drain and contention (busiest component: pruned "
                      f"{pruned['busiest_unit']} {pruned['busiest_utilization']:.0%}, dense "
                      f"{dense['busiest_unit']} {dense['busiest_utilization']:.0%})")
