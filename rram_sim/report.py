@@ -390,7 +390,7 @@ def _wear(stages, result, cfg: Config) -> list[dict[str, Any]]:
         # Every copy is written with the same update and the same programming.
         per_xb = [int(round(c * per_cell)) for c in g.cells_per_crossbar]
         worst = ((math.ceil(upd_cell - 1e-9) if upd_cell > 0 else 0)
-                 + n_rel * T.program_slots_per_cell(cfg)) if cells else 0
+                 + n_rel * math.ceil(T.program_pulses_per_cell(cfg) - 1e-9)) if cells else 0
         out.append({
             "run": result.mode, "layer": st.name, "written_cells": cells,
             "write_pulses_per_step": pulses, "reload_pulses_per_step": rel,

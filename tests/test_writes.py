@@ -12,8 +12,8 @@ import pytest
 from rram_sim import config, kernels
 from rram_sim.crossbar.update import (
     CTOC_SIGMA_OF_RANGE,
+    batch_slots,
     driver_budget_mw,
-    pulse_slots,
     pv_pulses,
     write_schedule,
 )
@@ -79,8 +79,9 @@ def test_update_write_power_never_exceeds_the_driver_budget(cell_bits, scheme):
             budget = driver_budget_mw(cfg, drivers)
             assert s.max_cells_at_once <= drivers
             assert np.all(s.pe_power_mw(cfg) <= budget * (1 + 1e-12))
-            # the drivers are the limit: no schedule is shorter than pulses / drivers
-            assert np.all(s.slots_per_pe >= np.ceil(s.pulses_per_pe / drivers - 1e-9))
+            # the drivers are the limit: no schedule is shorter than pulses / drivers (expected
+            # values: a batch's slots are fractional under write_verify)
+            assert np.all(s.slots_per_pe >= s.pulses_per_pe / drivers - 1e-9)
             assert len(s.slots_per_pe) == -(-lay.n_units // cfg.pe.crossbars)
             assert s.energy_pj == pytest.approx(s.pulses * cfg.cell.write_energy_pj)
         # fewer drivers: never faster
@@ -152,7 +153,8 @@ def test_engine_update_cycles_by_hand_with_fewer_drivers_than_columns():
     # reload programming: the same batches, the full range (3 levels of a 2-bit cell) each
     assert T.program_cycles(180, cfg) == 180 * 3 * 60
     # write_verify, 4-bit cells, 3 pulses a level: a one-level change expects 3 + q(3)/(1-q(1))
-    # pulses (pv_pulses), so each batch holds 4 slots of a pulse and a verify read
+    # pulses (pv_pulses, the energy); a batch of 3 such cells lasts 3 slots plus the expected
+    # largest corrective run among them, 1 - (1 - q(3))**3 (further terms carry q(1) ~ 3e-11)
     wv = _engine_chip("write_verify", cell_bits=4, ppl=3, drivers=3)
     gv = T.geometry_from_layout(_engine_layer(wv), wv)
     h = 0.5 / 15
@@ -163,7 +165,11 @@ def test_engine_update_cycles_by_hand_with_fewer_drivers_than_columns():
     # 8-bit weights in 4-bit cells: 2 physical columns a weight, 8 weights a row; 6 outputs
     # fit one column block of 12 of the 16 columns: ceil(12 / 3) = 4 batches a row, 20 rows
     assert sorted(gv.row_cells_per_crossbar) == [12, 12, 12]
-    assert T.update_cycles(gv, wv) == 20 * 4 * 4 * (60 + T.read_cycles(wv))
+    slots = 3 + 1 - (1 - q[1]) ** 3
+    assert T.update_slots_per_batch(gv, wv) == pytest.approx(slots, rel=1e-12)
+    assert T.read_cycles(wv) == 120                           # 100 ns at 1.2 GHz
+    # 80 batches x 3.000356 slots x 180 cycles = 43205.1, rounded up
+    assert T.update_cycles(gv, wv) == math.ceil(20 * 4 * slots * (60 + 120)) == 43206
 
 
 @pytest.mark.parametrize("drivers", [1, 3, 5, 8, 16])
@@ -217,7 +223,7 @@ def test_simulated_update_power_per_pe_within_the_driver_budget(drivers, scheme)
         pe = np.arange(g.n_crossbars) // cfg.pe.crossbars
         cells = np.bincount(pe, weights=g.cells_per_crossbar)
         batches = np.bincount(pe, weights=T.write_batches_per_crossbar(g, cfg))
-        own_ns = batches * int(pulse_slots(per_cell)) * T.write_pulse_cycles(cfg) / 1.2
+        own_ns = batches * T.update_slots_per_batch(g, cfg) * T.write_pulse_cycles(cfg) / 1.2
         assert np.all(cells * per_cell * cfg.cell.write_energy_pj / own_ns
                       <= budget_mw * (1 + 1e-12))
         seen += 1
@@ -312,3 +318,25 @@ def test_reload_programming_under_a_chip_write_power_budget_by_hand():
                        overflow="reload", batch=1)
         run = rep.runs["inference"]
         assert run["segments"] == 2 and run["reload_ns"] == pytest.approx(reload_ns)
+
+
+def test_batch_slots_are_the_expected_slowest_cell_of_the_batch():
+    """A batch waits for its slowest cell: one cell gives pv_pulses; many cells of 8-bit cells
+    (q(1) = 0.69) wait far longer than the mean, as a Monte Carlo draw of the same model shows."""
+    two = _chip(2, "write_verify", ppl=3)
+    assert batch_slots(np.array([0, 3, 6]), np.array([0, 5, 7]), _chip(2, "single_pulse")
+                       ).tolist() == [0.0, 3.0, 6.0]
+    assert batch_slots(np.array([3]), np.array([1]), two) == pytest.approx(pv_pulses(1, two))
+    eight = config.default().replace(**{"cell.bits": 8, "precision.weight_bits": 8,
+                                        "training.write_scheme": "write_verify"})
+    q1 = math.erfc((0.5 / 255) / (CTOC_SIGMA_OF_RANGE * math.sqrt(2)))
+    assert 0.69 < q1 < 0.70
+    one = batch_slots(np.array([1]), np.array([1]), eight)[0]
+    assert one == pytest.approx(float(pv_pulses(1, eight)), rel=1e-9) and 3.2 < one < 3.3
+    many = batch_slots(np.array([1]), np.array([64]), eight)[0]
+    # Monte Carlo: each cell misses after its pulse with q(1), then each correction with q(1)
+    rng = np.random.default_rng(0)
+    miss = rng.random((20000, 64)) < q1
+    extra = np.where(miss, rng.geometric(1 - q1, size=miss.shape), 0)
+    assert many == pytest.approx(1 + extra.max(axis=1).mean(), rel=0.01)
+    assert many > 3 * one

@@ -20,9 +20,10 @@ Write drivers (:func:`write_schedule`): each PE has ``drivers`` write drivers (d
 :func:`drivers_per_pe`: ``pe.write_drivers``, 0 meaning ``crossbar.cols``, one crossbar row at a
 time; the engine's update and programming timing use the same count), each driving one cell per
 pulse slot. A PE writes its crossbars' rows one after another, a row's written cells in batches of
-``drivers`` (in column order), each batch for as many pulse slots as its slowest cell needs
-(:func:`pulse_slots`). So at most ``drivers`` cells of a PE are pulsed at once and the PE's write
-power never exceeds its driver budget ``drivers x cell.write_energy_pj / cell.write_latency_ns``.
+``drivers`` (in column order), each batch for as many pulse slots as its slowest cells need
+(:func:`batch_slots`: under ``write_verify`` the expected largest corrective run among them). So
+at most ``drivers`` cells of a PE are pulsed at once and the PE's write power never exceeds its
+driver budget ``drivers x cell.write_energy_pj / cell.write_latency_ns``.
 Units are assumed packed ``pe.crossbars`` to a PE in order (the mapping's packing order).
 """
 
@@ -46,6 +47,13 @@ from rram_sim.quant import qmax
 CTOC_SIGMA_OF_RANGE = 0.005
 
 
+def _miss(pulses: float, cfg: Config) -> float:
+    """Probability that a cell is more than half a level off its target after ``pulses`` pulses
+    (``q(n)``, module docstring)."""
+    h = 0.5 / (2 ** cfg.cell.bits - 1)        # half a level, as a fraction of the range
+    return math.erfc(h / (CTOC_SIGMA_OF_RANGE * math.sqrt(pulses) * math.sqrt(2)))
+
+
 def pv_pulses(level_change: np.ndarray, cfg: Config) -> np.ndarray:
     """Expected write pulses (float) to move a cell by ``level_change`` levels (any integer
     array), under ``training.write_scheme`` (module docstring); 0 for no change."""
@@ -53,23 +61,52 @@ def pv_pulses(level_change: np.ndarray, cfg: Config) -> np.ndarray:
     n = d * cfg.cell.pulses_per_level
     if cfg.training.write_scheme != "write_verify":
         return n.astype(np.float64)
-    h = 0.5 / (2 ** cfg.cell.bits - 1)        # half a level, as a fraction of the range
-
-    def miss(pulses: float) -> float:
-        return math.erfc(h / (CTOC_SIGMA_OF_RANGE * math.sqrt(pulses) * math.sqrt(2)))
-
-    q1 = miss(1.0)
+    q1 = _miss(1.0, cfg)
     # one value per distinct level change (at most 2**cell.bits of them), not per cell
     values, where = np.unique(n, return_inverse=True)
-    extra = np.array([miss(float(v)) / (1.0 - q1) if v > 0 else 0.0 for v in values])
+    extra = np.array([_miss(float(v), cfg) / (1.0 - q1) if v > 0 else 0.0 for v in values])
     return n + extra[where].reshape(n.shape)
 
 
+def _expected_max_extra(n: int, cells: int, cfg: Config) -> float:
+    """Expected largest number of corrective iterations among ``cells`` cells that each needed
+    ``n`` pulses: ``P(K >= k) = q(n) q(1)**(k-1)`` per cell, so ``E[max] = sum over k >= 1 of
+    1 - (1 - q(n) q(1)**(k-1))**cells`` (summed until a term is below 1e-12)."""
+    if n <= 0 or cells <= 0:
+        return 0.0
+    qn, q1 = _miss(float(n), cfg), _miss(1.0, cfg)
+    total, p = 0.0, qn
+    for _ in range(100_000):
+        term = -math.expm1(cells * math.log1p(-p)) if p < 1.0 else 1.0
+        total += term
+        p *= q1
+        if term < 1e-12:
+            break
+    return total
+
+
+def batch_slots(max_pulses: np.ndarray, cells_at_max: np.ndarray, cfg: Config) -> np.ndarray:
+    """Expected pulse slots (float) of a batch of cells pulsed together, from its slowest cells:
+    ``max_pulses`` (int, ``|level change| x cell.pulses_per_level`` of its largest change) and
+    ``cells_at_max`` (how many of its cells need that many). Open loop: ``max_pulses``. Under
+    ``write_verify`` plus the expected largest corrective run among those cells
+    (:func:`_expected_max_extra`; with one cell that is :func:`pv_pulses`' expected correction;
+    cells with smaller changes are taken to land within the batch, exact to ``q(1)``, below 3e-11
+    for cells of up to 4 bits). A batch waits for its slowest cell."""
+    n = np.asarray(max_pulses, dtype=np.int64)
+    b = np.asarray(cells_at_max, dtype=np.int64)
+    out = n.astype(np.float64)
+    if cfg.training.write_scheme != "write_verify" or n.size == 0:
+        return out
+    # one value per distinct (pulses, cells) pair, not per batch
+    pairs, where = np.unique(np.stack([n.ravel(), b.ravel()]), axis=1, return_inverse=True)
+    extra = np.array([_expected_max_extra(int(v), int(c), cfg) for v, c in pairs.T])
+    return out + extra[where.ravel()].reshape(n.shape)
+
+
 def pulse_slots(expected_pulses: np.ndarray | float) -> np.ndarray:
-    """Pulse slots (int64) a cell expecting ``expected_pulses`` (:func:`pv_pulses`, or a measured
-    mean) holds its driver: the next whole pulse, so an expected corrective iteration costs a
-    whole slot (a batch waits for its slowest cell, and in a batch of many cells some cell almost
-    surely needs it). One rule for :func:`write_schedule` and the engine's timing."""
+    """Pulse slots (int64) a batch holds its drivers for when only the mean pulses per cell are
+    known (a measured count): the next whole pulse."""
     return np.ceil(np.asarray(expected_pulses, dtype=np.float64) - 1e-9).astype(np.int64)
 
 
@@ -83,7 +120,7 @@ class WriteSchedule:
     """An update's writes on the PEs' write drivers (:func:`write_schedule`)."""
 
     drivers: int                  # write drivers per PE (cells pulsed at once)
-    slots_per_pe: np.ndarray      # int64 [PEs]: pulse slots each PE needs
+    slots_per_pe: np.ndarray      # float [PEs]: expected pulse slots each PE needs
     pulses_per_pe: np.ndarray     # float [PEs]: write pulses each PE applies
     max_cells_at_once: int        # the most cells any PE pulses in one slot
     slot_ns: float                # one pulse (+ its verify read under write_verify)
@@ -111,7 +148,7 @@ def driver_budget_mw(cfg: Config, drivers: int) -> float:
 def write_schedule(layout: LayerLayout, new_cells: np.ndarray, cfg: Config,
                    drivers: int | None = None) -> WriteSchedule:
     """Schedule rewriting ``layout.cells`` to ``new_cells`` on each PE's ``drivers`` write drivers
-    (default :func:`drivers_per_pe`); per cell :func:`pulse_slots` of its :func:`pv_pulses`."""
+    (default :func:`drivers_per_pe`); each batch :func:`batch_slots` of its slowest cells."""
     n_drv = drivers_per_pe(cfg) if drivers is None else drivers
     if isinstance(n_drv, bool) or not isinstance(n_drv, int) or n_drv < 1:
         raise MappingError(f"drivers={drivers!r}: must be an integer >= 1 (write drivers per PE)")
@@ -121,18 +158,21 @@ def write_schedule(layout: LayerLayout, new_cells: np.ndarray, cfg: Config,
         raise MappingError(f"layer '{layout.spec.name}': new_cells must have shape "
                            f"{list(old.shape)}, got {list(new.shape)}")
     n_u, n_r, n_c, n_p = old.shape
-    pulses = pv_pulses(new - old, cfg).reshape(n_u, n_r, n_c * n_p)   # a row's physical cells
-    slots = pulse_slots(pulses)
-    # batches of `drivers` cells along each row, each as long as its slowest cell
+    change = (new - old).reshape(n_u, n_r, n_c * n_p)                 # a row's physical cells
+    pulses = pv_pulses(change, cfg)
+    base = np.abs(change) * cfg.cell.pulses_per_level                  # open-loop pulses
+    # batches of `drivers` cells along each row, each as long as its slowest cells
     width = -(-(n_c * n_p) // n_drv) * n_drv
     pad = ((0, 0), (0, 0), (0, width - n_c * n_p))
-    batches = np.pad(slots, pad).reshape(n_u, n_r, width // n_drv, n_drv)
-    unit_slots = batches.max(axis=3).sum(axis=(1, 2))
+    batches = np.pad(base, pad).reshape(n_u, n_r, width // n_drv, n_drv)
+    slowest = batches.max(axis=3)
+    at_max = (batches == slowest[..., None]).sum(axis=3)
+    unit_slots = batch_slots(slowest, at_max, cfg).sum(axis=(1, 2))
     at_once = int((batches > 0).sum(axis=3).max(initial=0))
     per_pe = cfg.pe.crossbars
     n_pe = -(-n_u // per_pe)
     pe_of = np.arange(n_u) // per_pe
-    slots_pe = np.bincount(pe_of, weights=unit_slots, minlength=n_pe).astype(np.int64)
+    slots_pe = np.bincount(pe_of, weights=unit_slots, minlength=n_pe)
     pulses_pe = np.bincount(pe_of, weights=pulses.sum(axis=(1, 2)), minlength=n_pe)
     slot_ns = cfg.cell.write_latency_ns
     if cfg.training.write_scheme == "write_verify":

@@ -11,7 +11,6 @@ import heapq
 import numpy as np
 
 from rram_sim.config import Config
-from rram_sim.crossbar.update import pulse_slots
 from rram_sim.engine import timing as T
 from rram_sim.engine.messages import Message
 from rram_sim.engine.plan import Stage
@@ -60,7 +59,8 @@ def book_program(rec: StageRecord, st: Stage, cfg: Config) -> tuple[int, int]:
     of :func:`~rram_sim.crossbar.update.pv_pulses`), with a verify read per pulse under
     ``write_verify``; timed on the busiest PE's row batches (``st.program_rows``). Returns
     (cycles, pulses)."""
-    cyc = T.program_cycles(st.program_rows, cfg)
+    cyc = T.program_cycles(st.program_rows, cfg,
+                           T.program_slots_per_batch(cfg, T.batch_cells(st.geom, cfg)))
     pulses = int(round(st.geom.written_cells * st.copies * T.program_pulses_per_cell(cfg)))
     _book_writes(rec, cyc, pulses, cfg)
     return cyc, pulses
@@ -83,14 +83,14 @@ WriteJob = tuple[str, np.ndarray, int, int]   # (layer, cycles of each PE of a c
 
 def update_job(st: Stage, cfg: Config, measured_pulses: int | None, cycles: int) -> WriteJob:
     """Layer ``st``'s update for :func:`write_windows` (``cycles``: its own, uncapped)."""
-    slots = int(pulse_slots(T.update_pulses_per_cell(st.geom, cfg, measured_pulses)))
+    slots = T.update_slots_per_batch(st.geom, cfg, measured_pulses)
     return st.name, T.write_pe_cycles(st.geom, cfg, slots), st.copies, cycles
 
 
 def program_job(st: Stage, cfg: Config, cycles: int) -> WriteJob:
     """Layer ``st``'s reload programming for :func:`write_windows`."""
-    return st.name, T.write_pe_cycles(st.geom, cfg, T.program_slots_per_cell(cfg)), st.copies, \
-        cycles
+    slots = T.program_slots_per_batch(cfg, T.batch_cells(st.geom, cfg))
+    return st.name, T.write_pe_cycles(st.geom, cfg, slots), st.copies, cycles
 
 
 def write_windows(jobs: list[WriteJob], cfg: Config) -> dict[str, tuple[int, int]]:

@@ -48,7 +48,13 @@ import numpy as np
 
 from rram_sim.config import Config
 from rram_sim.crossbar.readplan import read_plan
-from rram_sim.crossbar.update import driver_budget_mw, drivers_per_pe, pulse_slots, pv_pulses
+from rram_sim.crossbar.update import (
+    batch_slots,
+    driver_budget_mw,
+    drivers_per_pe,
+    pulse_slots,
+    pv_pulses,
+)
 from rram_sim.errors import ConfigError
 from rram_sim.schemes import scheme_of
 
@@ -427,16 +433,29 @@ def write_batches_per_crossbar(geom: LayerGeometry, cfg: Config) -> np.ndarray:
     return rows * per_row
 
 
-def write_pe_cycles(geom: LayerGeometry, cfg: Config, slots: int) -> np.ndarray:
+def batch_cells(geom: LayerGeometry, cfg: Config) -> int:
+    """Written cells in one full batch of the layer's widest row: ``min(drivers, row cells)``
+    physical columns, ``slices_per_weight / columns_per_weight`` of them written (one half of a
+    differential pair changes)."""
+    width = max(geom.row_cells_per_crossbar, default=0)
+    span = min(drivers_per_pe(cfg), width)
+    return -(-span * cfg.slices_per_weight // cfg.columns_per_weight)
+
+
+def _write_cycles(batches: float, slots_per_batch: float, cfg: Config) -> int:
+    return math.ceil(batches * slots_per_batch * write_pulse_cycles(cfg) - 1e-9)
+
+
+def write_pe_cycles(geom: LayerGeometry, cfg: Config, slots_per_batch: float) -> np.ndarray:
     """int64 [PEs of one copy]: cycles each PE of the layer writes for, its row batches
     (:func:`write_batches_per_crossbar`, layer-local crossbar ``x`` on PE ``x // pe.crossbars``)
-    x ``slots`` pulse slots x :func:`write_pulse_cycles`."""
+    x ``slots_per_batch`` x :func:`write_pulse_cycles`, rounded up."""
     batches = write_batches_per_crossbar(geom, cfg)
     if batches.size == 0:
         return np.zeros(0, dtype=np.int64)
     pe = np.arange(batches.size) // cfg.pe.crossbars
-    per_pe = np.bincount(pe, weights=batches).astype(np.int64)
-    return per_pe * int(slots) * write_pulse_cycles(cfg)
+    per_pe = np.bincount(pe, weights=batches)
+    return np.ceil(per_pe * slots_per_batch * write_pulse_cycles(cfg) - 1e-9).astype(np.int64)
 
 
 def max_writing_pes(cfg: Config) -> int:
@@ -467,16 +486,31 @@ def update_row_batches(geom: LayerGeometry, cfg: Config) -> int:
     return pe_totals(write_batches_per_crossbar(geom, cfg), cfg, True)
 
 
+def update_slots_per_batch(geom: LayerGeometry, cfg: Config,
+                           measured_pulses: int | None = None) -> float:
+    """Expected pulse slots of one batch of an update: without a measurement, its
+    :func:`batch_cells` cells each moved one level,
+    :func:`~rram_sim.crossbar.update.batch_slots` (``pulses_per_level``, plus under
+    ``write_verify`` the expected largest corrective run among them); with ``measured_pulses``
+    only the mean per cell is known: :func:`~rram_sim.crossbar.update.pulse_slots` of it."""
+    if geom.written_cells == 0:
+        return 0.0
+    if measured_pulses is not None:
+        return float(pulse_slots(update_pulses_per_cell(geom, cfg, measured_pulses)))
+    return float(batch_slots(np.array(cfg.cell.pulses_per_level), np.array(batch_cells(geom, cfg)),
+                             cfg))
+
+
 def update_cycles(geom: LayerGeometry, cfg: Config, measured_pulses: int | None = None) -> int:
     """Weight update of one layer, limited by the write drivers: the busiest PE's row batches
     (:func:`update_row_batches`) one after another, the cells of a batch in parallel; each batch
-    takes :func:`~rram_sim.crossbar.update.pulse_slots` of the pulses per cell, each slot one
-    ``write_latency`` pulse followed by a verify read under ``write_verify``."""
-    p = int(pulse_slots(update_pulses_per_cell(geom, cfg, measured_pulses)))
+    takes :func:`update_slots_per_batch` slots, each one ``write_latency`` pulse followed by a
+    verify read under ``write_verify``; rounded up to whole cycles."""
+    slots = update_slots_per_batch(geom, cfg, measured_pulses)
     batches = update_row_batches(geom, cfg)
-    if p <= 0 or batches == 0:
+    if slots <= 0 or batches == 0:
         return 0
-    return batches * p * write_pulse_cycles(cfg)
+    return _write_cycles(batches, slots, cfg)
 
 
 def write_pulse_cycles(cfg: Config) -> int:
@@ -495,17 +529,24 @@ def program_pulses_per_cell(cfg: Config) -> float:
     return float(pv_pulses(np.array(2 ** cfg.cell.bits - 1), cfg))
 
 
-def program_slots_per_cell(cfg: Config) -> int:
-    """Pulse slots a batch of cells takes to program (:func:`program_pulses_per_cell`, rounded up
-    to whole pulses)."""
-    return int(pulse_slots(program_pulses_per_cell(cfg)))
+def program_slots_per_batch(cfg: Config, cells: int | None = None) -> float:
+    """Expected pulse slots of one batch of ``cells`` cells programmed over the full range
+    (:func:`~rram_sim.crossbar.update.batch_slots`; ``cells`` None: a full batch of
+    ``drivers_per_pe`` cells, the most a batch holds)."""
+    n = (2 ** cfg.cell.bits - 1) * cfg.cell.pulses_per_level
+    b = drivers_per_pe(cfg) if cells is None else cells
+    return float(batch_slots(np.array(n), np.array(b), cfg))
 
 
-def program_cycles(batches_on_busiest_pe: int, cfg: Config) -> int:
+def program_cycles(batches_on_busiest_pe: int, cfg: Config,
+                   slots_per_batch: float | None = None) -> int:
     """Programming a layer's crossbars for a reload: every PE has ``pe.write_drivers`` write
     drivers, so a PE programs its crossbars one after another, row by row, a row's cells in
     batches of its drivers (:func:`write_batches_per_crossbar`), and all PEs work in parallel; the
-    busiest PE, with ``batches_on_busiest_pe`` row batches over its crossbars, sets the time."""
+    busiest PE, with ``batches_on_busiest_pe`` row batches over its crossbars, sets the time, at
+    ``slots_per_batch`` slots a batch (default :func:`program_slots_per_batch` of a full batch);
+    rounded up to whole cycles."""
     if batches_on_busiest_pe <= 0:
         return 0
-    return batches_on_busiest_pe * program_slots_per_cell(cfg) * write_pulse_cycles(cfg)
+    slots = program_slots_per_batch(cfg) if slots_per_batch is None else slots_per_batch
+    return _write_cycles(batches_on_busiest_pe, slots, cfg)
