@@ -21,6 +21,7 @@ from typing import Any
 from rram_sim import costs, kernels
 from rram_sim.config import Config
 from rram_sim.counts import Counts
+from rram_sim.engine import timing as T
 from rram_sim.schemes import scheme_of
 
 
@@ -47,8 +48,7 @@ def stage_counts(rec, st, n_images: int, cfg: Config) -> Counts:
         return total
     if rec.pass_name == "reload":
         if st.geom is not None:
-            w_bytes = -(-stored_weights(st.geom, cfg) * cfg.precision.weight_bits // 8)
-            total.offchip_bytes += w_bytes
+            total.offchip_bytes += -(-T.weight_fetch_bits(st.geom, cfg) // 8)
         return total
     if rec.pass_name == "update":
         return total

@@ -468,6 +468,24 @@ def test_reload_twice_the_chip_pays_the_predicted_write_time():
     assert {"forward", "backward", "update", "reload"} <= set(t["phases"])
 
 
+def test_reload_waits_for_the_weights_from_off_chip():
+    """A reload streams each segment's weights in over the off-chip links, layer after layer,
+    while programming overlaps the stream: with a slow link the fetch, not the writes, sets the
+    reprogramming time. 2 layers of 128 x 128 8-bit weights per segment, 128 Kibit each, split
+    over the edge chip's one off-chip link (chip.offchip_links 0: the input's link, one)."""
+    cfg = config.preset("edge").replace(**{**SMALL, "chip.offchip_link_gbps": 0.01})
+    big = _big(cfg)
+    links = max(1, cfg.chip.offchip_links)
+    per_layer = T.fetch_cycles(128 * 128 * 8, cfg)
+    assert per_layer == math.ceil(128 * 128 * 8 / links / 8 / (0.01 / cfg.chip.clock_ghz))
+    assert 2 * per_layer > _segment_cycles(cfg)       # the fetch is the slower part
+    s = simulate(big, cfg, "inference", batch=2, overflow="reload").runs["inference"]
+    assert s["reload_ns"] == 2 * (2 * per_layer) / cfg.chip.clock_ghz
+    # with the default links the writes are slower and set the time, as before
+    fast = config.preset("edge").replace(**SMALL)
+    assert 2 * T.fetch_cycles(128 * 128 * 8, fast) < _segment_cycles(fast)
+
+
 def test_reload_writes_count_as_wear():
     cfg = config.preset("edge").replace(**SMALL)
     big = _big(cfg)

@@ -51,6 +51,7 @@ import simpy
 
 from rram_sim.config import Config
 from rram_sim.engine import counting
+from rram_sim.engine import timing as T
 from rram_sim.engine.calendar_bank import MSG_LINKS, MSG_POOL, CalendarBank, PyCalendarBank
 from rram_sim.engine.messages import Message, links_in_use
 from rram_sim.engine.plan import Stage
@@ -324,12 +325,22 @@ class ChipModel:
                 reload["times"][st.name] = reload["times"].get(st.name, 0) + 1
             # the layers' write drivers, all in parallel up to the chip's write power budget
             win = counting.write_windows([job for *_, job in booked], cfg)
+            # Their weights stream in from off-chip memory, layer after layer over all the
+            # off-chip links; programming overlaps the stream row by row, so a layer is done no
+            # earlier than its last weights have arrived.
+            fetched = 0
             for st, rec, _ in booked:
                 lo, hi = win[st.name]
-                rec.mark(env.now + lo, env.now + hi)
+                fetch = T.fetch_cycles(T.weight_fetch_bits(st.geom, cfg), cfg)
+                if fetch:
+                    for cal in self.offchip:
+                        self.bank.take(cal, env.now + fetched, fetch)
+                fetched += fetch
+                end = max(hi, fetched)
+                rec.mark(env.now + lo, env.now + end)
                 if hi > lo:
                     self.bank.take(self._unit(("write", st.name)), env.now + lo, hi - lo)
-                cyc_max = max(cyc_max, hi)
+                cyc_max = max(cyc_max, end)
             reload["count"] += 1
             reload["cycles"] += cyc_max
             if cyc_max:

@@ -538,6 +538,20 @@ def program_slots_per_batch(cfg: Config, cells: int | None = None) -> float:
     return float(batch_slots(np.array(n), np.array(b), cfg))
 
 
+def weight_fetch_bits(geom: LayerGeometry, cfg: Config) -> int:
+    """Bits of a layer's stored weights (used row x used column positions, ``weight_bits`` each)
+    that a reload fetches from off-chip memory before programming them (once per layer: its
+    copies are programmed from the same data)."""
+    return geom.written_cells // cfg.slices_per_weight * cfg.precision.weight_bits
+
+
+def fetch_cycles(n_bits: int, cfg: Config) -> int:
+    """``n_bits`` over the chip's off-chip links, split evenly (each link its share in parallel,
+    at least one link)."""
+    links = max(1, cfg.chip.offchip_links)
+    return offchip_cycles(-(-n_bits // links), cfg)
+
+
 def program_cycles(batches_on_busiest_pe: int, cfg: Config,
                    slots_per_batch: float | None = None) -> int:
     """Programming a layer's crossbars for a reload: every PE has ``pe.write_drivers`` write
