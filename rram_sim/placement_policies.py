@@ -170,7 +170,7 @@ class NocLoad:
 
         self.cfg = cfg
         self.topology = topology_for(cfg)
-        self.stages = plan_for(bundle, cfg)
+        self.stages = plan_for(bundle, cfg, "multi_chip")   # names, inputs, vectors, values
         self.by_name = {st.name: st for st in self.stages}
         self.layer_of = {n.name: n.params.get("layer", n.name) for n in bundle.graph
                          if n.op in ("conv", "linear")}
