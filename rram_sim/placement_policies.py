@@ -9,7 +9,8 @@ interval``. Policies (one class each, registered in :data:`PLACEMENT_POLICIES`):
   today's results exactly.
 - ``fixed``: copies per layer given by the user (a dict layer -> copies, unnamed layers 1).
 - ``balance``: replicate layers in proportion to their work so that the pipeline's stages match,
-  bottleneck first, as far as the chip's free PEs allow (see :class:`BalancePolicy`).
+  bottleneck first, as far as the chip's free PEs and the NoC links allow (see
+  :class:`BalancePolicy`, :class:`NocLoad`).
 - ``balance_training``: the same for a training step's stages, forward plus backward (see
   :class:`TrainingBalancePolicy`).
 
@@ -18,6 +19,10 @@ A policy's copies are placed afresh on the chip, every copy on fresh PEs
 bank or write drivers; in training every copy holds the same weights and each update writes all
 of them (the engine's ``book_update`` counts ``written cells x copies`` pulses; the copies' write
 drivers work in parallel).
+
+Mapping policies for pruned layouts (:data:`MAPPING_POLICIES`): ``pack`` (the ``compact``
+scheme's own cut, fewest crossbars) or ``spread`` (:func:`spread_layout`: fewer OU reads per
+crossbar on more crossbars).
 """
 
 from __future__ import annotations
