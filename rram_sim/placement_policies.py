@@ -224,7 +224,10 @@ class BalancePolicy(PlacementPolicy):
     be shortened (the chip has no room for its next copies, it is bound by its shared units, or
     it has one copy per position) is left as it is and the next-longest stage is taken, until no
     stage can be: the bottleneck sets the throughput, the shorter other stages cut the pipeline's
-    fill and drain (which a short batch, such as a training step's, pays in full).
+    fill and drain (which a short batch, such as a training step's, pays in full). With
+    ``noc_aware`` (the default here) a stage also takes at least its inbound link time
+    (:class:`NocLoad`) under the trial placement, and copies are kept only if their stage
+    shortens and the slowest stage or link anywhere does not lengthen.
 
     ISAAC (Shafiee et al., ISCA 2016, section on balancing the pipeline) replicates layer ``i``'s
     weights in proportion to the output rate it must keep up with -- in practice early conv layers,
