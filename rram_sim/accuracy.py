@@ -35,6 +35,7 @@ import numpy as np
 from rram_sim import kernels
 from rram_sim.bundle.evalset import NO_EVAL_SET
 from rram_sim.errors import LayoutError
+from rram_sim.graph import pool_window
 from rram_sim.mapping import im2col, unmap
 from rram_sim.quant import qmax, quantize
 
@@ -68,21 +69,11 @@ class AccuracyResult:
         return {**asdict(self), "drop": self.drop}
 
 
-def _per_axis(v: Any, default: tuple[int, int]) -> tuple[int, int]:
-    if v is None:
-        return default
-    if isinstance(v, (list, tuple)):
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
-
-
 def _pool(x: np.ndarray, params: dict[str, Any], op: str) -> np.ndarray:
     if params.get("global"):
         return (x.max(axis=(2, 3), keepdims=True) if op == "maxpool"
                 else x.mean(axis=(2, 3), keepdims=True))
-    kh, kw = _per_axis(params.get("kernel", params.get("kernel_size")), (2, 2))
-    sh, sw = _per_axis(params.get("stride"), (kh, kw))
-    ph, pw = _per_axis(params.get("padding"), (0, 0))
+    kh, kw, sh, sw, ph, pw = pool_window(params)
     if ph or pw:
         x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)),
                    constant_values=-np.inf if op == "maxpool" else 0.0)

@@ -158,13 +158,22 @@ def check_graph(graph: Sequence[GraphNode], specs: Sequence[LayerSpec],
             raise err(str(exc)) from None
 
 
-def _per_axis(v: Any, default: tuple[int, int]) -> tuple[int, int]:
+def per_axis(v: Any, default: tuple[int, int]) -> tuple[int, int]:
     """A pool setting (an integer, a pair, or None for ``default``) as (rows, columns)."""
     if v is None:
         return default
     if isinstance(v, (list, tuple)):
         return int(v[0]), int(v[1])
     return int(v), int(v)
+
+
+def pool_window(params: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
+    """A pool node's (kernel rows, kernel cols, stride rows, stride cols, padding rows, padding
+    cols): kernel default 2x2, stride default the kernel, padding default 0."""
+    kh, kw = per_axis(params.get("kernel", params.get("kernel_size")), (2, 2))
+    sh, sw = per_axis(params.get("stride"), (kh, kw))
+    ph, pw = per_axis(params.get("padding"), (0, 0))
+    return kh, kw, sh, sw, ph, pw
 
 
 def _pool_shape(node: GraphNode, src: tuple[int, ...], where: str) -> tuple[int, ...]:
@@ -176,10 +185,7 @@ def _pool_shape(node: GraphNode, src: tuple[int, ...], where: str) -> tuple[int,
         if h != w:
             raise LayoutError(f"{where}: a global pool needs a square map, got shape {src}")
         return (c, 1, 1)
-    p = node.params
-    kh, kw = _per_axis(p.get("kernel", p.get("kernel_size")), (2, 2))
-    sh, sw = _per_axis(p.get("stride"), (kh, kw))
-    ph, pw = _per_axis(p.get("padding"), (0, 0))
+    kh, kw, sh, sw, ph, pw = pool_window(node.params)
     if kh != kw or sh != sw or ph != pw:
         raise LayoutError(f"{where}: non-square pooling (kernel {kh}x{kw}, stride {sh}x{sw}, "
                           f"padding {ph}x{pw}) is not supported")
