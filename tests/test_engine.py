@@ -397,6 +397,23 @@ def test_replication_sends_alternate_vectors_to_each_copy():
     assert len([c for c in r2.components if c.kind == "xbar"]) == 2
 
 
+def test_backward_vectors_of_a_strided_layer_take_the_copies_in_turn():
+    """c2 is a stride-2 1x1 conv on an 8x8 map with 4 copies: its backward stage has a vector per
+    input position (64) but only the 16 at even rows and columns carry an error. They take the
+    copies in turn, 4 each, as the 16 forward vectors do, so every copy's crossbars are busy
+    alike (``v mod 4`` would have put them on copies 0 and 2 only: even columns of a width-8
+    map)."""
+    cfg = config.preset("edge")
+    spec1 = LayerSpec("c1", "conv", (8, 8, 1, 1), (8, 8, 8))
+    spec2 = LayerSpec("c2", "conv", (8, 8, 1, 1), (8, 8, 8), stride=(2, 2))
+    stages = _conv_net(cfg, [spec1, spec2], {"c1": (0,), "c2": (1,)})
+    stages[2].copies = 4
+    res = run_plan(stages, cfg, "training", 1)
+    busy = sorted(c.busy_cycles for c in res.components
+                  if c.kind == "xbar" and c.key.startswith("c2 copy"))
+    assert len(busy) == 4 and busy[0] == busy[-1] > 0
+
+
 # -- reload: a network larger than the chip runs in segments reprogrammed in turn --------------
 
 # 2 tiles x 2 PEs x 8 crossbars; a dense 1x1 conv 128 -> 128 takes 2 x 8 crossbars = 2 PEs.

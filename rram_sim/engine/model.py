@@ -184,7 +184,16 @@ class ChipModel:
 
         copies = max(1, st.copies)
         steps = sp.steps
-        return [ops(g % copies, 1 if steps is None else steps[g]) for g in range(st.groups)]
+        if steps is None:
+            return [ops(g % copies, 1) for g in range(st.groups)]
+        # Backward, the vectors that carry work take the copies in turn (a strided layer's
+        # errors land on every s-th input position only; `g mod copies` would pile them onto a
+        # few copies).
+        out, k = [], 0
+        for g in range(st.groups):
+            out.append(ops(k % copies, steps[g]))
+            k += steps[g] > 0
+        return out
 
     # -- processes ---------------------------------------------------------------------------------
     def _stage_proc(self, sp: StagePass, in_edges, out_edges, ready_ev):
