@@ -397,12 +397,12 @@ def test_replication_sends_alternate_vectors_to_each_copy():
     assert len([c for c in r2.components if c.kind == "xbar"]) == 2
 
 
-def test_backward_vectors_of_a_strided_layer_take_the_copies_in_turn():
+def test_backward_vectors_of_a_strided_layer_spread_over_the_copies():
     """c2 is a stride-2 1x1 conv on an 8x8 map with 4 copies: its backward stage has a vector per
-    input position (64) but only the 16 at even rows and columns carry an error. They take the
-    copies in turn, 4 each, as the 16 forward vectors do, so every copy's crossbars are busy
-    alike (``v mod 4`` would have put them on copies 0 and 2 only: even columns of a width-8
-    map)."""
+    input position (64) but only the 16 at even rows and columns carry an error, one step each.
+    Each goes to the copy with the fewest steps so far, 4 each, as the 16 forward vectors do, so
+    every copy's crossbars are busy alike (``v mod 4`` would have put them on copies 0 and 2
+    only: even columns of a width-8 map)."""
     cfg = config.preset("edge")
     spec1 = LayerSpec("c1", "conv", (8, 8, 1, 1), (8, 8, 8))
     spec2 = LayerSpec("c2", "conv", (8, 8, 1, 1), (8, 8, 8), stride=(2, 2))

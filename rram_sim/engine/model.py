@@ -186,13 +186,15 @@ class ChipModel:
         steps = sp.steps
         if steps is None:
             return [ops(g % copies, 1) for g in range(st.groups)]
-        # Backward, the vectors that carry work take the copies in turn (a strided layer's
-        # errors land on every s-th input position only; `g mod copies` would pile them onto a
-        # few copies).
-        out, k = [], 0
+        # Backward, each vector goes to the copy with the fewest steps so far (the lowest on a
+        # tie): a strided layer's errors land on some input positions only, and unevenly (1, 2
+        # or 4 steps a position), so `g mod copies` or a plain turn would pile them onto a few
+        # copies.
+        out, load = [], [0] * copies
         for g in range(st.groups):
-            out.append(ops(k % copies, steps[g]))
-            k += steps[g] > 0
+            c = load.index(min(load)) if steps[g] else 0
+            load[c] += steps[g]
+            out.append(ops(c, steps[g]))
         return out
 
     # -- processes ---------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ the input: no error goes further back) beside the weight gradient. The ``phases`
 components (:class:`Hold`): the tile's eDRAM, bus, shift-and-add, activation and pooling units
 belong to the stage's home tile and are shared by every stage on that tile; the crossbars, ADC
 banks, shift-and-add units, index units and gradient unit belong to one copy of the layer (a
-layer with ``r`` copies sends forward vector ``v`` to copy ``v mod r``, and its backward vectors
-that carry work to the copies in turn), and forward and backward of one layer share them.
+layer with ``r`` copies sends forward vector ``v`` to copy ``v mod r``, and each backward vector
+to the copy with the fewest backward steps so far), and forward and backward of one layer share
+them.
 
 A backward crossbar stage has one vector per *input* position of its layer; the layer's output
 positions (one transposed MVM each) are spread evenly over them (:func:`steps_per_vector`), so a
