@@ -28,7 +28,6 @@ import yaml
 
 from rram_sim import config, costs
 from rram_sim.bundle import GraphNode, map_network
-from rram_sim.costs.libraries import mnsim
 from rram_sim.layout import LayerSpec
 from rram_sim.simulate import simulate
 
@@ -60,12 +59,6 @@ GROUPS = {
     "other_digital": ("shift_add", "tile_shift_add", "sigmoid", "input_register",
                       "output_register", "bus", "bus_write", "router", "index_unit"),
 }
-# MNSIM's pooling unit spends one 100 ns slot of its 64-unit module per window of up to 9 inputs
-# (HM/Pooling.py:75: ceil(window inputs / 9) slots); the library prices a window input as 1/9 of
-# a slot (a full 3x3 window). VGG-8 pools 2x2 windows, so MNSIM's slot covers 4 inputs: the
-# benchmark overrides the per-input energy with that (MNSIM's constants, this network's window).
-POOL_WINDOW_INPUTS = 4
-POOL_PJ_PER_INPUT = mnsim.POOL_W * mnsim.POOL_NS * 1e3 / mnsim.POOL_CHANNELS / POOL_WINDOW_INPUTS
 # (name, out channels, input map, padding, pool after) of MNSIM's vgg8; then linear 1024 -> 10
 VGG8 = ((128, 32, 1, False), (128, 32, 1, True), (256, 16, 1, False), (256, 16, 1, True),
         (512, 8, 1, False), (512, 8, 1, True), (1024, 4, 0, True))
@@ -103,8 +96,8 @@ def mnsim_chip() -> config.Config:
     - inter-tile bandwidth 20 Gb/s (Inter_Tile_Bandwidth): 40-bit flits at 500 MHz;
     - buffer access time 20 ns per 64-bit access (HM/Buffer.py's buffer read/write latency for
       the default 64-bit width): tile.edram_access_ns = 20, tile.edram_bus_bits = 64;
-    - no leakage (the ``mnsim`` library charges none); the pooling energy of a 2x2 window
-      input overridden to a quarter of MNSIM's 100 ns slot share (:data:`POOL_PJ_PER_INPUT`).
+    - no leakage (the ``mnsim`` library charges none); pooling charged per window, one 100 ns
+      slot of MNSIM's 64-unit module (HM/Pooling.py:75; VGG-8's windows are 2x2).
     """
     return config.from_dict({
         "base": "isaac",
@@ -124,8 +117,7 @@ def mnsim_chip() -> config.Config:
         "noc": {"topology": "mesh", "concentration": 1, "flit_bits": 40},
         "chip": {"tiles": 4096, "clock_ghz": 0.5, "offchip_links": 0},
         "precision": {"weight_bits": 8, "input_bits": 9},
-        "costs": {"library": "mnsim",
-                  "overrides": {"maxpool": {"energy_pj": POOL_PJ_PER_INPUT}}},
+        "costs": {"library": "mnsim"},
     })
 
 

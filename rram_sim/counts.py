@@ -36,7 +36,8 @@ class Counts:
     noc_flit_hops: int = 0          # flit x router hops
     offchip_bytes: int = 0          # bytes over chip-to-chip links
     activation_ops: int = 0         # activation-function evaluations
-    pool_ops: int = 0               # pooling-window comparisons
+    pool_ops: int = 0               # pooling-window comparisons (pool_k inputs per output)
+    pool_windows: int = 0           # pooling windows: pooled outputs (backward: routed errors)
     cell_write_pulses: int = 0      # write pulses applied to cells (weight updates)
     cell_verify_reads: int = 0      # verify reads after write pulses
 

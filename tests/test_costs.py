@@ -100,7 +100,10 @@ def test_every_count_field_is_charged():
     for name in preset_names():
         assert costs.uncharged_count_fields(preset(name)) == ["adc_clipped"]
     charged = {c.event for c in costs.component_library(ISAAC).values()}
-    assert set(COUNT_FIELDS) - charged == {"adc_clipped"}
+    # pooling priced per comparison here; per window in the mnsim library (the same work)
+    assert set(COUNT_FIELDS) - charged == {"adc_clipped", "pool_windows"}
+    mnsim = preset("isaac").replace(**{"costs.library": "mnsim"})
+    assert "pool_windows" in {c.event for c in costs.component_library(mnsim).values()}
 
 
 def test_dynamic_energy_hand_computed():

@@ -103,8 +103,9 @@ def test_mnsim_chip_expresses_mnsim_defaults():
     assert lib["edram"].energy_pj == pytest.approx((0.0075695 + 20 * 1.006428e-3) * 1e3)
     # every adder of the tree powered for the tree's log2(4 PEs) = 2 cycles of 2 ns
     assert lib["tile_shift_add"].energy_pj == pytest.approx(2.64e-4 * (45 / 65) ** 2 * 2 * 2e3)
-    # MNSIM's 100 ns slot of the 64-unit pooling module per 2x2 window: a quarter per input
-    assert lib["maxpool"].energy_pj == pytest.approx(3.082e-3 * 100 * 1e3 / 64 / 4)
+    # MNSIM's 100 ns slot of the 64-unit pooling module per window, charged per pooled output
+    assert lib["maxpool"].energy_pj == pytest.approx(3.082e-3 * 100 * 1e3 / 64)
+    assert lib["maxpool"].event == "pool_windows" and not cfg.costs.overrides
     assert lib["tile_shift_add"].area_um2 == pytest.approx(353.76 * (45 / 65) ** 2)
     assert cfg.tile.shift_add_units == 384 and cfg.pe.shift_add_units == 128
     # MNSIM's reported area of the joint modules on its 322 tiles

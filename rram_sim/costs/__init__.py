@@ -16,6 +16,7 @@ from __future__ import annotations
 from rram_sim.costs.components import CATEGORIES, COMPONENT_NAMES, Component
 from rram_sim.costs.libraries.isaac import INDEX_BITS, gradient_mac_pj
 from rram_sim.costs.model import (
+    ALTERNATIVE_COUNTS,
     Rollup,
     RollupRow,
     component_library,
@@ -27,6 +28,6 @@ from rram_sim.costs.model import (
     uncharged_count_fields,
 )
 
-__all__ = ["CATEGORIES", "COMPONENT_NAMES", "Component", "INDEX_BITS", "Rollup", "RollupRow",
-           "component_library", "dynamic_energy_pj", "energy_by_category", "gradient_mac_pj",
-           "instances", "leakage_energy_pj", "rollup", "uncharged_count_fields"]
+__all__ = ["ALTERNATIVE_COUNTS", "CATEGORIES", "COMPONENT_NAMES", "Component", "INDEX_BITS",
+           "Rollup", "RollupRow", "component_library", "dynamic_energy_pj", "energy_by_category",
+           "gradient_mac_pj", "instances", "leakage_energy_pj", "rollup", "uncharged_count_fields"]

@@ -171,10 +171,17 @@ def energy_by_category(per_component: dict[str, float], cfg: Config) -> dict[str
     return out
 
 
+# Count fields that measure the same work two ways; a library prices one of each group (the
+# pooling unit per comparison, as ISAAC's, or per window, as MNSIM 2.0's).
+ALTERNATIVE_COUNTS = (("pool_ops", "pool_windows"),)
+
+
 def uncharged_count_fields(cfg: Config) -> list[str]:
-    """Counts fields no component is charged on (only ``adc_clipped``, a diagnostic count)."""
+    """Counts fields no component is charged on: only ``adc_clipped`` (a diagnostic count), and
+    any group of :data:`ALTERNATIVE_COUNTS` none of whose fields is charged (all of them, then)."""
     charged = {c.event for c in component_library(cfg).values()}
-    return [f for f in COUNT_FIELDS if f not in charged]
+    covered = {f for group in ALTERNATIVE_COUNTS if charged & set(group) for f in group}
+    return [f for f in COUNT_FIELDS if f not in charged and f not in covered]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ def book_digital(rec: StageRecord, st: Stage, backward: bool, times: int) -> Non
     vals = st.values * times
     if st.op in ("maxpool", "avgpool"):
         rec.counts.pool_ops += vals * (1 if backward else st.pool_k)
+        rec.counts.pool_windows += vals
     elif st.op in ("relu", "softmax"):
         rec.counts.activation_ops += vals
     elif st.op == "add":

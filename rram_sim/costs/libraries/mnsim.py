@@ -76,7 +76,7 @@ JOINT_UM2 = 353.76 * (45 / 65) ** 2
 # Pooling, 65 nm, 3x3 window, 64 units: 91917.1562 um^2 and 3.082 mW for the 64 units
 # (HM/Pooling.py:38,55); 100 ns per window of up to 9 inputs on 64 channels (Pooling.py:75);
 # energy = power x latency (Pooling.py:83).
-POOL_UM2, POOL_W, POOL_NS, POOL_CHANNELS, POOL_WINDOW = 91917.1562, 3.082e-3, 100.0, 64, 9
+POOL_UM2, POOL_W, POOL_NS, POOL_CHANNELS = 91917.1562, 3.082e-3, 100.0, 64
 
 # SRAM buffer at 90 nm (HM/Buffer.py): index by size and bus width (Buffer.py:37-70), per access
 # of Buffer_Bitwidth bits the dynamic energy of the table plus buf_cycle (20 ns, Buffer.py:325)
@@ -211,11 +211,12 @@ def build(cfg: Config) -> dict[str, Component]:
              "Tile.py:157-167, set by tile.shift_add_units)"),
         borrowed(ref["gradient_mac"], "not modeled by MNSIM 2.0 (inference only); "
                                  "the isaac library's figure: "),
-        comp("maxpool", "shift_add_digital", POOL_W * POOL_NS * 1e3 / POOL_CHANNELS / POOL_WINDOW,
-             "pool_ops", 1.0, POOL_UM2 / POOL_CHANNELS, POOL_NS,
+        comp("maxpool", "shift_add_digital", POOL_W * POOL_NS * 1e3 / POOL_CHANNELS,
+             "pool_windows", 1.0, POOL_UM2 / POOL_CHANNELS, POOL_NS,
              f"{MNSIM}: pooling (65 nm, 3x3, 64 units) 3.082 mW, 91917 um^2 (HM/Pooling.py:38,55),"
-             " 100 ns per window of up to 9 inputs on 64 channels (Pooling.py:75,83) -> "
-             "energy per window input; area per channel unit"),
+             " one 100 ns slot per window of up to 9 inputs on 64 channels (Pooling.py:75,83) -> "
+             "energy per window (a 2x2 window costs a whole slot, as in MNSIM); area per "
+             "channel unit"),
         comp("tile_output_register", "buffers", 0.0, "noc_flits", 1.0, 0.0, cyc, none),
         comp("router", "interconnect", 0.0, "noc_flit_hops", 1.0, 0.0, cyc,
              f"{MNSIM}: NoC_enable = 0 (SimConfig.ini:216): no router energy or area"),
