@@ -42,11 +42,10 @@ from rram_sim.engine.timing import (
     transposed_phases,
 )
 from rram_sim.errors import ConfigError
-from rram_sim.layout import LayerLayout, used_positions
-from rram_sim.mapping.figures import layer_figures, network_figures
-from rram_sim.mapping.layer import unmap
+from rram_sim.layout import LayerLayout
+from rram_sim.mapping.figures import network_figures
+from rram_sim.mapping.layer import layout_from_index, unmap
 from rram_sim.placement import place
-from rram_sim.quant import encode_cells
 from rram_sim.schemes import scheme_of
 from rram_sim.schemes.packing import pack_nonzero
 
@@ -354,21 +353,12 @@ def spread_layout(layout: LayerLayout, cfg: Config) -> LayerLayout:
     crossbar.rows``, ISAAC, PipeLayer) nothing changes. The weights stored are the same."""
     if layout.scheme != "compact":
         return layout
-    scheme = scheme_of(layout.scheme)
     q = unmap(layout, cfg)
-    height, width = scheme.unit_shape(cfg)
+    height, width = scheme_of(layout.scheme).unit_shape(cfg)
     row_index, col_index = pack_nonzero(q, height, width, spread_chunks=-(-q.shape[0] // height),
                                         granule=cfg.ou.rows)
-    enc = encode_cells(q, cfg.precision.weight_bits, cfg.cell.bits, cfg.crossbar.signed_scheme)
-    cells = enc[row_index.clip(0)[:, :, None], col_index.clip(0)[:, None, :]]
-    cells[~used_positions(row_index, col_index)] = 0
-    at = scheme.place(row_index.shape[0], cfg)
-    out = LayerLayout(spec=layout.spec, scheme=layout.scheme, weight_scale=layout.weight_scale,
-                      row_index=row_index, col_index=col_index, cells=cells,
-                      crossbar=at.crossbar, row_offset=at.row_offset, col_offset=at.col_offset,
-                      n_crossbars=int(at.n_crossbars), bias=layout.bias)
-    out.figures = layer_figures(out, cfg)
-    return out
+    return layout_from_index(layout.spec, layout.scheme, q, layout.weight_scale, row_index,
+                             col_index, cfg, layout.bias)
 
 
 def apply_mapping_policy(bundle, cfg: Config, mapping: str):

@@ -36,17 +36,26 @@ def map_layer(spec: LayerSpec, weight: np.ndarray, cfg: Config, scheme: str = "d
         if not np.all(np.isfinite(bias)):
             raise MappingError(f"layer '{spec.name}': bias contains NaN or infinity")
     row_index, col_index = sch.pack_layer(q, spec, cfg)
+    return layout_from_index(spec, scheme, q, scale, row_index, col_index, cfg, bias)
 
+
+def layout_from_index(spec: LayerSpec, scheme: str, q: np.ndarray, weight_scale: float,
+                      row_index: np.ndarray, col_index: np.ndarray, cfg: Config,
+                      bias: np.ndarray | None = None) -> LayerLayout:
+    """The layout that stores integer weights ``q`` ``[K, N]`` in units cut by ``row_index`` /
+    ``col_index`` (the scheme's packing): cells encoded, units placed on crossbars under
+    ``scheme``, figures computed."""
     enc = encode_cells(q, cfg.precision.weight_bits, cfg.cell.bits, cfg.crossbar.signed_scheme)
     valid = used_positions(row_index, col_index)
     cells = enc[np.maximum(row_index, 0)[:, :, None], np.maximum(col_index, 0)[:, None, :]]
     cells[~valid] = 0
 
-    place = sch.place(row_index.shape[0], cfg)
-    layout = LayerLayout(spec=spec, scheme=scheme, weight_scale=scale, row_index=row_index,
-                         col_index=col_index, cells=cells, crossbar=place.crossbar,
-                         row_offset=place.row_offset, col_offset=place.col_offset,
-                         n_crossbars=int(place.n_crossbars), bias=bias)
+    place = scheme_of(scheme).place(row_index.shape[0], cfg)
+    layout = LayerLayout(spec=spec, scheme=scheme, weight_scale=weight_scale,
+                         row_index=row_index, col_index=col_index, cells=cells,
+                         crossbar=place.crossbar, row_offset=place.row_offset,
+                         col_offset=place.col_offset, n_crossbars=int(place.n_crossbars),
+                         bias=bias)
     layout.figures = layer_figures(layout, cfg)
     return layout
 
