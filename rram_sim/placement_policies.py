@@ -35,11 +35,9 @@ from rram_sim.config import Config
 from rram_sim.engine.timing import (
     LayerGeometry,
     Phase,
-    edram_cycles,
+    backward_phases,
     forward_phases,
     geometry_from_layout,
-    gradient_phase,
-    transposed_phases,
 )
 from rram_sim.errors import ConfigError
 from rram_sim.layout import LayerLayout
@@ -71,26 +69,6 @@ def copy_and_shared_hold_cycles(geom: LayerGeometry, cfg: Config,
     own = max((c for u, c in per_unit.items() if u in PER_COPY_UNITS), default=0)
     shared = max((c for u, c in per_unit.items() if u not in PER_COPY_UNITS), default=0)
     return own, shared
-
-
-def backward_phases(geom: LayerGeometry, cfg: Config, fed_by_input: bool) -> list[Phase]:
-    """One backward step of a crossbar layer as the engine runs it (``engine.work.step_phases``):
-    the transposed read (or, for a layer fed by the network's input, the errors loaded from the
-    eDRAM), and the weight gradient on one copy's tiles."""
-    if fed_by_input:
-        load = edram_cycles(geom.cols_n * cfg.precision.input_bits, cfg)
-        phases = [Phase("edram", load, -1, 0, load)] if load else []
-    else:
-        phases = transposed_phases(geom, cfg)
-    tiles = max(1, -(-geom.n_crossbars // (cfg.pe.crossbars * cfg.tile.pes)))
-    grad = gradient_phase(geom, tiles, cfg)
-    return phases + ([grad] if grad.cycles > 0 else [])
-
-
-def input_positions(layout) -> int:
-    """Input positions per image of a crossbar layer (its backward vectors)."""
-    shape = tuple(layout.spec.input_shape)
-    return int(shape[1]) * int(shape[2]) if len(shape) == 3 else 1
 
 
 def stage_cycles(positions: int, copies: int, own_cycles: int, shared_cycles: int) -> int:
@@ -304,7 +282,8 @@ class BalancePolicy(PlacementPolicy):
 class TrainingBalancePolicy(BalancePolicy):
     """:class:`BalancePolicy` for a training step: a layer's work per image is its forward
     vectors x forward hold plus as many backward steps (one per output position: the transposed
-    read of its error and the weight gradient, :func:`backward_phases`) x their hold, each split
+    read of its error and the weight gradient,
+    :func:`rram_sim.engine.timing.backward_phases`) x their hold, each split
     over the copies.
 
     PipeLayer (Song et al., HPCA 2017) replicates a layer's weights by a *parallelism
@@ -329,7 +308,8 @@ class TrainingBalancePolicy(BalancePolicy):
         for lay in bundle.layers:
             geom = geometry_from_layout(lay, cfg)
             p_out = layer_positions(lay)
-            back = backward_phases(geom, cfg, lay.spec.name in fed)
+            tiles = max(1, -(-geom.n_crossbars // (cfg.pe.crossbars * cfg.tile.pes)))
+            back = backward_phases(geom, tiles, lay.spec.name in fed, cfg)
             out.append([(p_out, *copy_and_shared_hold_cycles(geom, cfg)),
                         (p_out, *copy_and_shared_hold_cycles(geom, cfg, back))])
         return out
@@ -418,6 +398,6 @@ def get_policy(name: str, copies_per_layer: Mapping[str, int] | None = None) -> 
 
 __all__ = ["MAPPING_POLICIES", "PLACEMENT_POLICIES", "BalancePolicy", "FixedPolicy", "NonePolicy",
            "PlacementPolicy", "TrainingBalancePolicy", "apply_mapping_policy",
-           "backward_phases", "input_positions", "copy_and_shared_hold_cycles",
+           "copy_and_shared_hold_cycles",
            "get_policy", "layer_positions", "parse_copies", "pes_needed", "spread_layout",
            "stage_cycles"]

@@ -365,6 +365,21 @@ def gradient_phase(geom: LayerGeometry, n_tiles: int, cfg: Config) -> Phase:
                   lead=0)
 
 
+def backward_phases(geom: LayerGeometry, n_tiles: int, fed_by_input: bool,
+                    cfg: Config) -> list[Phase]:
+    """One backward step of a crossbar layer: the transposed read of its error
+    (:func:`transposed_phases`; for a layer fed by the network input, which passes no error on,
+    only the error's load from the eDRAM) and, streaming beside it, the weight gradient on the
+    layer's ``n_tiles`` tiles (:func:`gradient_phase`)."""
+    if fed_by_input:
+        load = edram_cycles(geom.cols_n * cfg.precision.input_bits, cfg)
+        phases = [Phase("edram", load, -1, 0, load)] if load else []
+    else:
+        phases = transposed_phases(geom, cfg)
+    grad = gradient_phase(geom, n_tiles, cfg)
+    return phases + ([grad] if grad.cycles > 0 else [])
+
+
 def digital_phase(op: str, values: int, pool_k: int, backward: bool, cfg: Config) -> list[Phase]:
     """A digital stage's vector on its tile's units: pooling (``pool_k`` values per output
     forward, one routed error per value backward), activation, residual add."""

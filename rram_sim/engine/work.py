@@ -51,12 +51,7 @@ def step_phases(st: Stage, backward: bool, fed_by_input: bool, cfg: Config) -> l
     if st.op in ("conv", "linear"):
         if not backward:
             return T.forward_phases(st.geom, cfg)
-        phases = [] if fed_by_input else T.transposed_phases(st.geom, cfg)
-        if fed_by_input:   # only the gradient: the errors are read from the eDRAM first
-            load = T.edram_cycles(st.geom.cols_n * cfg.precision.input_bits, cfg)
-            phases = [T.Phase("edram", load, -1, 0, load)] if load else []
-        grad = T.gradient_phase(st.geom, len(st.tiles), cfg)
-        return phases + ([grad] if grad.cycles > 0 else [])
+        return T.backward_phases(st.geom, len(st.tiles), fed_by_input, cfg)
     return T.digital_phase(st.op, st.values // max(1, st.positions), st.pool_k, backward, cfg)
 
 
