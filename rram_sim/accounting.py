@@ -66,7 +66,7 @@ def stage_counts(rec, st, n_images: int, cfg: Config) -> Counts:
     if cfg.training.gradient_unit == "crossbar":
         total += kernels.forward_counts(st.layout, cfg, n_vec)
     else:   # one product input x error per stored weight and output position
-        total.gradient_macs += stored_weights(st.geom, cfg) * n_vec
+        total.gradient_macs += T.stored_weights(st.geom, cfg) * n_vec
     return total
 
 
@@ -97,12 +97,6 @@ def buffer_traffic(st, pass_name: str, first_layer: bool, n_images: int,
         return (0, out_v * vb) if pass_name == "forward" else (0, 0)
     per_out = st.pool_k if st.op in ("maxpool", "avgpool") else 2 if st.op == "add" else 1
     return per_out * out_v * vb, out_v * vb
-
-
-def stored_weights(geom, cfg: Config) -> int:
-    """Weights a layer stores (used row x used column positions of its units): a pruned or
-    compacted-away weight has no gradient to compute."""
-    return geom.written_cells // cfg.slices_per_weight
 
 
 def dynamic_energy_pj(counts: Counts, cfg: Config) -> dict[str, float]:
@@ -138,4 +132,4 @@ def by_category(per_component: dict[str, float], cfg: Config) -> dict[str, float
 
 
 __all__ = ["area_figures", "by_category", "dynamic_energy_pj", "is_indexed",
-           "buffer_traffic", "stage_counts", "static_energy_pj", "stored_weights"]
+           "buffer_traffic", "stage_counts", "static_energy_pj"]

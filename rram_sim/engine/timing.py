@@ -360,7 +360,7 @@ def gradient_phase(geom: LayerGeometry, n_tiles: int, cfg: Config) -> Phase:
     if cfg.training.gradient_unit == "crossbar":
         cyc = read_sequence_cycles(cfg.input_cycles * geom.reads_per_chunk, cfg)
         return _phase("xbar", cyc, lead=0)
-    macs = geom.written_cells // cfg.slices_per_weight
+    macs = stored_weights(geom, cfg)
     return _phase("grad", digital_cycles(macs, cfg.tile.shift_add_units * max(1, n_tiles), cfg),
                   lead=0)
 
@@ -553,11 +553,17 @@ def program_slots_per_batch(cfg: Config, cells: int | None = None) -> float:
     return float(batch_slots(np.array(n), np.array(b), cfg))
 
 
+def stored_weights(geom: LayerGeometry, cfg: Config) -> int:
+    """Weights a layer stores (used row x used column positions of its units): a pruned or
+    compacted-away weight has no gradient to compute and nothing to fetch."""
+    return geom.written_cells // cfg.slices_per_weight
+
+
 def weight_fetch_bits(geom: LayerGeometry, cfg: Config) -> int:
-    """Bits of a layer's stored weights (used row x used column positions, ``weight_bits`` each)
-    that a reload fetches from off-chip memory before programming them (once per layer: its
-    copies are programmed from the same data)."""
-    return geom.written_cells // cfg.slices_per_weight * cfg.precision.weight_bits
+    """Bits of a layer's stored weights (:func:`stored_weights`, ``weight_bits`` each) that a
+    reload fetches from off-chip memory before programming them (once per layer: its copies are
+    programmed from the same data)."""
+    return stored_weights(geom, cfg) * cfg.precision.weight_bits
 
 
 def fetch_cycles(n_bits: int, cfg: Config) -> int:
