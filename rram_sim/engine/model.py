@@ -324,8 +324,22 @@ class ChipModel:
         layers_of = [[st for st in self.stages if st.geom is not None and st.segment == s]
                      for s in range(S)]
 
-        def program(s: int):
+        def write_phase(booked, not_before=None):
+            """Book each layer's writes on its own write drivers, all layers in parallel up to
+            the chip's write power budget (:func:`.counting.write_windows`); a layer's record
+            ends no earlier than ``not_before[name]``. Returns the phase's cycles."""
+            win = counting.write_windows([job for *_, job in booked], cfg)
             cyc_max = 0
+            for st, rec, _ in booked:
+                lo, hi = win[st.name]
+                if hi > lo:
+                    self.bank.take(self._unit(("write", st.name)), env.now + lo, hi - lo)
+                end = max(hi, (not_before or {}).get(st.name, 0))
+                rec.mark(env.now + lo, env.now + end)
+                cyc_max = max(cyc_max, end)
+            return cyc_max
+
+        def program(s: int):
             booked = []
             for st in layers_of[s]:
                 rec = StageRecord(st.name, st.op, "reload", st.tiles)
@@ -334,24 +348,18 @@ class ChipModel:
                 booked.append((st, rec, counting.program_job(st, cfg, cyc)))
                 reload["pulses"][st.name] = reload["pulses"].get(st.name, 0) + n_pulses
                 reload["times"][st.name] = reload["times"].get(st.name, 0) + 1
-            # the layers' write drivers, all in parallel up to the chip's write power budget
-            win = counting.write_windows([job for *_, job in booked], cfg)
             # Their weights stream in from off-chip memory, layer after layer over all the
             # off-chip links; programming overlaps the stream row by row, so a layer is done no
             # earlier than its last weights have arrived.
-            fetched = 0
-            for st, rec, _ in booked:
-                lo, hi = win[st.name]
+            fetched, arrived = 0, {}
+            for st, _, _ in booked:
                 fetch = T.fetch_cycles(T.weight_fetch_bits(st.geom, cfg), cfg)
                 if fetch:
                     for cal in self.offchip:
                         self.bank.take(cal, env.now + fetched, fetch)
                 fetched += fetch
-                end = max(hi, fetched)
-                rec.mark(env.now + lo, env.now + end)
-                if hi > lo:
-                    self.bank.take(self._unit(("write", st.name)), env.now + lo, hi - lo)
-                cyc_max = max(cyc_max, end)
+                arrived[st.name] = fetched
+            cyc_max = write_phase(booked, arrived)
             reload["count"] += 1
             reload["cycles"] += cyc_max
             if cyc_max:
@@ -359,7 +367,6 @@ class ChipModel:
             self.horizon = max(self.horizon, env.now)
 
         def update(layers):
-            cyc_max = 0
             booked = []
             for st in layers:
                 rec = StageRecord(st.name, st.op, "update", st.tiles)
@@ -368,15 +375,7 @@ class ChipModel:
                 cyc, n_pulses = counting.book_update(rec, st, cfg, measured)
                 pulses[st.name] = n_pulses
                 booked.append((st, rec, counting.update_job(st, cfg, measured, cyc)))
-            # every layer on its own write drivers, all in parallel up to the chip's write
-            # power budget (training.write_power_budget_w)
-            win = counting.write_windows([job for *_, job in booked], cfg)
-            for st, rec, _ in booked:
-                lo, hi = win[st.name]
-                if hi > lo:
-                    self.bank.take(self._unit(("write", st.name)), env.now + lo, hi - lo)
-                rec.mark(env.now + lo, env.now + hi)
-                cyc_max = max(cyc_max, hi)
+            cyc_max = write_phase(booked)
             if cyc_max:
                 yield env.timeout(cyc_max)
             self.horizon = max(self.horizon, env.now)
