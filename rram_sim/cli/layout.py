@@ -18,9 +18,8 @@ import json
 from typing import Any
 
 from rram_sim.bundle import Bundle, load_bundle
+from rram_sim.cli.common import add_bundle_args, bundle_path
 from rram_sim.engine.timing import geometry_from_layout
-from rram_sim.errors import LayoutError
-from rram_sim.layout import SCHEMES
 from rram_sim.placement import place
 from rram_sim.placement_policies import (
     MAPPING_POLICIES,
@@ -40,9 +39,7 @@ def register(subparsers: Any) -> None:
         description="Print per-layer and total crossbar figures of a layout bundle (directory "
                     "with manifest.json and arrays.npz): crossbars, units, weights stored, "
                     "utilization, index-table bits, tiles, compression rate.")
-    p.add_argument("bundle", metavar="BUNDLE", nargs="?", help="layout bundle directory")
-    p.add_argument("--example", choices=SCHEMES,
-                   help="show the shipped example bundle of this mapping scheme instead")
+    add_bundle_args(p, "show")
     p.add_argument("--placement", choices=LAYOUT_POLICIES, default="none",
                    help="copies per layer: the bundle's own (none) or those of the balance "
                         "or balance_training placement policy (default: none)")
@@ -120,14 +117,6 @@ def _table(fig: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if (args.bundle is None) == (args.example is None):
-        raise LayoutError("layout: give exactly one of BUNDLE or --example SCHEME")
-    if args.example is not None:
-        from rram_sim.examples import example_path
-
-        path = example_path(args.example)
-    else:
-        path = args.bundle
-    fig = figures(load_bundle(path), args.placement, args.mapping)
+    fig = figures(load_bundle(bundle_path(args)), args.placement, args.mapping)
     print(json.dumps(fig, indent=2) if args.json else _table(fig))
     return 0

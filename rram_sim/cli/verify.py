@@ -26,8 +26,8 @@ import json
 from typing import Any
 
 from rram_sim.accuracy import DEFAULT_MAX_DROP
-from rram_sim.errors import ConfigError, LayoutError
-from rram_sim.layout import SCHEMES
+from rram_sim.cli.common import add_bundle_args, bundle_path
+from rram_sim.errors import ConfigError
 
 
 def _fraction(text: str) -> float:
@@ -49,9 +49,7 @@ def register(subparsers: Any) -> None:
                     "accuracy on the crossbars within --max-accuracy-drop of the exact quantized "
                     "network's, on the bundle's eval set). Exit 0 if both hold, 1 if not.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("bundle", metavar="BUNDLE", nargs="?", help="layout bundle directory")
-    p.add_argument("--example", choices=SCHEMES,
-                   help="verify the shipped example bundle of this mapping scheme instead")
+    add_bundle_args(p, "verify")
     p.add_argument("--chip", metavar="NAME_OR_YAML", default=None,
                    help="chip preset or YAML file (none given: the chip the bundle was mapped "
                         "for); the bundle is re-mapped for a chip that differs")
@@ -70,14 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from rram_sim.datapath import bundle_for_chip, verify_bundle
     from rram_sim.errors import MappingError
 
-    if (args.bundle is None) == (args.example is None):
-        raise LayoutError("verify: give exactly one of BUNDLE or --example SCHEME")
-    if args.example is not None:
-        from rram_sim.examples import example_path
-
-        path = example_path(args.example)
-    else:
-        path = args.bundle
+    path = bundle_path(args)
     bundle = load_bundle(path)
     cfg = config_mod.load(args.chip) if args.chip else bundle.config
     try:
