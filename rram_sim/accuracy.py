@@ -34,10 +34,10 @@ import numpy as np
 
 from rram_sim import kernels
 from rram_sim.bundle.evalset import NO_EVAL_SET
+from rram_sim.bundle.golden import quantized_output
 from rram_sim.errors import LayoutError
 from rram_sim.graph import pool_window
-from rram_sim.mapping import im2col, unmap
-from rram_sim.quant import qmax, quantize
+from rram_sim.mapping import unmap
 
 MODES = ("crossbar", "exact")
 DEFAULT_BATCH = 64          # samples per batch: the activation scales are per batch
@@ -84,24 +84,6 @@ def _pool(x: np.ndarray, params: dict[str, Any], op: str) -> np.ndarray:
     return win.max(axis=(4, 5)) if op == "maxpool" else win.mean(axis=(4, 5))
 
 
-def _exact_layer(layout: Any, wq: np.ndarray, x: np.ndarray, cfg: Any) -> np.ndarray:
-    """The layer on exact integer products: ``(im2col(xq) @ Wq) * sx * sw + bias``."""
-    spec = layout.spec
-    xq, sx = quantize(x, cfg.precision.input_bits)
-    cols = im2col(xq, spec)
-    bound = spec.matrix_shape[0] * qmax(cfg.precision.input_bits) * qmax(cfg.precision.weight_bits)
-    # float64 BLAS is exact while every partial sum stays below 2**53; int64 otherwise.
-    acc = (cols.astype(np.float64) @ wq if bound < 2 ** 53
-           else (cols @ wq.astype(np.int64)).astype(np.float64))
-    y = acc * (sx * layout.weight_scale)
-    if layout.bias is not None:
-        y = y + np.asarray(layout.bias, dtype=np.float64)[None, :]
-    if spec.kind == "conv":
-        n, oh, ow = spec.output_shape
-        return y.reshape(x.shape[0], oh, ow, n).transpose(0, 3, 1, 2)
-    return y
-
-
 def network_outputs(bundle: Any, x: np.ndarray, *, mode: str = "crossbar",
                     index_unit: bool = True, _weights: dict[str, np.ndarray] | None = None
                     ) -> np.ndarray:
@@ -132,7 +114,8 @@ def network_outputs(bundle: Any, x: np.ndarray, *, mode: str = "crossbar",
             if mode == "crossbar":
                 y, _ = kernels.run_layer(layout, ins[0], cfg, index_unit=index_unit)
             else:
-                y = _exact_layer(layout, weights[node.name], ins[0], cfg)
+                y = quantized_output(layout.spec, weights[node.name], layout.weight_scale,
+                                     layout.bias, ins[0], cfg)
         elif op == "relu":
             y = np.maximum(ins[0], 0.0)
         elif op in ("maxpool", "avgpool"):

@@ -30,16 +30,25 @@ def golden_from_numpy(spec: LayerSpec, weight: np.ndarray, bias: np.ndarray | No
     if mask is not None:
         w = np.where(np.asarray(mask).astype(bool), w, 0.0)
     out = im2col(x, spec) @ unroll_weight(w, spec) + b
+    return Golden(input=x, output=_to_output(out, spec, x.shape[0]),
+                  output_quantized=quantized_output(spec, wq, sw, b, x, cfg))
 
+
+def quantized_output(spec: LayerSpec, wq: np.ndarray, weight_scale: float,
+                     bias: np.ndarray | None, x: np.ndarray, cfg: Config) -> np.ndarray:
+    """The layer on exact integer products, as a lossless crossbar computes it:
+    ``im2col(quantize(x)) @ wq x (input scale x weight_scale) + bias``, shaped as the layer's
+    output ``[B, ...]``. ``wq``: the integer weights ``[K, N]`` (any numeric dtype)."""
     xq, sx = quantize(x, cfg.precision.input_bits)
     cols = im2col(xq, spec)
     bound = spec.matrix_shape[0] * qmax(cfg.precision.input_bits) * qmax(cfg.precision.weight_bits)
     # float64 BLAS is exact while every partial sum stays below 2**53; int64 otherwise.
-    acc = (cols.astype(np.float64) @ wq.astype(np.float64) if bound < 2 ** 53
-           else (cols @ wq).astype(np.float64))
-    outq = acc * (sx * sw) + b
-    return Golden(input=x, output=_to_output(out, spec, x.shape[0]),
-                  output_quantized=_to_output(outq, spec, x.shape[0]))
+    acc = (cols.astype(np.float64) @ np.asarray(wq, dtype=np.float64) if bound < 2 ** 53
+           else (cols @ np.asarray(wq, dtype=np.int64)).astype(np.float64))
+    y = acc * (sx * weight_scale)
+    if bias is not None:
+        y = y + np.asarray(bias, dtype=np.float64)
+    return _to_output(y, spec, x.shape[0])
 
 
 def _to_output(m: np.ndarray, spec: LayerSpec, batch: int) -> np.ndarray:
