@@ -78,6 +78,18 @@ def stage_cycles(positions: int, copies: int, own_cycles: int, shared_cycles: in
     return max(-(-positions // copies) * own_cycles, positions * shared_cycles)
 
 
+def stage_balance(stage_cycles_per_image: Mapping[str, int]) -> tuple[str | None, int, float]:
+    """``(bottleneck stage, its cycles per image, stage balance)`` of a pipeline's stages: the
+    slowest stage (the first on a tie), the initiation interval it sets, and the mean stage time
+    over the slowest (1.0 when every stage takes as long, or there is none)."""
+    if not stage_cycles_per_image:
+        return None, 0, 1.0
+    slowest = max(stage_cycles_per_image, key=lambda k: stage_cycles_per_image[k])
+    worst = stage_cycles_per_image[slowest]
+    mean = sum(stage_cycles_per_image.values()) / len(stage_cycles_per_image)
+    return slowest, worst, mean / worst if worst else 1.0
+
+
 def pes_needed(n_crossbars: list[int], copies: list[int], cfg: Config,
                fresh_tile: bool = False) -> int:
     """PEs that :func:`rram_sim.placement.place` with ``fresh_pe_per_copy`` occupies (the next
@@ -400,4 +412,4 @@ __all__ = ["MAPPING_POLICIES", "PLACEMENT_POLICIES", "BalancePolicy", "FixedPoli
            "PlacementPolicy", "TrainingBalancePolicy", "apply_mapping_policy",
            "copy_and_shared_hold_cycles",
            "get_policy", "layer_positions", "parse_copies", "pes_needed", "spread_layout",
-           "stage_cycles"]
+           "stage_balance", "stage_cycles"]

@@ -18,6 +18,7 @@ from rram_sim.placement_policies import (
     apply_mapping_policy,
     copy_and_shared_hold_cycles,
     get_policy,
+    stage_balance,
     stage_cycles,
 )
 from rram_sim.report import Report, build_report
@@ -91,12 +92,9 @@ def simulate(bundle, chip: Config | None = None, passes: str | Sequence[str] = "
                    st.name: stage_cycles(st.positions, st.copies,
                                          *copy_and_shared_hold_cycles(st.geom, cfg))
                    for st in layers}}
-    stage = figures["stage_cycles_per_image"]
-    if stage:   # the slowest stage and the mean stage over it (1.0: every stage as long)
-        slowest = max(stage, key=lambda k: stage[k])
-        figures["bottleneck_stage"] = slowest
-        figures["stage_balance"] = (sum(stage.values()) / len(stage) / stage[slowest]
-                                    if stage[slowest] else 1.0)
+    if layers:   # the slowest stage and the mean stage over it (1.0: every stage as long)
+        figures["bottleneck_stage"], _, figures["stage_balance"] = stage_balance(
+            figures["stage_cycles_per_image"])
     return build_report(runs, cfg, figures=figures,
                         scheme=getattr(bundle, "scheme", ""))
 

@@ -27,6 +27,7 @@ from rram_sim.placement_policies import (
     copy_and_shared_hold_cycles,
     get_policy,
     layer_positions,
+    stage_balance,
     stage_cycles,
 )
 
@@ -70,15 +71,11 @@ def figures(bundle: Bundle, placement: str = "none", mapping: str = "pack") -> d
                        **lay.figures, "replication": reps, "tiles_used": tiles,
                        "positions": positions, "hold_cycles": own, "shared_cycles": shared,
                        "stage_cycles_per_image": stage_cycles(positions, reps, own, shared)})
-    stages = [f["stage_cycles_per_image"] for f in layers]
-    slowest = max(range(len(layers)), key=lambda i: stages[i]) if layers else None
+    bottleneck, interval, balance = stage_balance(
+        {f["name"]: f["stage_cycles_per_image"] for f in layers})
     total = {**bundle.figures, **pl.figures, "placement_policy": placement,
-             "mapping_policy": mapping,
-             "bottleneck": layers[slowest]["name"] if layers else None,
-             "initiation_interval_cycles": stages[slowest] if layers else 0,
-             # mean stage time over the slowest: 1.0 when every stage takes as long
-             "stage_balance": (sum(stages) / len(stages) / stages[slowest]
-                               if layers and stages[slowest] else 1.0)}
+             "mapping_policy": mapping, "bottleneck": bottleneck,
+             "initiation_interval_cycles": interval, "stage_balance": balance}
     return {"scheme": bundle.scheme, "chip": cfg.name, "layers": layers, "total": total}
 
 
