@@ -54,15 +54,16 @@ class Bundle:
     meta: dict[str, Any]
     eval_set: EvalSet | None = None
 
+    def _shapes(self) -> dict[str, tuple[int, ...]]:
+        return graph_shapes(self.graph, [lay.spec for lay in self.layers])
+
     def output_shape(self) -> tuple[int, ...]:
         """The shape of the graph's last node (the network's output, per sample)."""
-        specs = [lay.spec for lay in self.layers]
-        return graph_shapes(self.graph, specs)[self.graph[-1].name]
+        return self._shapes()[self.graph[-1].name]
 
     def input_shape(self) -> tuple[int, ...]:
         """The shape of one network input (the graph's input node, per sample)."""
-        specs = [lay.spec for lay in self.layers]
-        return graph_shapes(self.graph, specs)[self.graph[0].name]
+        return self._shapes()[self.graph[0].name]
 
     def eval_set_problem(self) -> str | None:
         """Why this bundle's eval set does not fit its network (None: it fits, or there is none):
@@ -72,10 +73,11 @@ class Bundle:
             return None
         if not self.graph:
             return "a bundle without a network graph cannot hold an eval set"
-        problem = e.problem(self.input_shape())
+        shapes = self._shapes()
+        problem = e.problem(shapes[self.graph[0].name])
         if problem:
             return problem
-        out = self.output_shape()
+        out = shapes[self.graph[-1].name]
         if out != (e.classes,):
             return (f"classes={e.classes}: the network's output has shape {out}, not one value "
                     f"per class ({e.classes},)")
