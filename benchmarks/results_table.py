@@ -128,7 +128,7 @@ def bottleneck(bundle, cfg, rep) -> dict[str, Any]:
     """The forward stage with the longest time per image (report figures) and what sets it: its
     copies, vectors per image and hold per vector on a copy's own units."""
     stage = rep.figures["stage_cycles_per_image"]
-    name = max(stage, key=lambda k: stage[k])
+    name = rep.figures["bottleneck_stage"]
     lay = next(la for la in bundle.layers if la.spec.name == name)
     own, shared = copy_and_shared_hold_cycles(geometry_from_layout(lay, cfg), cfg)
     return {"layer": name, "cycles_per_image": int(stage[name]),
