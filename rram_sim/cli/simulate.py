@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from rram_sim import config as config_mod
@@ -83,8 +84,6 @@ def register(subparsers: Any) -> None:
 
 def check_output(out: str, force: bool) -> None:
     """Refuse an ``-o`` that is a file, or a folder holding a report, unless ``force``."""
-    from pathlib import Path
-
     d = Path(out)
     if d.exists() and not d.is_dir():
         raise ConfigError(f"-o {out}: exists and is not a folder")

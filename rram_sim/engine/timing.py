@@ -457,8 +457,11 @@ def batch_cells(geom: LayerGeometry, cfg: Config) -> int:
     return -(-span * cfg.slices_per_weight // cfg.columns_per_weight)
 
 
-def _write_cycles(batches: float, slots_per_batch: float, cfg: Config) -> int:
-    return math.ceil(batches * slots_per_batch * write_pulse_cycles(cfg) - 1e-9)
+def _write_cycles(batches, slots_per_batch: float, cfg: Config) -> np.ndarray:
+    """Cycles of ``batches`` row batches (a number or an array) at ``slots_per_batch`` pulse
+    slots each, rounded up to whole cycles (int64, the shape of ``batches``)."""
+    return np.ceil(np.asarray(batches, dtype=np.float64) * slots_per_batch
+                   * write_pulse_cycles(cfg) - 1e-9).astype(np.int64)
 
 
 def write_pe_cycles(geom: LayerGeometry, cfg: Config, slots_per_batch: float) -> np.ndarray:
@@ -469,8 +472,7 @@ def write_pe_cycles(geom: LayerGeometry, cfg: Config, slots_per_batch: float) ->
     if batches.size == 0:
         return np.zeros(0, dtype=np.int64)
     pe = np.arange(batches.size) // cfg.pe.crossbars
-    per_pe = np.bincount(pe, weights=batches)
-    return np.ceil(per_pe * slots_per_batch * write_pulse_cycles(cfg) - 1e-9).astype(np.int64)
+    return _write_cycles(np.bincount(pe, weights=batches), slots_per_batch, cfg)
 
 
 def max_writing_pes(cfg: Config) -> int:
@@ -525,7 +527,7 @@ def update_cycles(geom: LayerGeometry, cfg: Config, measured_pulses: int | None 
     batches = update_row_batches(geom, cfg)
     if slots <= 0 or batches == 0:
         return 0
-    return _write_cycles(batches, slots, cfg)
+    return int(_write_cycles(batches, slots, cfg))
 
 
 def write_pulse_cycles(cfg: Config) -> int:
@@ -584,4 +586,4 @@ def program_cycles(batches_on_busiest_pe: int, cfg: Config,
     if batches_on_busiest_pe <= 0:
         return 0
     slots = program_slots_per_batch(cfg) if slots_per_batch is None else slots_per_batch
-    return _write_cycles(batches_on_busiest_pe, slots, cfg)
+    return int(_write_cycles(batches_on_busiest_pe, slots, cfg))
